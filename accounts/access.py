@@ -1,0 +1,55 @@
+"""The one way a portal view reaches tenant data.
+
+``OrganizationMixin`` resolves the active organization from the signed-in user's memberships (the
+session remembers which one is active), checks the view's ``required_permission`` against the role, and
+runs the whole view, template rendering included, inside that organization's scope. A view that forgets
+to name a permission is refused at start-up of the request, never let through.
+"""
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.shortcuts import render
+
+from .roles import PERMISSIONS, role_has
+from .selectors import memberships_for_user
+from .tenancy import organization_scope
+
+SESSION_KEY = "active_organization_id"
+
+
+def resolve_membership(request):
+    """Pick the active membership: the one the session names if still valid, else the first."""
+    memberships = memberships_for_user(request.user)
+    request.memberships = memberships
+    wanted = request.session.get(SESSION_KEY)
+    chosen = next((m for m in memberships if m.organization_id == wanted), None)
+    if chosen is None and memberships:
+        chosen = memberships[0]
+        request.session[SESSION_KEY] = chosen.organization_id
+    return chosen
+
+
+class OrganizationMixin(LoginRequiredMixin):
+    required_permission: str | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if self.required_permission not in PERMISSIONS:
+            raise ImproperlyConfigured(f"{type(self).__name__} must name a known required_permission")
+        membership = resolve_membership(request)
+        if membership is None:
+            return render(request, "accounts/no_organization.html", status=403)
+        request.membership = membership
+        request.organization = membership.organization
+        if not role_has(membership.role, self.required_permission):
+            raise PermissionDenied("Your role does not allow this.")
+        with organization_scope(request.organization):
+            response = super().dispatch(request, *args, **kwargs)
+            # Render inside the scope: templates evaluate lazy querysets.
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response = response.render()
+        return response
+
+    def has_permission(self, permission: str) -> bool:
+        return role_has(self.request.membership.role, permission)

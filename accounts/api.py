@@ -1,0 +1,113 @@
+"""The one way an API request reaches tenant data.
+
+``ApiKeyAuthentication`` finds the client by its key's prefix and compares SHA-256 digests in constant
+time. ``OrganizationPermission`` refuses suspended organizations and checks the endpoint's
+``required_permission`` against the client's access. ``TenantAPIView`` runs the whole request inside the
+key's organization scope; every API view derives from it.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .api_auth import ApiKeyThrottle
+from .roles import PERMISSIONS
+from .tenancy import organization_scope
+
+
+class TenantAPIView(APIView):
+    """Base of every API view: the key's organization is the scope for the whole request.
+
+    ``required_permission`` is either one permission name or a dict from HTTP method to name.
+    """
+
+    required_permission: str | dict[str, str] | None = None
+    throttle_classes = [ApiKeyThrottle]
+
+    def get_required_permission(self, request) -> str:
+        required = self.required_permission
+        if isinstance(required, dict):
+            required = required.get(request.method) or required.get("*")
+        if required not in PERMISSIONS:
+            raise ImproperlyConfigured(f"{type(self).__name__} must name a known required_permission")
+        return required
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        request.organization = request.auth.organization
+        request.api_client = request.auth
+        self._scope = organization_scope(request.organization)
+        self._scope.__enter__()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        scope_cm = getattr(self, "_scope", None)
+        if scope_cm is not None:
+            self._scope = None
+            scope_cm.__exit__(None, None, None)
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+def exception_handler(exc, context):
+    """One error shape everywhere: {"error": {"status", "code", "message", "fields"?}}."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    code = getattr(exc, "default_code", "error")
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        if isinstance(codes, str):
+            code = codes
+    body = {"status": response.status_code, "code": code}
+    if isinstance(data, dict) and "detail" in data and len(data) == 1:
+        body["message"] = str(data["detail"])
+    elif isinstance(data, (dict, list)):
+        body["message"] = "The request has invalid fields." if response.status_code == 400 else "Request failed."
+        body["fields"] = data if isinstance(data, dict) else {"non_field_errors": data}
+    else:
+        body["message"] = str(data)
+    response.data = {"error": body}
+    return response
+
+
+class OrganizationView(TenantAPIView):
+    """GET /api/v1/organization/: which organization this key acts for (lets a partner check its key)."""
+
+    required_permission = "patients.view"
+
+    @extend_schema(
+        responses=inline_serializer(
+            "OrganizationOfKey",
+            {
+                "organization": inline_serializer(
+                    "OrganizationSummary", {"slug": serializers.SlugField(), "name": serializers.CharField()}
+                ),
+                "client": inline_serializer(
+                    "ApiClientSummary",
+                    {
+                        "name": serializers.CharField(),
+                        "access": serializers.ChoiceField(choices=["clinician", "read_only"]),
+                        "key_prefix": serializers.CharField(),
+                    },
+                ),
+            },
+        )
+    )
+    def get(self, request):
+        client = request.auth
+        return Response(
+            {
+                "organization": {"slug": request.organization.slug, "name": request.organization.name},
+                "client": {"name": client.name, "access": client.access, "key_prefix": client.key_prefix},
+            },
+            status=status.HTTP_200_OK,
+        )

@@ -1,0 +1,99 @@
+"""API authentication, permission and throttling (kept apart from views: DRF imports these while
+``rest_framework.views`` itself is loading)."""
+
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from .models import ApiClient
+from .roles import role_has
+from .tenancy import scopes_disabled
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiClientPrincipal:
+    """What ``request.user`` is for an API call: the client, acting for its organization."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, client: ApiClient):
+        self.client = client
+        self.pk = None
+
+    def __str__(self):
+        return f"api:{self.client.name}"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts:
+            return None
+        if parts[0].lower() != self.keyword or len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <API key>'.")
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        pieces = key.split("_", 2)
+        if len(pieces) != 3 or pieces[0] != ApiClient.KEY_PREFIX:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        with scopes_disabled():
+            client = ApiClient.objects.select_related("organization").filter(key_prefix=pieces[1]).first()
+        if client is None or not hmac.compare_digest(client.key_digest, ApiClient.digest(key)):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if not client.is_active:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        self._touch(client)
+        return ApiClientPrincipal(client), client
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+    @staticmethod
+    def _touch(client: ApiClient) -> None:
+        """Record last use at most once a minute: a write per request would serialize every call."""
+        now = timezone.now()
+        if client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION:
+            with scopes_disabled():
+                ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+            client.last_used_at = now
+
+
+class OrganizationPermission(BasePermission):
+    message = "Your API client's access does not allow this."
+
+    def has_permission(self, request, view):
+        client = getattr(request, "auth", None)
+        if not isinstance(client, ApiClient):
+            raise exceptions.NotAuthenticated("Send an API key: 'Authorization: Bearer <API key>'.")
+        if not client.organization.is_active:
+            raise exceptions.PermissionDenied("This organization is suspended.")
+        required = view.get_required_permission(request)
+        return role_has(client.role, required)
+
+
+class ApiKeyThrottle(SimpleRateThrottle):
+    """Per-key rate limit (API_THROTTLE_RATE, default 600/min); 429 with Retry-After."""
+
+    scope = "api_key"
+
+    def get_rate(self):
+        return settings.API_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        client = getattr(request, "auth", None)
+        ident = client.key_prefix if isinstance(client, ApiClient) else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -1,0 +1,11 @@
+from django.contrib.auth.backends import ModelBackend
+
+
+class EmailBackend(ModelBackend):
+    """Email login, case-insensitive (the user manager looks emails up with iexact)."""
+
+
+def axes_username(request, credentials) -> str:
+    """django-axes keys lockouts on the normalized email, so 'A@x.org' and 'a@x.org' count together."""
+    raw = (credentials or {}).get("username") or ""
+    return raw.strip().lower()

@@ -1,0 +1,342 @@
+"""The table every route with a path parameter must appear in, and the writes the role matrix sends.
+
+``OBJECT_ROUTES`` says, for each route that reaches one object of a tenant, how to make such an object in
+a tenant (the URL's kwargs), how to read its state (to prove a refused request changed nothing) and which
+requests to send. The isolation test sends those requests from organization A for B's object and expects
+404; the role matrix sends them within one organization and expects allowed or 403.
+
+A new route with a path parameter makes ``test_every_route_with_a_parameter_is_in_the_isolation_table``
+fail until it is added here (or, if it reaches no tenant object, to ``NOT_TENANT_OBJECTS`` with a reason);
+a new write without a parameter makes the role matrix fail until ``WRITES`` has a request for it.
+"""
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_scopes import scopes_disabled
+
+from accounts import services
+from accounts.models import ApiClient, Invitation, Membership
+from accounts.roles import Role
+from accounts.tenancy import organization_scope
+from assessments import services as assessment_services
+from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
+from medilens.testing.factories import make_api_client, make_member
+
+_serial = itertools.count(1)
+
+
+def _unique(word: str) -> str:
+    return f"{word}-{next(_serial)}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of the matrix. ``data`` is a dict or a callable of the tenant (files must be fresh for
+    each request). ``allowed`` is what a role holding the permission gets: 200/302 unless the object's
+    state makes the action itself refuse (the role check has passed then, and nothing is changed)."""
+
+    data: dict | Callable | None = None
+    format: str = "json"  # API requests only: "json" or "multipart"
+    allowed: tuple[int, ...] = (200, 201, 302)
+
+    def body(self, tenant):
+        return self.data(tenant) if callable(self.data) else (self.data or {})
+
+
+@dataclass(frozen=True)
+class ObjectRoute:
+    make: Callable  # (tenant) -> URL kwargs of a fresh object of that tenant
+    state: Callable  # (kwargs) -> comparable state of that object
+    requests: dict[str, Request] = field(default_factory=dict)  # HTTP method -> request
+
+
+# --- accounts objects -----------------------------------------------------------------------------------
+def _extra_membership(tenant) -> dict:
+    slug = tenant.organization.slug
+    user = make_member(tenant.organization, Role.TECHNICIAN, email=f"{_unique('extra')}@{slug}.example.org")
+    with scopes_disabled():
+        return {"pk": Membership.objects.get(organization=tenant.organization, user=user).pk}
+
+
+def _membership_state(kwargs):
+    with scopes_disabled():
+        return Membership.objects.filter(pk=kwargs["pk"]).values_list("role", "organization_id").first()
+
+
+def _open_invitation(tenant) -> dict:
+    invitation, _token = services.invite(
+        acting_user=tenant.users[Role.ORG_ADMIN],
+        organization=tenant.organization,
+        email=f"{_unique('invitee')}@{tenant.organization.slug}.example.org",
+        role=Role.CLINICIAN,
+    )
+    return {"pk": invitation.pk}
+
+
+def _invitation_state(kwargs):
+    with scopes_disabled():
+        return Invitation.objects.filter(pk=kwargs["pk"]).values_list("revoked_at", "accepted_at").first()
+
+
+def _api_client(tenant) -> dict:
+    client, _key = make_api_client(tenant.organization, name=f"{tenant.organization.slug} {_unique('partner')}")
+    return {"pk": client.pk}
+
+
+def _api_client_state(kwargs):
+    with scopes_disabled():
+        return ApiClient.objects.filter(pk=kwargs["pk"]).values_list("revoked_at", "name").first()
+
+
+# --- patients, assessments, files ---------------------------------------------------------------------
+PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+CVD_PANEL = {
+    "age": 55, "sex": "female", "race": "white", "total_cholesterol": 213, "hdl_cholesterol": 50,
+    "cholesterol_unit": "mg/dL", "systolic_bp": 120, "bp_treated": False, "diabetic": False, "smoker": False,
+}
+
+
+def pdf(name="report.pdf"):
+    return SimpleUploadedFile(name, PDF, content_type="application/pdf")
+
+
+def make_patient(tenant, *, consent=True, **fields):
+    values = {
+        "mrn": _unique("MRN"), "given_name": "Ada", "family_name": "Example",
+        "date_of_birth": date(1970, 1, 1), "sex_at_birth": "female",
+    } | fields
+    with organization_scope(tenant.organization):
+        return assessment_services.create_patient(
+            actor=tenant.users[Role.ORG_ADMIN], organization=tenant.organization, consent=consent, **values
+        )
+
+
+def make_assessment(tenant, patient=None, *, status=Assessment.Status.QUEUED, attachments=()):
+    patient = patient or make_patient(tenant)
+    actor = tenant.users[Role.ORG_ADMIN]
+    with organization_scope(tenant.organization):
+        assessment = assessment_services.create_assessment(
+            actor=actor, organization=tenant.organization, patient=patient, modality="cvd_risk",
+            inputs=dict(CVD_PANEL), attachments=attachments,
+        )
+        path = {
+            Assessment.Status.QUEUED: [],
+            Assessment.Status.FAILED: [Assessment.Status.RUNNING, Assessment.Status.FAILED],
+            Assessment.Status.COMPLETED: [Assessment.Status.RUNNING, Assessment.Status.COMPLETED],
+        }[status]
+        for step in path:
+            assessment = assessment_services.transition(assessment.pk, step, actor=actor)
+    return assessment
+
+
+def _patient(**kwargs):
+    return lambda tenant: {"pk": make_patient(tenant, **kwargs).pk}
+
+
+def _patient_state(kwargs):
+    with scopes_disabled():
+        return Patient.objects.filter(pk=kwargs["pk"]).values_list(
+            "given_name", "family_name", "consent_recorded_at", "updated_at"
+        ).first(), Assessment.objects.filter(patient_id=kwargs["pk"]).count()
+
+
+def _assessment(status=Assessment.Status.QUEUED):
+    return lambda tenant: {"pk": make_assessment(tenant, status=status).pk}
+
+
+def _assessment_state(kwargs):
+    with scopes_disabled():
+        row = Assessment.objects.filter(pk=kwargs["pk"]).values_list("status", "reviewed_at", "updated_at").first()
+        files = UploadedFile.objects.filter(assessment_id=kwargs["pk"]).count()
+        comments = ChatMessage.objects.filter(thread__assessment_id=kwargs["pk"]).count()
+    return row, files, comments
+
+
+def _uploaded_file(tenant) -> dict:
+    assessment = make_assessment(tenant, attachments=[pdf()])
+    with scopes_disabled():
+        return {"pk": UploadedFile.objects.filter(assessment=assessment).values_list("pk", flat=True).get()}
+
+
+def _assessment_with_image(tenant) -> dict:
+    """A completed assessment whose explanation has an image in storage (as image modalities write)."""
+    from django.core.files.base import ContentFile
+
+    from assessments.models import AIExplanation
+    from medilens import storage
+
+    assessment = make_assessment(tenant, status=Assessment.Status.COMPLETED)
+    key = storage.object_key(tenant.organization.pk, assessment.pk, "png")
+    storage.store(key, ContentFile(b"\x89PNG\r\n\x1a\n-explanation"))
+    with scopes_disabled():
+        AIExplanation.objects.create(
+            organization=tenant.organization, assessment=assessment, summary="heatmap", image_key=key
+        )
+    return {"pk": assessment.pk}
+
+
+def _file_state(kwargs):
+    with scopes_disabled():
+        return UploadedFile.objects.filter(pk=kwargs["pk"]).values_list("assessment_id", "kind").first()
+
+
+def _patient_form(**overrides):
+    return {
+        "mrn": _unique("NEW"), "given_name": "Grace", "family_name": "Matrix", "date_of_birth": "1961-03-04",
+        "sex_at_birth": "female",
+    } | overrides
+
+
+def _cvd_form(tenant):
+    data = {"modality": "cvd_risk"}
+    for name, value in CVD_PANEL.items():
+        if value is True:
+            data[f"inputs-{name}"] = "on"
+        elif value is not False:
+            data[f"inputs-{name}"] = str(value)
+    return data
+
+
+OBJECT_ROUTES: dict[str, ObjectRoute] = {
+    # accounts
+    "accounts:member_role": ObjectRoute(
+        make=_extra_membership, state=_membership_state, requests={"post": Request({"role": Role.AUDITOR})}
+    ),
+    "accounts:member_remove": ObjectRoute(
+        make=_extra_membership, state=_membership_state, requests={"post": Request()}
+    ),
+    "accounts:invitation_revoke": ObjectRoute(
+        make=_open_invitation, state=_invitation_state, requests={"post": Request()}
+    ),
+    "accounts:api_client_revoke": ObjectRoute(make=_api_client, state=_api_client_state, requests={"post": Request()}),
+    # portal: patients
+    "assessments:patient_detail": ObjectRoute(make=_patient(), state=_patient_state, requests={"get": Request()}),
+    "assessments:patient_edit": ObjectRoute(
+        make=_patient(),
+        state=_patient_state,
+        requests={"get": Request(), "post": Request(lambda tenant: _patient_form(given_name="Changed"))},
+    ),
+    "assessments:patient_consent": ObjectRoute(
+        make=_patient(consent=False), state=_patient_state, requests={"post": Request()}
+    ),
+    "assessments:assessment_create": ObjectRoute(
+        make=_patient(), state=_patient_state, requests={"get": Request(), "post": Request(_cvd_form)}
+    ),
+    # portal: assessments
+    "assessments:assessment_detail": ObjectRoute(
+        make=_assessment(), state=_assessment_state, requests={"get": Request()}
+    ),
+    "assessments:assessment_progress": ObjectRoute(
+        make=_assessment(), state=_assessment_state, requests={"get": Request()}
+    ),
+    "assessments:assessment_cancel": ObjectRoute(
+        make=_assessment(), state=_assessment_state, requests={"post": Request()}
+    ),
+    "assessments:assessment_retry": ObjectRoute(
+        make=_assessment(Assessment.Status.FAILED), state=_assessment_state, requests={"post": Request()}
+    ),
+    "assessments:assessment_sign_off": ObjectRoute(
+        make=_assessment(Assessment.Status.COMPLETED),
+        state=_assessment_state,
+        requests={"post": Request({"note": "Reviewed."})},
+    ),
+    "assessments:assessment_comment": ObjectRoute(
+        make=_assessment(), state=_assessment_state, requests={"post": Request({"body": "Please repeat the panel."})}
+    ),
+    "assessments:assessment_attach": ObjectRoute(
+        make=_assessment(),
+        state=_assessment_state,
+        requests={"post": Request(lambda tenant: {"attachments": pdf("referral.pdf")})},
+    ),
+    "assessments:file_download": ObjectRoute(make=_uploaded_file, state=_file_state, requests={"get": Request()}),
+    "assessments:explanation_image": ObjectRoute(
+        make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
+    ),
+    # API v1
+    "api:patient-detail": ObjectRoute(
+        make=_patient(),
+        state=_patient_state,
+        requests={
+            "get": Request(),
+            "patch": Request({"given_name": "Changed"}),
+            "put": Request(lambda tenant: _patient_form(given_name="Replaced")),
+        },
+    ),
+    "api:patient-biomarkers": ObjectRoute(
+        make=_patient(), state=_patient_state, requests={"get": Request({"name": "pce_ascvd_10y"}, allowed=(200,))}
+    ),
+    "api:assessment-detail": ObjectRoute(make=_assessment(), state=_assessment_state, requests={"get": Request()}),
+    "api:assessment-cancel": ObjectRoute(make=_assessment(), state=_assessment_state, requests={"post": Request()}),
+    "api:assessment-retry": ObjectRoute(
+        make=_assessment(Assessment.Status.FAILED), state=_assessment_state, requests={"post": Request()}
+    ),
+    "api:assessment-attachments": ObjectRoute(
+        make=_assessment(),
+        state=_assessment_state,
+        requests={
+            "get": Request(),
+            "post": Request(lambda tenant: {"files": [pdf("lab.pdf")]}, format="multipart"),
+        },
+    ),
+    "api:file-download": ObjectRoute(make=_uploaded_file, state=_file_state, requests={"get": Request()}),
+    "api:assessment-explanation-image": ObjectRoute(
+        make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
+    ),
+    # portal: the cognitive battery (patient mode); POST starts patient mode for that patient
+    "cognitive:start": ObjectRoute(
+        make=_patient(), state=_patient_state, requests={"get": Request(), "post": Request()}
+    ),
+}
+
+# Routes with a path parameter that is not a tenant object, and why.
+NOT_TENANT_OBJECTS: dict[str, str] = {
+    "accounts:invitation_accept": "public link: the token is the credential (see test_invitations)",
+    "password_reset_confirm": "Django's password reset link: uid and token, no tenant object",
+    "assessments:signed_download": "signed, expiring token issued after FileDownloadView's permission check",
+}
+
+# Valid requests for writes on routes without a parameter (the role matrix sends them).
+WRITES: dict[str, dict[str, Request]] = {
+    "accounts:members": {"post": Request({"email": "matrix.invitee@example.org", "role": Role.CLINICIAN})},
+    "accounts:api_clients": {"post": Request({"name": "Matrix partner", "access": ApiClient.Access.READ_ONLY})},
+    "accounts:settings": {"post": Request({"data_retention_days": "3650", "require_consent_for_assessment": "on"})},
+    "assessments:patient_create": {"post": Request(lambda tenant: _patient_form(consent="on"))},
+    # Outside patient mode (as the matrix sends them): nothing to submit (409), nothing to leave (200).
+    "cognitive:submit": {"post": Request(allowed=(409,))},
+    "cognitive:exit": {"post": Request({"password": "not checked outside patient mode"})},
+    "api:patient-list": {"post": Request(lambda tenant: _patient_form(consent=True))},
+    "api:assessment-list": {
+        "post": Request(
+            lambda tenant: {"patient": str(make_patient(tenant).pk), "modality": "cvd_risk", "inputs": CVD_PANEL}
+        )
+    },
+}
+
+# Routes that are outside the tenancy guard on purpose; every other route must be an OrganizationMixin
+# view (portal) or a TenantAPIView (API).
+PUBLIC_ROUTES: dict[str, str] = {
+    "healthz": "liveness probe",
+    "readyz": "readiness probe",
+    "login": "sign-in",
+    "logout": "sign-out",
+    "password_change": "the signed-in user's own password",
+    "password_change_done": "static confirmation",
+    "password_reset": "same page whether or not the email exists",
+    "password_reset_done": "static confirmation",
+    "password_reset_confirm": "uid and token link",
+    "password_reset_complete": "static confirmation",
+    "accounts:switch_organization": "chooses among the user's own memberships (404 for any other)",
+    "accounts:invitation_accept": "public link: the token is the credential",
+    "api:schema": "the OpenAPI description: no tenant data",
+    "api:docs": "API documentation page (Swagger UI over the schema): no tenant data",
+    "api:redoc": "API documentation page (ReDoc over the schema): no tenant data",
+    "assessments:signed_download": "the signed, expiring token issued after the permission check is the credential",
+}

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("organization/switch/", views.switch_organization, name="switch_organization"),
+    path("members/", views.MembersView.as_view(), name="members"),
+    path("members/<int:pk>/role/", views.MemberRoleView.as_view(), name="member_role"),
+    path("members/<int:pk>/remove/", views.MemberRemoveView.as_view(), name="member_remove"),
+    path("invitations/<int:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),
+    path("invitations/accept/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
+    path("api-clients/", views.ApiClientsView.as_view(), name="api_clients"),
+    path("api-clients/<int:pk>/revoke/", views.ApiClientRevokeView.as_view(), name="api_client_revoke"),
+    path("settings/", views.OrganizationSettingsView.as_view(), name="settings"),
+]

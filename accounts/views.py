@@ -1,0 +1,291 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views import View
+from django.views.decorators.http import require_POST
+
+from . import services
+from .access import SESSION_KEY, OrganizationMixin
+from .forms import AcceptNewUserForm, ApiClientForm, InviteForm, LoginForm, OrganizationSettingsForm, RoleForm
+from .models import ApiClient, Invitation, Membership
+from .selectors import (
+    memberships_for_user,
+    organization_api_clients,
+    organization_members,
+    organization_open_invitations,
+)
+
+
+def _error_messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "message_dict"):
+        return [m for msgs in error.message_dict.values() for m in msgs]
+    return list(error.messages)
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# --- sign-in -----------------------------------------------------------------------------------------
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.record_password_changed(user=form.user, via="change")
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Same page whether or not the email has an account, so accounts cannot be discovered."""
+
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        import audit
+
+        audit.record(action="auth.password_reset_requested", actor="anonymous")
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.record_password_changed(user=form.user, via="reset")
+        return response
+
+
+@login_required
+@require_POST
+def switch_organization(request):
+    slug = request.POST.get("organization", "")
+    membership = next((m for m in memberships_for_user(request.user) if m.organization.slug == slug), None)
+    if membership is None:
+        # Not a member (or suspended): same answer as for an organization that does not exist.
+        raise Http404("No such organization.")
+    request.session[SESSION_KEY] = membership.organization_id
+    messages.success(request, f"You are now working in {membership.organization.name}.")
+    return redirect("portal:dashboard")
+
+
+# --- members -----------------------------------------------------------------------------------------
+class MembersView(OrganizationMixin, View):
+    required_permission = "members.manage"
+    template_name = "accounts/members.html"
+
+    def get(self, request, invite_form=None, status=200):
+        return render(
+            request,
+            self.template_name,
+            {
+                "members": organization_members(request.organization),
+                "invitations": organization_open_invitations(request.organization),
+                "invite_form": invite_form or InviteForm(),
+                "role_form": RoleForm(),
+            },
+            status=status,
+        )
+
+    def post(self, request):
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                services.invite(
+                    acting_user=request.user,
+                    organization=request.organization,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+                return redirect("accounts:members")
+        return self.get(request, invite_form=form, status=400)
+
+
+class MemberRoleView(OrganizationMixin, View):
+    required_permission = "members.manage"
+
+    def post(self, request, pk):
+        membership = get_object_or_404(Membership, pk=pk)
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose one of the listed roles.")
+            return redirect("accounts:members")
+        try:
+            # The service returns the updated row: the message must name the new role, not the old one.
+            membership = services.change_role(
+                acting_user=request.user, membership=membership, role=form.cleaned_data["role"]
+            )
+        except ValidationError as error:
+            for message in _error_messages(error):
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+        return redirect("accounts:members")
+
+
+class MemberRemoveView(OrganizationMixin, View):
+    required_permission = "members.manage"
+
+    def post(self, request, pk):
+        membership = get_object_or_404(Membership, pk=pk)
+        try:
+            services.remove_membership(acting_user=request.user, membership=membership)
+        except ValidationError as error:
+            for message in _error_messages(error):
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{membership.user.email} no longer has access to this organization.")
+        return redirect("accounts:members")
+
+
+class InvitationRevokeView(OrganizationMixin, View):
+    required_permission = "members.manage"
+
+    def post(self, request, pk):
+        invitation = get_object_or_404(Invitation, pk=pk)
+        try:
+            services.revoke_invitation(acting_user=request.user, invitation=invitation)
+        except ValidationError as error:
+            for message in _error_messages(error):
+                messages.error(request, message)
+        else:
+            messages.success(request, f"Invitation of {invitation.email} revoked.")
+        return redirect("accounts:members")
+
+
+class InvitationAcceptView(View):
+    """Public: the link from the email. Existing users sign in first; new users set a password."""
+
+    template_name = "accounts/invitation_accept.html"
+
+    def dispatch(self, request, token):
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        try:
+            invitation = services.find_open_invitation(token)
+        except services.InvitationInvalid as error:
+            return render(request, "accounts/invitation_invalid.html", {"message": str(error)}, status=410)
+        from .models import User
+
+        account_exists = User.objects.filter(email__iexact=invitation.email).exists()
+        form = AcceptNewUserForm(request.POST or None) if not account_exists else None
+        context = {"invitation": invitation, "form": form, "account_exists": account_exists, "token": token}
+        if request.method == "POST":
+            try:
+                if account_exists:
+                    if not request.user.is_authenticated:
+                        return redirect(f"{reverse('login')}?next={request.path}")
+                    services.accept_invitation(token=token, user=request.user)
+                    request.session[SESSION_KEY] = invitation.organization_id
+                    messages.success(request, f"You joined {invitation.organization.name}.")
+                    return redirect("portal:dashboard")
+                if form.is_valid():
+                    services.accept_invitation(
+                        token=token,
+                        full_name=form.cleaned_data["full_name"],
+                        password=form.cleaned_data["password1"],
+                    )
+                    messages.success(request, "Your account is ready. Sign in with your email and password.")
+                    return redirect("login")
+            except services.InvitationInvalid as error:
+                return render(request, "accounts/invitation_invalid.html", {"message": str(error)}, status=410)
+            except ValidationError as error:
+                if form is not None:
+                    if hasattr(error, "error_dict"):
+                        _add_errors(form, error)
+                    else:
+                        form.add_error("password1" if "password" in " ".join(error.messages).lower() else None, error)
+                else:
+                    context["errors"] = _error_messages(error)
+            return render(request, self.template_name, context, status=400)
+        return render(request, self.template_name, context)
+
+
+# --- API clients -------------------------------------------------------------------------------------
+class ApiClientsView(OrganizationMixin, View):
+    required_permission = "api_clients.manage"
+    template_name = "accounts/api_clients.html"
+
+    def get(self, request, form=None, new_key=None, status=200):
+        return render(
+            request,
+            self.template_name,
+            {
+                "clients": organization_api_clients(request.organization),
+                "form": form or ApiClientForm(),
+                "new_key": new_key,
+            },
+            status=status,
+        )
+
+    def post(self, request):
+        form = ApiClientForm(request.POST)
+        if form.is_valid():
+            try:
+                client, key = services.create_api_client(
+                    acting_user=request.user,
+                    organization=request.organization,
+                    name=form.cleaned_data["name"],
+                    access=form.cleaned_data["access"],
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                # Shown once, on this response only; never stored or logged.
+                response = self.get(request, new_key={"client": client, "key": key})
+                response["Cache-Control"] = "no-store"
+                return response
+        return self.get(request, form=form, status=400)
+
+
+class ApiClientRevokeView(OrganizationMixin, View):
+    required_permission = "api_clients.manage"
+
+    def post(self, request, pk):
+        client = get_object_or_404(ApiClient, pk=pk)
+        services.revoke_api_client(acting_user=request.user, client=client)
+        messages.success(request, f"API client {client.name} revoked: its key no longer works.")
+        return redirect("accounts:api_clients")
+
+
+# --- organization settings ---------------------------------------------------------------------------
+class OrganizationSettingsView(OrganizationMixin, View):
+    required_permission = "settings.manage"
+    template_name = "accounts/settings.html"
+
+    def get(self, request, form=None, status=200):
+        form = form or OrganizationSettingsForm(instance=request.organization)
+        return render(request, self.template_name, {"form": form}, status=status)
+
+    def post(self, request):
+        form = OrganizationSettingsForm(request.POST, instance=request.organization)
+        if form.is_valid():
+            services.update_organization_settings(
+                acting_user=request.user,
+                organization=request.organization,
+                data_retention_days=form.cleaned_data["data_retention_days"],
+                require_consent_for_assessment=form.cleaned_data["require_consent_for_assessment"],
+            )
+            messages.success(request, "Settings saved.")
+            return redirect("accounts:settings")
+        # The ModelForm's validation may have touched the instance; reload it unchanged.
+        request.organization.refresh_from_db()
+        return self.get(request, form=form, status=400)

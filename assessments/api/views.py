@@ -1,0 +1,323 @@
+"""REST API v1 for patients and assessments. Every view derives from TenantAPIView: the API key's
+organization is the scope of the whole request; another tenant's id is a 404."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.api import TenantAPIView
+from assessments import selectors, services
+from assessments.models import Assessment, Patient, UploadedFile
+from assessments.uploads import UploadRejected
+
+from .idempotency import idempotent
+from .serializers import (
+    AssessmentCreateSerializer,
+    AssessmentSerializer,
+    BiomarkerHistorySerializer,
+    FileSerializer,
+    PatientSerializer,
+)
+
+
+class Cursor(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-created_at"
+
+
+def _raise_validation(error: DjangoValidationError):
+    detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+    raise serializers.ValidationError(detail)
+
+
+def _upload_error(error: UploadRejected) -> Response:
+    code = {413: "file_too_large", 415: "unsupported_file_type"}.get(error.status, "invalid_file")
+    return Response(
+        {
+            "error": {
+                "status": error.status,
+                "code": code,
+                "message": error.message,
+                "fields": {"files": [error.message]},
+            }
+        },
+        status=error.status,
+    )
+
+
+def _oversize(request) -> Response | None:
+    # The size-limit upload handler marks the request while the body is parsed: parse it first, or an
+    # oversize file is silently dropped and the request goes on without it.
+    request.data  # noqa: B018
+    names = getattr(request._request, "oversize_uploads", None)
+    if names:
+        return _upload_error(UploadRejected(f"{', '.join(names)}: larger than the upload limit.", status=413))
+    return None
+
+
+def _text_param(request, name: str) -> str:
+    """A text query parameter. PostgreSQL refuses text with a NUL character: a 400 here, not a 500 there."""
+    value = request.query_params.get(name, "")
+    if "\x00" in value:
+        raise serializers.ValidationError({name: ["Null characters are not allowed."]})
+    return value
+
+
+class PatientListView(TenantAPIView):
+    required_permission = {"GET": "patients.view", "POST": "patients.edit"}
+    pagination_class = Cursor
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="Search by name or MRN")],
+        responses=PatientSerializer(many=True),
+    )
+    def get(self, request):
+        paginator = Cursor()
+        paginator.ordering = ("family_name", "given_name", "id")
+        page = paginator.paginate_queryset(selectors.patients(search=_text_param(request, "q")), request, self)
+        return paginator.get_paginated_response(PatientSerializer(page, many=True).data)
+
+    @extend_schema(request=PatientSerializer, responses={201: PatientSerializer})
+    @idempotent
+    def post(self, request):
+        serializer = PatientSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        consent = data.pop("consent", False)
+        try:
+            patient = services.create_patient(
+                actor=request.auth, organization=request.organization, consent=consent, **data
+            )
+        except DjangoValidationError as error:
+            _raise_validation(error)
+        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+
+class PatientDetailView(TenantAPIView):
+    required_permission = {"GET": "patients.view", "PATCH": "patients.edit", "PUT": "patients.edit"}
+
+    @extend_schema(responses=PatientSerializer)
+    def get(self, request, pk):
+        patient = get_object_or_404(Patient, pk=pk)
+        services.record_view(actor=request.auth, organization=request.organization, obj=patient)
+        return Response(PatientSerializer(patient).data)
+
+    def _update(self, request, pk, partial):
+        patient = get_object_or_404(Patient, pk=pk)
+        serializer = PatientSerializer(patient, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("consent", None)
+        try:
+            patient = services.update_patient(actor=request.auth, patient=patient, **data)
+        except DjangoValidationError as error:
+            _raise_validation(error)
+        return Response(PatientSerializer(patient).data)
+
+    @extend_schema(request=PatientSerializer, responses=PatientSerializer)
+    def patch(self, request, pk):
+        return self._update(request, pk, partial=True)
+
+    @extend_schema(request=PatientSerializer, responses=PatientSerializer)
+    def put(self, request, pk):
+        return self._update(request, pk, partial=False)
+
+
+class PatientBiomarkerHistoryView(TenantAPIView):
+    required_permission = "assessments.view_results"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("name", str, required=True, description="Biomarker name, e.g. pce_ascvd_10y"),
+            OpenApiParameter("days", int, description="How far back (default 90, at most 3650)"),
+        ],
+        responses=BiomarkerHistorySerializer(many=True),
+    )
+    def get(self, request, pk):
+        patient = get_object_or_404(Patient, pk=pk)
+        name = _text_param(request, "name").strip()
+        errors = {}
+        if not name:
+            available = ", ".join(selectors.patient_biomarker_names(patient)) or "none yet"
+            errors["name"] = [f"Name a biomarker. This patient has: {available}."]
+        try:
+            days = int(request.query_params.get("days", 90))
+            if not 1 <= days <= 3650:
+                raise ValueError
+        except ValueError:
+            errors["days"] = ["days must be a whole number from 1 to 3650."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        values = selectors.patient_biomarker_history(patient, name, days=days)
+        services.record_view(actor=request.auth, organization=request.organization, obj=patient)
+        return Response(
+            {
+                "patient": str(patient.pk),
+                "name": name,
+                "days": days,
+                "values": BiomarkerHistorySerializer(values, many=True).data,
+            }
+        )
+
+
+class AssessmentFilter(serializers.Serializer):
+    patient = serializers.UUIDField(required=False)
+    modality = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=Assessment.Status.choices, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+class AssessmentListView(TenantAPIView):
+    required_permission = {"GET": "assessments.view", "POST": "assessments.create"}
+    parser_classes = [JSONParser, MultiPartParser]
+    pagination_class = Cursor  # read by the schema generator: the list is cursor-paginated
+
+    @extend_schema(parameters=[AssessmentFilter], responses=AssessmentSerializer(many=True))
+    def get(self, request):
+        filters = AssessmentFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        criteria = dict(filters.validated_data)
+        if "patient" in criteria:
+            criteria["patient"] = get_object_or_404(Patient, pk=criteria["patient"])
+        queryset = selectors.with_details(selectors.assessments(**criteria))
+        paginator = Cursor()
+        page = paginator.paginate_queryset(queryset, request, self)
+        return paginator.get_paginated_response(AssessmentSerializer(page, many=True).data)
+
+    @extend_schema(request=AssessmentCreateSerializer, responses={201: AssessmentSerializer})
+    @idempotent
+    def post(self, request):
+        if (oversize := _oversize(request)) is not None:
+            return oversize
+        serializer = AssessmentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        patient = Patient.objects.filter(pk=data["patient"]).first()
+        if patient is None:
+            raise serializers.ValidationError({"patient": ["No such patient in this organization."]})
+        try:
+            assessment = services.create_assessment(
+                actor=request.auth,
+                organization=request.organization,
+                patient=patient,
+                modality=data["modality"],
+                inputs=data.get("inputs") or {},
+                files=request.FILES.getlist("files"),
+                attachments=request.FILES.getlist("attachments"),
+            )
+        except UploadRejected as error:
+            return _upload_error(error)
+        except DjangoValidationError as error:
+            _raise_validation(error)
+        assessment = selectors.with_details(Assessment.objects.filter(pk=assessment.pk)).get()
+        return Response(AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)
+
+
+class AssessmentDetailView(TenantAPIView):
+    required_permission = "assessments.view_results"
+
+    @extend_schema(responses=AssessmentSerializer)
+    def get(self, request, pk):
+        assessment = get_object_or_404(selectors.with_details(Assessment.objects.all()), pk=pk)
+        services.record_view(actor=request.auth, organization=request.organization, obj=assessment)
+        return Response(AssessmentSerializer(assessment).data)
+
+
+class _AssessmentAction(TenantAPIView):
+    required_permission = "assessments.manage"
+    # Not named ``action``: drf-spectacular reads ``view.action`` as a ViewSet action name.
+    service = None
+
+    @extend_schema(request=None, responses=AssessmentSerializer)
+    @idempotent
+    def post(self, request, pk):
+        assessment = get_object_or_404(Assessment, pk=pk)
+        try:
+            type(self).service(actor=request.auth, assessment=assessment)
+        except services.TransitionRefused as error:
+            return Response(
+                {"error": {"status": 409, "code": "invalid_transition", "message": " ".join(error.messages)}},
+                status=status.HTTP_409_CONFLICT,
+            )
+        assessment = selectors.with_details(Assessment.objects.filter(pk=pk)).get()
+        return Response(AssessmentSerializer(assessment).data)
+
+
+class AssessmentCancelView(_AssessmentAction):
+    service = staticmethod(services.cancel_assessment)
+
+
+class AssessmentRetryView(_AssessmentAction):
+    service = staticmethod(services.retry_assessment)
+
+
+class AssessmentAttachmentsView(TenantAPIView):
+    required_permission = {"GET": "assessments.view_results", "POST": "assessments.create"}
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(responses=FileSerializer(many=True))
+    def get(self, request, pk):
+        assessment = get_object_or_404(Assessment, pk=pk)
+        return Response(FileSerializer(assessment.files.order_by("created_at"), many=True).data)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+            }
+        },
+        responses={201: FileSerializer(many=True)},
+    )
+    @idempotent
+    def post(self, request, pk):
+        assessment = get_object_or_404(Assessment, pk=pk)
+        if (oversize := _oversize(request)) is not None:
+            return oversize
+        try:
+            rows = services.add_attachments(
+                actor=request.auth, assessment=assessment, files=request.FILES.getlist("files")
+            )
+        except UploadRejected as error:
+            return _upload_error(error)
+        except DjangoValidationError as error:
+            _raise_validation(error)
+        return Response(FileSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class ExplanationImageView(TenantAPIView):
+    required_permission = "assessments.view_results"
+
+    @extend_schema(
+        responses={
+            200: {"type": "object", "properties": {"url": {"type": "string"}, "expires_in": {"type": "integer"}}}
+        }
+    )
+    def get(self, request, pk):
+        assessment = get_object_or_404(Assessment, pk=pk)
+        url = services.issue_explanation_image_url(actor=request.auth, assessment=assessment)
+        if url is None:
+            raise NotFound("This assessment has no explanation image.")
+        return Response({"url": request.build_absolute_uri(url) if url.startswith("/") else url, "expires_in": 300})
+
+
+class FileDownloadView(TenantAPIView):
+    required_permission = "assessments.view_results"
+
+    @extend_schema(
+        responses={
+            200: {"type": "object", "properties": {"url": {"type": "string"}, "expires_in": {"type": "integer"}}}
+        }
+    )
+    def get(self, request, pk):
+        uploaded = get_object_or_404(UploadedFile.objects.select_related("assessment"), pk=pk)
+        url = services.issue_download_url(actor=request.auth, uploaded_file=uploaded)
+        return Response({"url": request.build_absolute_uri(url) if url.startswith("/") else url, "expires_in": 300})

@@ -1,0 +1,50 @@
+"""The assessments part of the organization dashboard (registered in AssessmentsConfig.ready)."""
+
+from medilens.views import DASHBOARD_SECTIONS
+from modalities import registry
+
+from . import selectors
+from .models import Assessment
+
+RECENT = 8
+Status = Assessment.Status
+STATUS_BADGES = {
+    Status.QUEUED: "neutral",
+    Status.RUNNING: "info",
+    Status.COMPLETED: "success",
+    Status.FAILED: "danger",
+    Status.CANCELLED: "neutral",
+    Status.DRAFT: "neutral",
+}
+
+
+def assessments_section(view) -> dict:
+    if not view.has_permission("patients.view") or not view.has_permission("assessments.view"):
+        return {}
+    counts = selectors.status_counts()
+    stats = [
+        {"label": "Patients", "value": selectors.patients().count()},
+        {"label": "Assessments", "value": sum(counts.values())},
+        {"label": "Assessments in progress", "value": counts.get(Status.QUEUED, 0) + counts.get(Status.RUNNING, 0)},
+    ]
+    labels = dict(registry.choices())
+    recent = list(selectors.assessments().order_by("-created_at")[:RECENT])
+    for assessment in recent:
+        assessment.modality_label = labels.get(assessment.modality, assessment.modality)
+        if assessment.risk_score is not None:
+            assessment.risk_display = f"{assessment.risk_score:.2f}".rstrip("0").rstrip(".")
+    return {
+        "extra_stats": stats,
+        "assessment_status_counts": [
+            {"status": value, "label": label, "count": counts[value], "badge": STATUS_BADGES.get(value, "neutral")}
+            for value, label in Status.choices
+            if counts.get(value)
+        ],
+        "recent_assessments": recent,
+        "dashboard_sections": [{"template": "assessments/dashboard_section.html"}],
+    }
+
+
+def register() -> None:
+    if assessments_section not in DASHBOARD_SECTIONS:
+        DASHBOARD_SECTIONS.append(assessments_section)

@@ -1,0 +1,198 @@
+"""Portal forms. They shape and display input; services decide what is valid and save it."""
+
+from django import forms
+from django.forms.models import fields_for_model, model_to_dict
+
+from modalities import registry
+
+from .models import Patient
+from .services import PATIENT_FIELDS
+
+PATIENT_LABELS = {
+    "mrn": "Medical record number (MRN)",
+    "given_name": "Given name",
+    "family_name": "Family name",
+    "date_of_birth": "Date of birth",
+    "sex_at_birth": "Sex at birth",
+    "height_cm": "Height (cm)",
+    "weight_kg": "Weight (kg)",
+    "has_diabetes": "Diabetes",
+    "treated_hypertension": "Treated hypertension",
+    "current_smoker": "Current smoker",
+    "on_statin": "On a statin",
+    "prior_cardiovascular_disease": "Prior cardiovascular disease",
+    "history_notes": "History notes",
+}
+
+PATIENT_GROUPS = [
+    ("Identity", ["mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth"]),
+    ("Measurements", ["height_cm", "weight_kg"]),
+    ("History", ["has_diabetes", "treated_hypertension", "current_smoker", "on_statin",
+                 "prior_cardiovascular_disease", "history_notes"]),
+]
+
+
+class PatientForm(forms.Form):
+    """The Patient fields as the model declares them, without model validation: services.create_patient
+    and services.update_patient check the values (future date of birth, implausible weight, duplicate MRN)
+    and their errors are put back on these fields."""
+
+    def __init__(self, *args, patient: Patient | None = None, with_consent: bool = False, **kwargs):
+        if patient is not None and "initial" not in kwargs:
+            kwargs["initial"] = model_to_dict(patient, fields=PATIENT_FIELDS)
+        super().__init__(*args, **kwargs)
+        self.fields.update(
+            fields_for_model(
+                Patient,
+                fields=PATIENT_FIELDS,
+                labels=PATIENT_LABELS,
+                widgets={
+                    "mrn": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+                    "given_name": forms.TextInput(attrs={"autocomplete": "off"}),
+                    "family_name": forms.TextInput(attrs={"autocomplete": "off"}),
+                    "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                    "history_notes": forms.Textarea(attrs={"rows": 3}),
+                },
+                help_texts={
+                    "mrn": "Unique within this organization.",
+                    "history_notes": "Free text. Avoid copying documents here: attach them to an assessment.",
+                },
+            )
+        )
+        # The model's blank choice reads "---------"; say what it means.
+        self.fields["sex_at_birth"].choices = [("", "Choose…"), *Patient.SexAtBirth.choices]
+        if with_consent:
+            self.fields["consent"] = forms.BooleanField(
+                label="Consent recorded",
+                required=False,
+                help_text="Tick only if the patient's consent to assessment is on record. Your name and the "
+                "time are stored with it.",
+            )
+
+    def groups(self):
+        """(legend, bound fields) for the template, in display order; nothing is left out."""
+        placed = {name for _, names in PATIENT_GROUPS for name in names}
+        out = [(legend, [self[name] for name in names if name in self.fields]) for legend, names in PATIENT_GROUPS]
+        rest = [self[name] for name in self.fields if name not in placed]
+        if rest:
+            out.append(("Consent", rest))
+        return out
+
+    def service_fields(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in PATIENT_FIELDS}
+
+
+class ModalityForm(forms.Form):
+    modality = forms.ChoiceField(label="Modality", choices=())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["modality"].choices = registry.choices()
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; the content checks (magic bytes, size, type) are the services'."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)) and data:
+            return [single(item, initial) for item in data]
+        cleaned = single(data, initial)  # raises "required" when the field needs a file
+        return [cleaned] if cleaned else []
+
+
+ATTACHMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
+ATTACHMENT_HELP = (
+    "Supporting documents such as a lab report or a referral letter: PDF, JPEG or PNG. Images are stored "
+    "without their metadata. The type is checked from the content, not the file name."
+)
+
+
+class UploadsForm(forms.Form):
+    """Supporting documents, and input files when the modality takes them."""
+
+    attachments = MultipleFileField(label="Supporting documents", help_text=ATTACHMENT_HELP)
+
+    def __init__(self, *args, analyzer=None, max_upload_mb: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"].widget.attrs["accept"] = ATTACHMENT_ACCEPT
+        if max_upload_mb:
+            self.fields["attachments"].help_text += f" Up to {max_upload_mb} MB per file."
+        accepted = getattr(analyzer, "accepted_types", None) or {}
+        if accepted:
+            extensions = sorted(set(accepted.values()))
+            # Not required here: services say so when the modality needs files, in its own words.
+            needed = " At least one is needed." if getattr(analyzer, "requires_files", False) else ""
+            field = MultipleFileField(
+                label=f"{analyzer.label} input files",
+                help_text="Accepted: " + ", ".join(e.upper() for e in extensions) + "." + needed,
+            )
+            field.widget.attrs["accept"] = ",".join([*(f".{e}" for e in extensions), *sorted(accepted)])
+            # Input files come first: they are what the analysis runs on.
+            self.fields = {"files": field, **self.fields}
+
+
+class AttachmentForm(forms.Form):
+    attachments = MultipleFileField(label="Add supporting documents", required=True, help_text=ATTACHMENT_HELP)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"].widget.attrs["accept"] = ATTACHMENT_ACCEPT
+
+
+class SignOffForm(forms.Form):
+    note = forms.CharField(
+        label="Review note",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional: what you checked, or what follows from these results.",
+    )
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Message",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write a message first."},
+    )
+
+
+# How the portal lays out a modality's input form. Presentation only: the analyzer's form_class stays the
+# one source of fields and validation. A modality not listed here (or a field not named) still renders,
+# in a group of its own.
+INPUT_GROUPS: dict[str, list[tuple[str, list[str]]]] = {
+    "cvd_risk": [
+        ("Patient", ["age", "sex", "race"]),
+        ("Cholesterol", ["total_cholesterol", "hdl_cholesterol", "cholesterol_unit"]),
+        ("Blood pressure", ["systolic_bp", "bp_treated"]),
+        ("Kidney function", ["egfr", "creatinine", "creatinine_unit"]),
+        ("Other risk factors", ["bmi", "diabetic", "smoker", "statin"]),
+        ("When measured", ["measured_on"]),
+    ]
+}
+
+
+def input_groups(modality: str, form) -> list[tuple[str, list]]:
+    layout = INPUT_GROUPS.get(modality, [])
+    placed = set()
+    groups = []
+    for legend, names in layout:
+        fields = [form[name] for name in names if name in form.fields]
+        placed.update(names)
+        if fields:
+            groups.append((legend, fields))
+    rest = [form[name] for name in form.fields if name not in placed]
+    if rest:
+        groups.append(("Inputs" if not groups else "Other inputs", rest))
+    return groups

@@ -1,0 +1,288 @@
+import uuid
+from datetime import date
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+from accounts.tenancy import TenantModel
+
+
+class Patient(TenantModel):
+    class SexAtBirth(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        UNKNOWN = "unknown", "Unknown / not recorded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    mrn = models.CharField("medical record number", max_length=64)
+    given_name = models.CharField(max_length=120)
+    family_name = models.CharField(max_length=120)
+    date_of_birth = models.DateField()
+    sex_at_birth = models.CharField(max_length=10, choices=SexAtBirth.choices)
+    height_cm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    # Structured history
+    has_diabetes = models.BooleanField(default=False)
+    treated_hypertension = models.BooleanField(default=False)
+    current_smoker = models.BooleanField(default=False)
+    on_statin = models.BooleanField(default=False)
+    prior_cardiovascular_disease = models.BooleanField(default=False)
+    history_notes = models.TextField(blank=True)
+    # Consent
+    consent_recorded_at = models.DateTimeField(null=True, blank=True)
+    consent_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "mrn"], name="patient_mrn_unique_per_org")]
+        indexes = [
+            models.Index(fields=["organization", "family_name", "given_name"], name="patient_org_name_idx"),
+        ]
+        ordering = ["family_name", "given_name"]
+
+    def __str__(self):
+        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_on(self, day: date) -> int:
+        """Completed years on ``day``: derived, never stored."""
+        dob = self.date_of_birth
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+    @property
+    def age(self) -> int:
+        return self.age_on(timezone.localdate())
+
+    @property
+    def bmi(self) -> float | None:
+        if self.height_cm and self.weight_kg:
+            metres = float(self.height_cm) / 100
+            return round(float(self.weight_kg) / (metres * metres), 1)
+        return None
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_recorded_at is not None
+
+
+class Assessment(TenantModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Allowed moves; everything else is refused by assessments.status.transition().
+    TRANSITIONS = {
+        Status.DRAFT: {Status.QUEUED, Status.CANCELLED},
+        Status.QUEUED: {Status.RUNNING, Status.CANCELLED, Status.FAILED},
+        Status.RUNNING: {Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.QUEUED},
+        Status.FAILED: {Status.QUEUED},
+        Status.COMPLETED: set(),
+        Status.CANCELLED: set(),
+    }
+    FINISHED = {Status.COMPLETED, Status.FAILED, Status.CANCELLED}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
+    modality = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by_client = models.ForeignKey(
+        "accounts.ApiClient", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    inputs = models.JSONField(default=dict, blank=True, help_text="The resolved inputs the analysis ran on.")
+    # Results
+    risk_score = models.FloatField(null=True, blank=True)
+    risk_level = models.CharField(max_length=20, blank=True)
+    confidence = models.FloatField(null=True, blank=True, help_text="0-1, or null where the method has none.")
+    recommendations = models.JSONField(default=list, blank=True)
+    results = models.JSONField(default=dict, blank=True)
+    failure_reason = models.TextField(blank=True)
+    method_version = models.CharField(max_length=200, blank=True)
+    model_version = models.ForeignKey(
+        "modalities.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The model that produced the result, for model-backed modalities.",
+    )
+    # Lifecycle
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    reaper_requeues = models.PositiveIntegerField(default=0)
+    # Clinician sign-off: results are preliminary until then.
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="assessment_org_created_idx"),
+            models.Index(fields=["organization", "status"], name="assessment_org_status_idx"),
+            models.Index(fields=["organization", "patient", "-created_at"], name="assessment_org_patient_idx"),
+            models.Index(fields=["status", "deadline_at"], name="assessment_status_deadline_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.modality} assessment {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def is_preliminary(self) -> bool:
+        return self.status == self.Status.COMPLETED and self.reviewed_at is None
+
+
+class PipelineStage(TenantModel):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=60)
+    label = models.CharField(max_length=120, blank=True)
+    order = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [models.UniqueConstraint(fields=["assessment", "name"], name="stage_name_unique")]
+
+    def __str__(self):
+        return f"{self.name} ({self.status})"
+
+
+class BiomarkerValue(TenantModel):
+    class Flag(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        LOW = "low", "Low"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+        # A measurement with no reference range (e.g. a lesion's area): shown for trend, never "normal".
+        NO_RANGE = "none", "No range"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="biomarkers")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=80)
+    category = models.CharField(max_length=60)
+    value = models.FloatField()
+    unit = models.CharField(max_length=40, blank=True)
+    reference_low = models.FloatField(null=True, blank=True)
+    reference_high = models.FloatField(null=True, blank=True)
+    flag = models.CharField(max_length=10, choices=Flag.choices, default=Flag.NORMAL)
+    measured_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["category", "name"]
+        indexes = [
+            # One patient's values of one biomarker over time.
+            models.Index(fields=["organization", "patient", "name", "-measured_at"], name="biomarker_history_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "name"], name="biomarker_once_per_assessment"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}={self.value} {self.unit}"
+
+
+class UploadedFile(TenantModel):
+    class Kind(models.TextChoices):
+        INPUT = "input", "Input"
+        ATTACHMENT = "attachment", "Attachment"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="files")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INPUT)
+    storage_key = models.CharField(max_length=300, unique=True)
+    original_filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256_original = models.CharField(max_length=64)
+    sha256_stored = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.original_filename
+
+
+class AIExplanation(TenantModel):
+    assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="explanation")
+    summary = models.TextField()
+    contributions = models.JSONField(default=list, blank=True)
+    image_key = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Explanation of {self.assessment_id}"
+
+
+class ChatThread(TenantModel):
+    assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="thread")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ChatMessage(TenantModel):
+    thread = models.ForeignKey(ChatThread, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class IdempotencyRecord(TenantModel):
+    """The first response to a POST with an Idempotency-Key, replayed for retries with the same body."""
+
+    api_client = models.ForeignKey("accounts.ApiClient", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "api_client", "key"], name="idempotency_key_unique")
+        ]

@@ -1,0 +1,90 @@
+"""Celery tasks. Each takes ids, finds its organization, and works inside that organization's scope."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from accounts.tenancy import organization_scope, scopes_disabled
+from audit import context as audit_context
+from medilens import storage
+
+from .models import Assessment
+
+logger = logging.getLogger(__name__)
+
+SOFT_TIME_LIMIT = 300
+HARD_TIME_LIMIT = 360
+MAX_RETRY_COUNTDOWN = 120
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=HARD_TIME_LIMIT,
+    max_retries=5,
+    ignore_result=True,
+)
+def run_assessment(self, assessment_id: str) -> str:
+    from . import pipeline
+
+    with scopes_disabled():
+        assessment = Assessment.objects.select_related("organization").filter(pk=assessment_id).first()
+    if assessment is None:
+        logger.warning("run_assessment: no assessment %s", assessment_id)
+        return "missing"
+    with (
+        audit_context.bind(request_id=f"task-{self.request.id or ''}"[:64]),
+        organization_scope(assessment.organization),
+    ):
+        try:
+            outcome = pipeline.run(assessment.pk)
+        except storage.TransientStorageError as error:
+            countdown = min(MAX_RETRY_COUNTDOWN, 5 * 2**self.request.retries)
+            logger.warning("assessment %s: storage unavailable (%s); retry in %ss", assessment_id, error, countdown)
+            if self.request.retries >= self.max_retries:
+                pipeline._fail(assessment.pk, "The file store was unavailable for too long. Retry the assessment.")
+                return "failed"
+            raise self.retry(exc=error, countdown=countdown) from None
+        except SoftTimeLimitExceeded:
+            services_reason = f"The analysis took longer than {SOFT_TIME_LIMIT} s and was stopped."
+            pipeline._fail(assessment.pk, services_reason)
+            return "failed"
+    logger.info("assessment %s: %s", assessment_id, outcome)
+    return outcome
+
+
+@shared_task(ignore_result=True)
+def reap_stuck_assessments() -> dict:
+    """Beat: requeue or fail assessments stuck past their deadline; re-publish lost queued ones."""
+    from . import services
+
+    totals = {"requeued": 0, "failed": 0, "republished": 0}
+    with scopes_disabled():
+        org_ids = set(
+            Assessment.objects.filter(status__in=[Assessment.Status.RUNNING, Assessment.Status.QUEUED])
+            .values_list("organization_id", flat=True)
+            .distinct()
+        )
+        from accounts.models import Organization
+
+        organizations = list(Organization.objects.filter(pk__in=org_ids))
+    for organization in organizations:
+        with organization_scope(organization):
+            for key, value in services.reap_stuck().items():
+                totals[key] += value
+    if any(totals.values()):
+        logger.info("reaper: %s", totals)
+    return totals
+
+
+@shared_task(ignore_result=True)
+def sweep_orphan_objects() -> int:
+    from .sweep import sweep_orphans
+
+    return sweep_orphans(grace_seconds=settings.ORPHAN_GRACE_SECONDS)

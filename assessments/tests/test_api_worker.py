@@ -1,0 +1,79 @@
+"""End to end through the API and a real Celery worker process: submit with an Idempotency-Key, poll
+until completed, read the score, the biomarkers and the patient's biomarker history."""
+
+import time
+
+import pytest
+
+from accounts.tenancy import scopes_disabled
+from assessments.models import Assessment
+from medilens.testing.fixtures import build_tenant
+
+from .helpers_api import ASSESSMENT_CONTRACT, GOFF_AFRICAN_AMERICAN_MALE
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def _poll(api, assessment_id, timeout=30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/v1/assessments/{assessment_id}/").json()
+        if body["status"] in ("completed", "failed", "cancelled"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"assessment {assessment_id} still {body['status']} after {timeout}s")
+
+
+def test_api_submission_completes_through_the_worker_with_goffs_score(celery_worker):
+    tenant = build_tenant("clinic-e2e")
+    api = tenant.api("clinician")
+    patient = api.post(
+        "/api/v1/patients/",
+        {
+            "mrn": "E2E-1",
+            "given_name": "Sam",
+            "family_name": "Example",
+            "date_of_birth": "1970-05-05",
+            "sex_at_birth": "male",
+            "consent": True,
+        },
+        format="json",
+    )
+    assert patient.status_code == 201, patient.content
+    patient_id = patient.json()["id"]
+    payload = {"patient": patient_id, "modality": "cvd_risk", "inputs": GOFF_AFRICAN_AMERICAN_MALE}
+    submitted = api.post("/api/v1/assessments/", payload, format="json", HTTP_IDEMPOTENCY_KEY="e2e-1")
+    assert submitted.status_code == 201, submitted.content
+    assessment_id = submitted.json()["id"]
+
+    body = _poll(api, assessment_id)
+    assert body["status"] == "completed", body["failure_reason"]
+    assert ASSESSMENT_CONTRACT <= set(body)
+    # Goff et al. 2014 worked example: African-American male, 6.1%.
+    assert abs(body["risk_score"] - 6.1) <= 0.1
+    assert body["risk_level"] == "borderline" and body["confidence"] is None and body["failure_reason"] == ""
+    assert [s["status"] for s in body["stages"]] == ["completed"] * 3
+    assert body["started_at"] and body["completed_at"] and body["explanation"]["summary"]
+    assert body["biomarkers"]
+    for biomarker in body["biomarkers"]:
+        assert {"name", "value", "unit", "reference_range", "flag"} <= set(biomarker)
+        assert set(biomarker["reference_range"]) == {"low", "high"}
+        assert isinstance(biomarker["value"], float) and biomarker["unit"]
+        assert biomarker["flag"] in {"normal", "low", "high", "critical"}
+    pce = next(b for b in body["biomarkers"] if b["name"] == "pce_ascvd_10y")
+    assert pce["unit"] == "%" and abs(pce["value"] - body["risk_score"]) < 0.01
+    assert pce["reference_range"] == {"low": None, "high": 7.5} and pce["flag"] == "normal"
+
+    # The retried submission is the first answer again, and no second assessment exists.
+    replay = api.post("/api/v1/assessments/", payload, format="json", HTTP_IDEMPOTENCY_KEY="e2e-1")
+    assert replay.status_code == 201 and replay.json()["id"] == assessment_id
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    with scopes_disabled():
+        assert Assessment.objects.filter(patient_id=patient_id).count() == 1
+
+    history = api.get(f"/api/v1/patients/{patient_id}/biomarkers/", {"name": "pce_ascvd_10y"})
+    assert history.status_code == 200
+    values = history.json()["values"]
+    assert len(values) == 1
+    assert values[0]["assessment"] == assessment_id and values[0]["value"] == pce["value"]
+    assert values[0]["unit"] == "%" and values[0]["reference_range"] == {"low": None, "high": 7.5}

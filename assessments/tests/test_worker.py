@@ -1,0 +1,142 @@
+"""The pipeline through a real Celery worker process, against PostgreSQL, Redis and the S3 test server."""
+
+import time
+
+import pytest
+from django.db import connection
+
+from accounts.tenancy import organization_scope, scopes_disabled
+from assessments import services
+from assessments.models import Assessment, BiomarkerValue, PipelineStage
+from medilens.testing.fixtures import build_tenant
+from medilens.testing.worker import CeleryWorkerProcess, worker_env
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+GOFF_WHITE_FEMALE = {
+    "age": 55, "sex": "female", "race": "white", "total_cholesterol": 213, "hdl_cholesterol": 50,
+    "cholesterol_unit": "mg/dL", "systolic_bp": 120, "bp_treated": False, "diabetic": False, "smoker": False,
+}
+
+
+def wait_for(assessment_id, statuses, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with scopes_disabled():
+            assessment = Assessment.objects.get(pk=assessment_id)
+        if assessment.status in statuses:
+            return assessment
+        time.sleep(0.1)
+    raise AssertionError(f"assessment stayed {assessment.status}, expected one of {statuses}")
+
+
+def make_patient(tenant, **overrides):
+    fields = dict(mrn="MRN-1", given_name="Ada", family_name="Example", date_of_birth="1970-01-01",
+                  sex_at_birth="female")
+    fields.update(overrides)
+    with organization_scope(tenant.organization):
+        from datetime import date
+
+        fields["date_of_birth"] = date.fromisoformat(fields["date_of_birth"])
+        return services.create_patient(actor="system:test", organization=tenant.organization, consent=True, **fields)
+
+
+def test_api_submitted_assessment_completes_with_the_papers_score(celery_worker):
+    tenant = build_tenant("clinic-w")
+    patient = make_patient(tenant)
+    api = tenant.api("clinician")
+    response = api.post(
+        "/api/v1/assessments/",
+        {"patient": str(patient.pk), "modality": "cvd_risk", "inputs": GOFF_WHITE_FEMALE},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "queued"
+    done = wait_for(response.json()["id"], {"completed", "failed"})
+    assert done.status == "completed", done.failure_reason
+    # Goff et al. 2014 worked example: white female, 2.1% (exact arithmetic 2.05).
+    assert abs(done.risk_score - 2.05) < 0.1
+    assert done.risk_level == "low"
+    body = api.get(f"/api/v1/assessments/{done.pk}/").json()
+    assert [s["status"] for s in body["stages"]] == ["completed"] * 3
+    names = {b["name"] for b in body["biomarkers"]}
+    assert {"total_cholesterol", "hdl_cholesterol", "pce_ascvd_10y"} <= names
+    assert body["confidence"] is None
+    assert body["explanation"]["summary"].startswith("10-year ASCVD risk")
+
+
+def test_a_crash_fails_the_assessment_with_a_readable_reason_and_the_worker_survives(celery_worker):
+    tenant = build_tenant("clinic-w")
+    patient = make_patient(tenant)
+    with organization_scope(tenant.organization):
+        crashed = services.create_assessment(actor="system:test", organization=tenant.organization,
+                                             patient=patient, modality="test_sleep", inputs={"crash": True})
+        refused = services.create_assessment(actor="system:test", organization=tenant.organization,
+                                             patient=patient, modality="test_sleep", inputs={"fail": True})
+    crashed = wait_for(crashed.pk, {"failed", "completed"})
+    assert crashed.status == "failed"
+    assert "internal error" in crashed.failure_reason
+    refused = wait_for(refused.pk, {"failed", "completed"})
+    assert refused.failure_reason == "The test analyzer was asked to fail."
+    with scopes_disabled():
+        stage = PipelineStage.objects.get(assessment=refused, name="sleep")
+    assert stage.status == "failed" and stage.error == "The test analyzer was asked to fail."
+    assert celery_worker.process.poll() is None
+
+
+def test_cancelling_a_running_assessment_stops_it_without_results(celery_worker):
+    tenant = build_tenant("clinic-w")
+    patient = make_patient(tenant)
+    with organization_scope(tenant.organization):
+        assessment = services.create_assessment(actor="system:test", organization=tenant.organization,
+                                                patient=patient, modality="test_sleep", inputs={"seconds": 2})
+    wait_for(assessment.pk, {"running"})
+    with organization_scope(tenant.organization):
+        services.cancel_assessment(actor="system:test", assessment=assessment)
+    time.sleep(3)
+    with scopes_disabled():
+        final = Assessment.objects.get(pk=assessment.pk)
+        assert final.status == "cancelled"
+        assert not BiomarkerValue.objects.filter(assessment=final).exists()
+
+
+def test_a_worker_killed_mid_task_leads_to_redelivery_and_exactly_one_set_of_results(s3_storage, tmp_path):
+    """SIGKILL leaves the message unacknowledged in Redis; after the visibility timeout another worker
+    gets it, finds the assessment running, runs it again, and writes results once."""
+    env = worker_env(
+        database_name=connection.settings_dict["NAME"],
+        storage_options=s3_storage,
+        extra={"CELERY_VISIBILITY_TIMEOUT": "5", "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+               "CELERY_UNACKED_RESTORE_THROTTLE": "1"},
+    )
+    # The visibility timeout (5 s) is above the task's run time (2 s), as production's is above the hard
+    # time limit: otherwise a healthy task is redelivered while it runs. Its own queue, so the session's
+    # worker cannot pick the message up., so the session's worker cannot pick the message up.
+    queue = f"kill-{time.monotonic_ns()}"
+    first = CeleryWorkerProcess(env, tmp_path / "first.log", queues=queue, name="first").start()
+    tenant = build_tenant("clinic-w")
+    patient = make_patient(tenant)
+    from assessments.tasks import run_assessment
+
+    with organization_scope(tenant.organization):
+        assessment = services.create_assessment(actor="system:test", organization=tenant.organization,
+                                                patient=patient, modality="test_sleep", inputs={"seconds": 2})
+    run_assessment.apply_async(args=[str(assessment.pk)], queue=queue)
+    try:
+        wait_for(assessment.pk, {"running"}, timeout=20)
+        time.sleep(0.3)
+        first.kill()
+        with scopes_disabled():
+            assert Assessment.objects.get(pk=assessment.pk).status == "running"
+        second = CeleryWorkerProcess(env, tmp_path / "second.log", queues=queue, name="second").start()
+        try:
+            done = wait_for(assessment.pk, {"completed", "failed"}, timeout=40)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert done.status == "completed", done.failure_reason
+    assert done.attempts == 2
+    with scopes_disabled():
+        assert BiomarkerValue.objects.filter(assessment=done).count() == 1
+        assert BiomarkerValue.objects.get(assessment=done).value == 2.0

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+
+app_name = "assessments"
+
+urlpatterns = [
+    path("patients/", views.PatientListView.as_view(), name="patient_list"),
+    path("patients/new/", views.PatientCreateView.as_view(), name="patient_create"),
+    path("patients/<uuid:pk>/", views.PatientDetailView.as_view(), name="patient_detail"),
+    path("patients/<uuid:pk>/edit/", views.PatientEditView.as_view(), name="patient_edit"),
+    path("patients/<uuid:pk>/consent/", views.PatientConsentView.as_view(), name="patient_consent"),
+    path("patients/<uuid:pk>/assessments/new/", views.AssessmentCreateView.as_view(), name="assessment_create"),
+    path("assessments/<uuid:pk>/", views.AssessmentDetailView.as_view(), name="assessment_detail"),
+    path("assessments/<uuid:pk>/progress/", views.AssessmentProgressView.as_view(), name="assessment_progress"),
+    path("assessments/<uuid:pk>/cancel/", views.AssessmentCancelView.as_view(), name="assessment_cancel"),
+    path("assessments/<uuid:pk>/retry/", views.AssessmentRetryView.as_view(), name="assessment_retry"),
+    path("assessments/<uuid:pk>/sign-off/", views.AssessmentSignOffView.as_view(), name="assessment_sign_off"),
+    path("assessments/<uuid:pk>/comments/", views.AssessmentCommentView.as_view(), name="assessment_comment"),
+    path("assessments/<uuid:pk>/attachments/", views.AssessmentAttachView.as_view(), name="assessment_attach"),
+    path("files/<int:pk>/download/", views.FileDownloadView.as_view(), name="file_download"),
+    path(
+        "assessments/<uuid:pk>/explanation-image/", views.ExplanationImageView.as_view(), name="explanation_image"
+    ),
+    path("files/signed/<str:token>/", views.signed_download, name="signed_download"),
+]

@@ -1,0 +1,590 @@
+"""Pipeline throughput: N cardiovascular-risk assessments through ONE real Celery worker (solo pool),
+compared with calling the analyzer directly.
+
+    .venv/bin/python benchmarks/pipeline_throughput.py [--count 1000] [--pool-round-count 300]
+        [--profile-count 50] [--profile]
+
+1. One organization, patients and ``count`` cvd_risk assessments created through the services (inside
+   the organization's scope) while no worker runs: their messages queue up in Redis.
+2. One worker process (medilens.testing.worker.CeleryWorkerProcess, solo pool, env from worker_env on
+   the bench database, no storage options, DJANGO_SETTINGS_MODULE=medilens.settings) drains the queue.
+   Worker time per assessment = (last completed_at - first started_at) / count, read from the DB.
+   worker_env turns psycopg's pool off (DATABASE_POOL=false); a second, shorter round with the pool on
+   (the production default) shows what a new database connection per task costs (--pool-round-count 0
+   skips it).
+3. The analyzer alone: CvdRiskAnalyzer().analyze() on the same resolved inputs, with a no-op stage(),
+   ``count`` times -> analyzer time per call.
+4. Overhead = worker time - analyzer time (target < 10 ms per assessment) and the ratio.
+5. Where the time goes: ``assessments.pipeline.run`` in this process on ``profile-count`` fresh
+   assessments (queries per assessment by kind, time per run), and, when the target is missed (or with
+   --profile), cProfile of ``profile-count`` more runs.
+
+Loopback only (PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379); its own database and Redis prefix,
+both removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import pstats
+import random
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _bench import Bench, machine, summary, table  # noqa: E402
+
+TARGET_OVERHEAD_MS = 10.0
+ASSESSMENTS_PER_PATIENT = 10
+
+
+def panel(rng: random.Random) -> dict:
+    """A varied risk-factor panel inside every equation's validated range (PCE 40-79, PREVENT 30-79)."""
+    inputs = {
+        "age": rng.randint(40, 75),
+        "sex": rng.choice(["female", "male"]),
+        "race": rng.choice(["white", "african_american", "other", ""]),
+        "total_cholesterol": rng.randint(150, 290),
+        "hdl_cholesterol": rng.randint(30, 90),
+        "cholesterol_unit": "mg/dL",
+        "systolic_bp": rng.randint(100, 175),
+        "bp_treated": rng.random() < 0.3,
+        "diabetic": rng.random() < 0.15,
+        "smoker": rng.random() < 0.2,
+        "statin": rng.random() < 0.2,
+        "bmi": round(rng.uniform(19, 38), 1),
+    }
+    if rng.random() < 0.5:
+        inputs["egfr"] = rng.randint(60, 115)
+    else:
+        inputs["creatinine"] = round(rng.uniform(0.6, 1.3), 2)
+        inputs["creatinine_unit"] = "mg/dL"
+    return inputs
+
+
+def create_assessments(organization, count: int, rng: random.Random, tag: str) -> tuple[list, float]:
+    """Patients and ``count`` queued cvd_risk assessments through the services; returns (ids, seconds)."""
+    from accounts.tenancy import organization_scope
+    from assessments import services
+
+    ids = []
+    began = time.perf_counter()
+    with organization_scope(organization):
+        patients = []
+        for index in range(max(1, -(-count // ASSESSMENTS_PER_PATIENT))):
+            patients.append(
+                services.create_patient(
+                    actor="system:bench",
+                    organization=organization,
+                    consent=True,
+                    mrn=f"{tag}-{index:05d}",
+                    given_name="Bench",
+                    family_name=f"Patient {tag} {index}",
+                    date_of_birth=date(rng.randint(1950, 1984), rng.randint(1, 12), rng.randint(1, 28)),
+                    sex_at_birth=rng.choice(["female", "male"]),
+                )
+            )
+        for index in range(count):
+            assessment = services.create_assessment(
+                actor="system:bench",
+                organization=organization,
+                patient=patients[index % len(patients)],
+                modality="cvd_risk",
+                inputs=panel(rng),
+            )
+            ids.append(assessment.pk)
+    return ids, time.perf_counter() - began
+
+
+def queue_length(bench: Bench, queue: str = "default") -> int:
+    import redis
+
+    client = redis.Redis.from_url(bench.env["REDIS_URL"])
+    try:
+        return client.llen(f"{bench.prefix}:{queue}")
+    finally:
+        client.close()
+
+
+def run_worker_round(bench: Bench, organization, count: int, rng, *, pool: bool, label: str) -> dict:
+    from django.db.models import Max, Min
+
+    from accounts.tenancy import scopes_disabled
+    from assessments.models import Assessment
+    from medilens.testing.worker import CeleryWorkerProcess, worker_env
+
+    ids, create_seconds = create_assessments(organization, count, rng, tag=label)
+    queued = queue_length(bench)
+    print(
+        f"[{label}] created {count} assessments through the services in {create_seconds:.1f} s "
+        f"({create_seconds / count * 1000:.1f} ms each); {queued} messages waiting in Redis",
+        flush=True,
+    )
+    extra = {"DJANGO_SETTINGS_MODULE": "medilens.settings"}
+    if pool:
+        extra["DATABASE_POOL"] = "true"
+    worker = CeleryWorkerProcess(
+        worker_env(database_name=bench.db_name, storage_options=None, extra=extra),
+        bench.tmp / f"worker-{label}.log",
+        name=f"bench-{label}",
+    )
+    began = time.monotonic()
+    worker.start(timeout=60)
+    print(
+        f"[{label}] worker ready in {time.monotonic() - began:.1f} s (pid {worker.process.pid}); draining", flush=True
+    )
+    deadline = time.monotonic() + max(120.0, count * 0.5)
+    finished = 0
+    try:
+        while time.monotonic() < deadline:
+            with scopes_disabled():
+                finished = Assessment.objects.filter(pk__in=ids, status__in=Assessment.FINISHED).count()
+            if finished == count:
+                break
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{worker.log_tail()}")
+            time.sleep(0.5)
+    finally:
+        worker.stop()
+    if finished != count:
+        raise RuntimeError(f"only {finished} of {count} assessments finished in time:\n{worker.log_tail()}")
+    with scopes_disabled():
+        rows = Assessment.objects.filter(pk__in=ids)
+        statuses = Counter(rows.values_list("status", flat=True))
+        span = rows.aggregate(first=Min("started_at"), last=Max("completed_at"))
+        timeline = list(rows.order_by("started_at").values_list("started_at", "completed_at"))
+    if statuses.get("completed", 0) != count:
+        raise RuntimeError(f"not all completed: {dict(statuses)}\n{worker.log_tail()}")
+    total = (span["last"] - span["first"]).total_seconds()
+    in_task = [(done - start).total_seconds() * 1000 for start, done in timeline]
+    gaps = [(timeline[i + 1][0] - timeline[i][1]).total_seconds() * 1000 for i in range(len(timeline) - 1)]
+    return {
+        "label": label,
+        "count": count,
+        "ids": ids,
+        "total_s": total,
+        "per_ms": total / count * 1000,
+        "in_task": summary(in_task),
+        "gap": summary(gaps),
+        "create_ms": create_seconds / count * 1000,
+    }
+
+
+def time_analyzer(ids: list) -> dict:
+    """CvdRiskAnalyzer().analyze() on the same resolved inputs, stage() a no-op context manager."""
+    from accounts.tenancy import scopes_disabled
+    from assessments import services
+    from assessments.models import Assessment
+    from modalities.base import AnalysisContext
+    from modalities.cvd import CvdRiskAnalyzer
+
+    with scopes_disabled():
+        rows = list(Assessment.objects.filter(pk__in=ids).select_related("patient"))
+    contexts = [
+        AnalysisContext(
+            inputs=row.inputs,
+            files=[],
+            patient=services.patient_facts(row.patient),
+            stage=lambda name: contextlib.nullcontext(),
+        )
+        for row in rows
+    ]
+    analyzer = CvdRiskAnalyzer()
+    for context in contexts[:50]:  # warm-up
+        analyzer.analyze(context)
+    per_call = []
+    began = time.perf_counter()
+    for context in contexts:
+        started = time.perf_counter()
+        analyzer.analyze(context)
+        per_call.append((time.perf_counter() - started) * 1000)
+    total = time.perf_counter() - began
+    return {"per_ms": total / len(contexts) * 1000, "calls": summary(per_call)}
+
+
+_TABLE_AFTER = {
+    "SELECT": re.compile(r'\sFROM\s+"?([A-Za-z_]+)"?', re.I),
+    "INSERT": re.compile(r'^\s*INSERT\s+INTO\s+"?([A-Za-z_]+)"?', re.I),
+    "UPDATE": re.compile(r'^\s*UPDATE\s+"?([A-Za-z_]+)"?', re.I),
+    "DELETE": re.compile(r'^\s*DELETE\s+FROM\s+"?([A-Za-z_]+)"?', re.I),
+}
+
+
+def query_kind(sql: str) -> str:
+    """A statement's verb and table, e.g. 'UPDATE assessments_pipelinestage' (parameters left out)."""
+    text = sql.strip()
+    head = text[:30].upper()
+    for word in ("BEGIN", "COMMIT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT", "SAVEPOINT", "ROLLBACK"):
+        if head.startswith(word):
+            return word
+    if "pg_advisory_xact_lock" in text:
+        return "SELECT pg_advisory_xact_lock (audit chain)"
+    verb = head.split(" ", 1)[0]
+    pattern = _TABLE_AFTER.get(verb)
+    match = pattern.search(text) if pattern else None
+    name = match.group(1) if match else "?"
+    if verb == "SELECT":
+        if text.rstrip().upper().endswith("FOR UPDATE"):
+            return f"SELECT ... FOR UPDATE {name}"
+        if head.startswith(("SELECT 1 AS", "SELECT %S AS")):
+            return f"SELECT 1 (exists) {name}"
+    if verb == "INSERT" and "UNNEST" in text.upper():
+        return f"INSERT {name} (bulk)"
+    return f"{verb} {name}"
+
+
+class PhaseTimer:
+    """Wall time spent in a few functions of the pipeline, by monkeypatching them in THIS process only
+    (application files are not changed)."""
+
+    def __init__(self):
+        self.totals: Counter = Counter()
+        self._undo = []
+
+    def wrap(self, owner, attribute: str, label: str):
+        original = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.totals[label] += time.perf_counter() - started
+
+        setattr(owner, attribute, timed)
+        self._undo.append((owner, attribute, original))
+
+    def wrap_stage_recorder(self, pipeline_module):
+        """Time the stage recorder's own work (cancel check and the two UPDATEs), not the stage body."""
+        original = pipeline_module._stage_recorder
+        totals = self.totals
+
+        def recorder(assessment_id):
+            stage = original(assessment_id)
+
+            @contextlib.contextmanager
+            def timed_stage(name):
+                started = time.perf_counter()
+                manager = stage(name)
+                manager.__enter__()
+                totals["stage"] += time.perf_counter() - started
+                try:
+                    yield
+                except BaseException as error:
+                    manager.__exit__(type(error), error, error.__traceback__)
+                    raise
+                started = time.perf_counter()
+                manager.__exit__(None, None, None)
+                totals["stage"] += time.perf_counter() - started
+
+            return timed_stage
+
+        pipeline_module._stage_recorder = recorder
+        self._undo.append((pipeline_module, "_stage_recorder", original))
+
+    def restore(self):
+        for owner, attribute, original in reversed(self._undo):
+            setattr(owner, attribute, original)
+        self._undo.clear()
+
+
+def in_process_runs(organization, count: int, rng, *, mode: str) -> dict:
+    """assessments.pipeline.run in this process (as the task runs it, inside the organization's scope).
+
+    mode "plain": wall time per run, nothing else measured (no query logging: it costs time itself);
+    "breakdown": statements per run by kind with their time, and time per phase;
+    "profile": cProfile.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import audit
+    from accounts.tenancy import organization_scope
+    from assessments import pipeline, services
+    from modalities.cvd import CvdRiskAnalyzer
+
+    ids, _ = create_assessments(organization, count, rng, tag=f"inproc-{mode}")
+    times = []
+    kinds: Counter = Counter()
+    kind_seconds: Counter = Counter()
+    query_counts = []
+    profiler = cProfile.Profile() if mode == "profile" else None
+    phases = PhaseTimer()
+    breakdown = mode == "breakdown"
+    # Statement times measured here (perf_counter around each execute; a transaction's BEGIN goes out
+    # with its first statement); COMMITs timed by wrapping the connection's commit().
+    pending: list[tuple[str, float]] = []
+
+    def timed_execute(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            pending.append((query_kind(sql), time.perf_counter() - started))
+
+    original_commit = connection.commit
+
+    def timed_commit():
+        started = time.perf_counter()
+        try:
+            return original_commit()
+        finally:
+            pending.append(("COMMIT", time.perf_counter() - started))
+
+    if breakdown:
+        phases.wrap(pipeline, "claim", "claim")
+        phases.wrap(services, "save_results", "save_results")
+        phases.wrap(CvdRiskAnalyzer, "analyze", "analyze")
+        phases.wrap(audit, "record", "audit")
+        phases.wrap_stage_recorder(pipeline)
+        connection.commit = timed_commit
+    try:
+        with connection.execute_wrapper(timed_execute) if breakdown else contextlib.nullcontext():
+            for assessment_id in ids:
+                pending.clear()
+                with (
+                    organization_scope(organization),
+                    CaptureQueriesContext(connection) if breakdown else contextlib.nullcontext() as captured,
+                ):
+                    started = time.perf_counter()
+                    if profiler:
+                        profiler.enable()
+                    outcome = pipeline.run(assessment_id)
+                    if profiler:
+                        profiler.disable()
+                    times.append((time.perf_counter() - started) * 1000)
+                if outcome != "completed":
+                    raise RuntimeError(f"in-process run of {assessment_id}: {outcome}")
+                if breakdown:
+                    query_counts.append(len(captured.captured_queries))
+                    for query in captured.captured_queries:
+                        kinds[query_kind(query["sql"])] += 1
+                    for kind, seconds in pending:
+                        kind_seconds[kind] += seconds
+    finally:
+        phases.restore()
+        if breakdown:
+            del connection.commit  # the proxy forwards to the default connection's instance attribute
+    result = {
+        "times": summary(times),
+        "queries": statistics.fmean(query_counts) if query_counts else 0,
+        "kinds": kinds,
+        "kind_seconds": kind_seconds,
+        "phases": phases.totals,
+        "n": count,
+    }
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(30)
+        out.write("\n")
+        stats.sort_stats("tottime").print_stats(15)
+        result["profile"] = out.getvalue()
+    return result
+
+
+def database_floor(samples: int = 200) -> dict:
+    """What one statement costs on this machine: a SELECT 1 round trip, and an autocommitted one-row
+    UPDATE (each commit waits for the WAL flush), through Django's connection."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS bench_probe (id int primary key, v int)")
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_probe_logged (id int primary key, v int)")
+        cursor.execute("INSERT INTO bench_probe_logged VALUES (1, 0) ON CONFLICT DO NOTHING")
+        figures = {}
+        for label, sql in (
+            ("SELECT 1 round trip", "SELECT 1"),
+            ("autocommitted one-row UPDATE (WAL flush)", "UPDATE bench_probe_logged SET v = v + 1 WHERE id = 1"),
+        ):
+            values = []
+            for _ in range(samples):
+                started = time.perf_counter()
+                cursor.execute(sql)
+                values.append((time.perf_counter() - started) * 1000)
+            figures[label] = summary(values)
+        cursor.execute("DROP TABLE bench_probe_logged")
+    return figures
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000, help="assessments per worker round (default 1000)")
+    parser.add_argument("--profile-count", type=int, default=50, help="in-process runs to analyse (default 50)")
+    parser.add_argument("--profile", action="store_true", help="print the cProfile even when the target is met")
+    parser.add_argument(
+        "--pool-round-count",
+        type=int,
+        default=300,
+        help="assessments in the second round, worker with DATABASE_POOL=true (default 300; 0 skips it)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.count <= 20000 or not 1 <= args.profile_count <= 1000 or not 0 <= args.pool_round_count <= 20000:
+        parser.error("--count must be 1-20000, --profile-count 1-1000, --pool-round-count 0-20000")
+
+    print(f"pipeline_throughput: {args.count} cvd_risk assessments, one solo worker; {machine()}", flush=True)
+    with Bench("pipeline_throughput") as bench:
+        from accounts.models import Organization
+
+        organization = Organization.objects.create(name="Bench Clinic", slug="bench-clinic")
+        rng = random.Random(20240601)
+
+        rounds = [run_worker_round(bench, organization, args.count, rng, pool=False, label="worker_env")]
+        if args.pool_round_count:
+            rounds.append(run_worker_round(bench, organization, args.pool_round_count, rng, pool=True, label="pool_on"))
+        analyzer = time_analyzer(rounds[0]["ids"])
+        plain = in_process_runs(organization, args.profile_count, rng, mode="plain")
+        breakdown = in_process_runs(organization, args.profile_count, rng, mode="breakdown")
+        floor = database_floor()
+        report(args, rounds, analyzer, plain, breakdown, floor)
+        headline = rounds[0]["per_ms"] - analyzer["per_ms"]
+        if headline >= TARGET_OVERHEAD_MS or args.profile:
+            profiled = in_process_runs(organization, args.profile_count, rng, mode="profile")
+            print()
+            print(
+                f"Target missed: cProfile of assessments.pipeline.run, {args.profile_count} assessments in-process "
+                f"({profiled['times']['mean']:.2f} ms per run under the profiler):"
+            )
+            print(profiled["profile"])
+        print(f"[done] {machine()}")
+    return 0
+
+
+def report(args, rounds, analyzer, plain, breakdown, floor) -> None:
+    n = breakdown["n"]
+    analyzer_ms = analyzer["per_ms"]
+    print()
+    rows = []
+    for result in rounds:
+        overhead = result["per_ms"] - analyzer_ms
+        rows.append(
+            [
+                "worker, DATABASE_POOL=false (worker_env)"
+                if result["label"] == "worker_env"
+                else "worker, DATABASE_POOL=true (prod default)",
+                result["per_ms"],
+                analyzer_ms,
+                overhead,
+                f"{result['per_ms'] / analyzer_ms:.0f}x",
+                "met" if overhead < TARGET_OVERHEAD_MS else "MISSED",
+            ]
+        )
+    in_process = plain["times"]["mean"]
+    rows.append(
+        [
+            f"pipeline.run in-process, no Celery ({n})",
+            in_process,
+            analyzer_ms,
+            in_process - analyzer_ms,
+            f"{in_process / analyzer_ms:.0f}x",
+            "",
+        ]
+    )
+    print(
+        table(
+            ["path", "per assessment", "analyzer alone", "overhead", "ratio", "target <10 ms"],
+            rows,
+            title=f"Figures, ms per assessment ({', '.join(str(r['count']) for r in rounds)} assessments per worker "
+            "round)",
+        )
+    )
+    print()
+    detail = [
+        [
+            result["label"],
+            result["total_s"],
+            result["in_task"]["p50"],
+            result["in_task"]["p99"],
+            result["gap"]["p50"],
+            result["gap"]["p99"],
+            result["gap"]["mean"],
+            result["per_ms"] - in_process,
+            result["create_ms"],
+        ]
+        for result in rounds
+    ]
+    print(
+        table(
+            [
+                "round",
+                "drain s",
+                "in task p50",
+                "p99",
+                "gap p50",
+                "p99",
+                "gap mean",
+                "worker - in-process",
+                "create (services)",
+            ],
+            detail,
+            title="Worker timeline, ms: in task = started_at -> completed_at; gap = completed_at -> next started_at "
+            "(commit + audit of completion, ack, next message, task prelude)",
+        )
+    )
+    print()
+    calls = analyzer["calls"]
+    print(
+        f"Analyzer alone: {analyzer_ms:.3f} ms per call (p50 {calls['p50']:.3f}, p99 {calls['p99']:.3f}) "
+        f"over {calls['n']} calls"
+    )
+    print()
+    phases = {label: seconds / n * 1000 for label, seconds in breakdown["phases"].items()}
+    analyze = phases.get("analyze", 0.0)
+    stage = phases.get("stage", 0.0)
+    instrumented = breakdown["times"]["mean"]
+    other = instrumented - phases.get("claim", 0.0) - analyze - phases.get("save_results", 0.0)
+    phase_rows = [
+        ["claim(): lock, transition to running (+ its audit event)", phases.get("claim", 0.0)],
+        ["analyze(), of which:", analyze],
+        ["  stage recorder: 3 stages x (cancel check + 2 autocommitted UPDATEs)", stage],
+        ["  the analyzer's own work", analyze - stage],
+        ["save_results(): lock, biomarkers, explanation, save, transition (+ audit)", phases.get("save_results", 0.0)],
+        ["the rest of run(): patient, input-file query, context", other],
+        ["audit.record, 2 events (inside claim and save_results above)", phases.get("audit", 0.0)],
+    ]
+    print(
+        table(
+            ["phase of pipeline.run", "ms per assessment"],
+            phase_rows,
+            title=f"Where pipeline.run spends its time: {n} more in-process runs with query logging and timers on "
+            f"({instrumented:.1f} ms per run, mean, vs {in_process:.1f} ms without)",
+        )
+    )
+    print()
+    kinds = breakdown["kinds"]
+    kind_seconds = breakdown["kind_seconds"]
+    print(
+        table(
+            ["statement", "count per assessment", "ms per assessment"],
+            [[kind, total / n, kind_seconds[kind] / n * 1000] for kind, total in kinds.most_common()]
+            + [
+                [
+                    "total (SAVEPOINT/BEGIN are timed inside the statement that sends them)",
+                    breakdown["queries"],
+                    sum(kind_seconds.values()) / n * 1000,
+                ]
+            ],
+            title=f"SQL per assessment in pipeline.run ({breakdown['queries']:.0f} statements; the task adds one "
+            "lookup of the assessment with its organization; autocommitted UPDATEs each commit on their own)",
+        )
+    )
+    print()
+    print(
+        table(
+            ["database floor", "p50 ms", "mean ms", "p99 ms"],
+            [[label, f["p50"], f["mean"], f["p99"]] for label, f in floor.items()],
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

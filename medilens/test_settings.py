@@ -1,0 +1,31 @@
+"""Settings for the test suite: the production code path against the real local services.
+
+PostgreSQL and Redis on 127.0.0.1 (pytest-django creates a throwaway ``test_<name>`` database), an
+S3-compatible server started by the session fixture (see conftest.py). Each test session gets its own
+cache and broker key prefix on the shared Redis.
+"""
+
+import os
+import uuid
+
+_session = os.environ.setdefault("MEDILENS_TEST_SESSION", uuid.uuid4().hex[:10])
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/medilens")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 50)
+os.environ.setdefault("CACHE_KEY_PREFIX", f"medilens-test-{_session}")
+os.environ.setdefault("CELERY_KEY_PREFIX", f"medilens-test-{_session}:")
+
+from .settings import *  # noqa: E402,F403
+
+# Tests talk plain HTTP to the test client and the live server.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+ALLOWED_HOSTS = ["*"]
+# Analyzers that only exist for the test suite (a slow one, a crashing one): see medilens/testing.
+MEDILENS_TEST_ANALYZERS = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A fast hasher: the suite creates many users; production keeps Django's default (PBKDF2).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

@@ -1,0 +1,197 @@
+"""The interface every modality implements, and the values it exchanges with the pipeline.
+
+An analyzer declares what it accepts (file types and/or a structured form), its stages, its biomarker
+catalogue (name, unit, reference range, source) and ``analyze``. The pipeline (assessments.pipeline)
+knows nothing about any modality beyond this: a new modality is a new Analyzer registered in
+``modalities.registry``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+
+class InputError(ValueError):
+    """Inputs refused at submission: a 400 with these field errors; nothing is stored."""
+
+    def __init__(self, errors: dict[str, str] | str):
+        self.errors = errors if isinstance(errors, dict) else {"inputs": errors}
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+class AnalysisError(Exception):
+    """The analysis cannot produce a result; ``reason`` is shown to clinicians as the failure reason."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class BiomarkerSpec:
+    name: str
+    label: str
+    category: str
+    unit: str
+    source: str
+    reference_low: float | None = None
+    reference_high: float | None = None
+    critical_low: float | None = None
+    critical_high: float | None = None
+
+    def flag(self, value: float) -> str:
+        limits = (self.critical_low, self.critical_high, self.reference_low, self.reference_high)
+        if all(limit is None for limit in limits):
+            return "none"  # nothing to compare with: not "normal"
+        if self.critical_low is not None and value < self.critical_low:
+            return "critical"
+        if self.critical_high is not None and value >= self.critical_high:
+            return "critical"
+        if self.reference_low is not None and value < self.reference_low:
+            return "low"
+        if self.reference_high is not None and value > self.reference_high:
+            return "high"
+        return "normal"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    label: str
+
+
+@dataclass
+class AnalysisResult:
+    method_version: str
+    risk_score: float | None = None
+    risk_level: str = ""
+    confidence: float | None = None
+    recommendations: list[dict] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    biomarkers: dict[str, float] = field(default_factory=dict)
+    explanation_summary: str = ""
+    contributions: list[dict] = field(default_factory=list)
+    explanation_image_png: bytes | None = None
+    # The modalities.ModelVersion that produced the result (model-backed modalities).
+    model_version_id: int | None = None
+    # When the measurements were taken (e.g. the lab's collection date); the analysis time if unknown.
+    measured_at: datetime | None = None
+
+    def check(self, catalogue: dict[str, BiomarkerSpec]) -> None:
+        """Guard against an analyzer reporting what its catalogue does not define, or a non-number."""
+        for name, value in self.biomarkers.items():
+            if name not in catalogue:
+                raise AnalysisError(f"internal error: biomarker {name!r} is not in the catalogue")
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise AnalysisError(f"internal error: biomarker {name!r} has no finite value")
+        if self.risk_score is not None and not 0 <= self.risk_score <= 100:
+            raise AnalysisError("internal error: risk score outside 0-100")
+        if self.confidence is not None and not 0 <= self.confidence <= 1:
+            raise AnalysisError("internal error: confidence outside 0-1")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A stored input as the analyzer sees it: no PHI, an opener for its bytes."""
+
+    filename: str
+    content_type: str
+    size: int
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """What an analyzer may know of the patient: no names, no identifiers."""
+
+    age: int
+    sex_at_birth: str
+    bmi: float | None
+    has_diabetes: bool
+    treated_hypertension: bool
+    current_smoker: bool
+    on_statin: bool
+    prior_cardiovascular_disease: bool
+
+
+@dataclass(frozen=True)
+class PriorResult:
+    """An earlier completed assessment of the same patient and modality."""
+
+    inputs: dict[str, Any]
+    biomarkers: dict[str, float]
+    completed_at: datetime
+    assessment_id: str | None = None
+
+
+@dataclass
+class AnalysisContext:
+    inputs: dict[str, Any]
+    files: list[InputFile]
+    patient: PatientFacts
+    stage: Callable[[str], AbstractContextManager[None]]
+    # For choosing an organization's model override; analyzers never query tenant data with it.
+    organization_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """One demo assessment: structured inputs and generated files (name, bytes)."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class Analyzer:
+    """Subclass and register. Class attributes describe the modality; methods do the work."""
+
+    name: str = ""
+    label: str = ""
+    description: str = ""
+    queue: str = "default"  # "inference" for model-backed modalities
+    # Content types (by magic bytes) accepted as input files -> the extension they are stored with.
+    accepted_types: dict[str, str] = {}
+    requires_files: bool = False
+    max_pixels: int | None = None
+    deadline_seconds: int = 120
+    stages: tuple[StageSpec, ...] = ()
+    catalogue: dict[str, BiomarkerSpec] = {}
+    # Shown where a result has no confidence (null): why this method gives none. Never a made-up number.
+    no_confidence_reason: str = "Not given: this method reports no confidence for its result"
+
+    def initial_inputs(self, patient: PatientFacts) -> dict[str, Any]:
+        """Form defaults taken from the patient's record (the portal prefills with them)."""
+        return {}
+
+    def validate_inputs(self, *, inputs: dict[str, Any], patient: PatientFacts) -> dict[str, Any]:
+        """Return the resolved, JSON-safe inputs the analysis will run on, or raise InputError."""
+        if inputs:
+            raise InputError({"inputs": f"{self.label} takes no structured inputs."})
+        return {}
+
+    def with_history(self, resolved: dict[str, Any], history: Callable[[], list[PriorResult]]) -> dict[str, Any]:
+        """Add what an earlier result of this patient contributes (e.g. a lesion's evolution). ``history()``
+        returns this patient's completed assessments of this modality, newest first; analyzers never
+        query the database themselves. Default: nothing."""
+        return resolved
+
+    def prepare_files(self, files: list) -> list:
+        """Check and transform validated uploads before they are stored (e.g. pair a WFDB header with
+        its signal file, de-identify a DICOM). Receives and returns ``assessments.uploads.PreparedUpload``
+        objects; raises InputError (a 400, nothing stored) for inputs it cannot use."""
+        return files
+
+    def demo_cases(self) -> list[DemoCase]:
+        """Generated inputs the demo seeds a few assessments of this modality with."""
+        return []
+
+    def analyze(self, context: AnalysisContext) -> AnalysisResult:
+        raise NotImplementedError
+
+    def stage_names(self) -> Iterator[str]:
+        return (stage.name for stage in self.stages)

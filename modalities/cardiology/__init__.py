@@ -1,0 +1,3 @@
+"""The cardiology (ECG) modality; importing this package registers its analyzer."""
+
+from .analyzer import CardiologyAnalyzer  # noqa: F401

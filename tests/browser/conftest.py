@@ -1,0 +1,93 @@
+"""Browser tests: the portal in Debian's headless Chromium, driven by Playwright against pytest-django's
+``live_server`` (a real HTTP server thread in this process, so ``django.core.mail.outbox`` is shared).
+
+Each test builds its tenants itself with ``build_tenant`` on a transactional database: the live server
+thread reads through its own connection, so test data must be committed to be seen.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+# Playwright's sync API keeps an event loop running in the test thread; Django would otherwise refuse
+# ORM calls from the test body (factories, assertions on rows) as "async unsafe".
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+# Generous for a 2-core machine, short enough that a missing element fails in seconds, not minutes.
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def _media_url_while_live_server_starts():
+    """settings.MEDIA_URL is None on purpose (media is never served by URL), but Django's live server
+    thread wraps every request in a media-files handler built from MEDIA_URL at start-up, and with None
+    it fails on every request (``urlparse(None)`` gives bytes). An absolute URL on another host makes
+    that handler pass every request through, which keeps "never served by URL" true. Only the start-up
+    sees this value: it is switched back as soon as the server thread is ready."""
+    override = override_settings(MEDIA_URL="http://media.invalid/")
+    override.enable()
+    pending = [override]
+
+    def switch_back():
+        while pending:
+            pending.pop().disable()
+
+    yield switch_back
+    switch_back()  # when the live server failed to start
+
+
+@pytest.fixture(scope="session")
+def live_server(_media_url_while_live_server_starts, live_server):
+    _media_url_while_live_server_starts()
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--headless",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
+
+
+@pytest.fixture
+def page(page):
+    page.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOT_DIR
+
+
+@pytest.fixture
+def sign_in(live_server):
+    """Sign in through the login form (typing and a click) and wait for the page that follows."""
+
+    def sign_in(page, email: str, password: str) -> None:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+
+    return sign_in
