@@ -31,59 +31,110 @@ class Cancelled(Exception):
     """The assessment was cancelled while it ran."""
 
 
-def claim(assessment_id) -> Assessment | None:
-    """Move a queued assessment to running (or pick up a running one again after a lost worker)."""
+# An analyzer that declares ``live_progress = False`` (its whole analysis takes about a millisecond) has its
+# stages written once, with its results: nobody could watch them, and each write would be a commit. If such
+# an analysis runs longer than this after all, its stage boundaries are published from then on.
+LIVE_PROGRESS_AFTER_SECONDS = 0.25
+
+
+def claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
+    """Move a queued assessment to running (or pick up a running one again after a lost worker), and mark
+    its first stage running, in one transaction. Returns the locked row (with its patient) and its stages."""
     with transaction.atomic():
-        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
+        assessment = (
+            Assessment.objects.select_for_update(of=("self",)).select_related("patient").get(pk=assessment_id)
+        )
         if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
             return None
         analyzer = registry.get(assessment.modality)
         deadline = timezone.now() + timedelta(seconds=analyzer.deadline_seconds)
+        stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
         if assessment.status == Status.QUEUED:
-            return services.transition(
-                assessment.pk,
-                Status.RUNNING,
-                actor="system:worker",
-                deadline_at=deadline,
-                attempts=assessment.attempts + 1,
+            attempts = assessment.attempts + 1
+            services.apply_transition(
+                assessment, Status.RUNNING, actor="system:worker", deadline_at=deadline, attempts=attempts
             )
-        # Running already: a redelivery after the previous worker died. Start again from the top.
-        assessment.deadline_at = deadline
-        assessment.attempts += 1
-        assessment.save(update_fields=["deadline_at", "attempts", "updated_at"])
-        PipelineStage.objects.filter(assessment=assessment).update(
-            status=PipelineStage.Status.PENDING, started_at=None, finished_at=None, duration_ms=None, error=""
-        )
-        return assessment
+        else:
+            # Running already: a redelivery after the previous worker died. Start again from the top.
+            assessment.deadline_at = deadline
+            assessment.attempts += 1
+            assessment.save(update_fields=["deadline_at", "attempts", "updated_at"])
+        now = timezone.now()
+        for index, stage in enumerate(stages):
+            stage.status = PipelineStage.Status.RUNNING if index == 0 else PipelineStage.Status.PENDING
+            stage.started_at = now if index == 0 else None
+            stage.finished_at = stage.duration_ms = None
+            stage.error = ""
+        services.save_stages(stages)
+        return assessment, stages
 
 
-def _stage_recorder(assessment_id):
+class StageRecorder:
+    """``context.stage(name)`` for analyzers: times each stage. When live, each stage boundary is published
+    as it happens (one statement) and cancellation is checked there, so the portal shows progress; when not
+    (a fast analyzer, see LIVE_PROGRESS_AFTER_SECONDS), the stages are written with the results."""
+
+    def __init__(self, assessment_id, stages: list[PipelineStage], *, live: bool = True):
+        self.assessment_id = assessment_id
+        self.rows = {stage.name: stage for stage in stages}
+        self.dirty: dict[str, PipelineStage] = {}
+        self.began = time.monotonic()
+        self.live = live
+
+    def _is_live(self) -> bool:
+        if not self.live and time.monotonic() - self.began >= LIVE_PROGRESS_AFTER_SECONDS:
+            self.live = True
+        return self.live
+
+    def _set(self, name: str, **values) -> None:
+        row = self.rows.get(name)
+        if row is None:  # a stage the analyzer did not declare: timed, not stored
+            return
+        changed = False
+        for field, value in values.items():
+            if getattr(row, field) != value:
+                setattr(row, field, value)
+                changed = True
+        if changed:
+            self.dirty[name] = row
+
+    def publish(self) -> None:
+        services.save_stages(self.pending())
+
+    def pending(self) -> list[PipelineStage]:
+        """Rows changed since the last publish (the pipeline writes them with the results)."""
+        rows, self.dirty = list(self.dirty.values()), {}
+        return rows
+
     @contextmanager
-    def stage(name: str):
-        if Assessment.objects.filter(pk=assessment_id, status=Status.CANCELLED).exists():
+    def __call__(self, name: str):
+        live = self._is_live()
+        if live and Assessment.objects.filter(pk=self.assessment_id, status=Status.CANCELLED).exists():
             raise Cancelled()
-        started = timezone.now()
+        row = self.rows.get(name)
+        started = row.started_at if row is not None and row.status == PipelineStage.Status.RUNNING else None
+        self._set(name, status=PipelineStage.Status.RUNNING, started_at=started or timezone.now(), error="")
+        if live:
+            self.publish()
         clock = time.monotonic()
-        PipelineStage.objects.filter(assessment_id=assessment_id, name=name).update(
-            status=PipelineStage.Status.RUNNING, started_at=started, error=""
-        )
         try:
             yield
         except Exception as error:
-            PipelineStage.objects.filter(assessment_id=assessment_id, name=name).update(
+            self._set(
+                name,
                 status=PipelineStage.Status.FAILED,
                 finished_at=timezone.now(),
                 duration_ms=int((time.monotonic() - clock) * 1000),
                 error=error.reason if isinstance(error, AnalysisError) else "internal error",
             )
+            self.publish()
             raise
-        PipelineStage.objects.filter(assessment_id=assessment_id, name=name).update(
+        self._set(
+            name,
             status=PipelineStage.Status.COMPLETED,
             finished_at=timezone.now(),
             duration_ms=int((time.monotonic() - clock) * 1000),
         )
-
-    return stage
 
 
 def _input_files(assessment: Assessment) -> list[InputFile]:
@@ -104,15 +155,17 @@ def run(assessment_id) -> str:
 
     Raises storage.TransientStorageError for the task to retry later.
     """
-    assessment = claim(assessment_id)
-    if assessment is None:
+    claimed = claim(assessment_id)
+    if claimed is None:
         return "skipped"
+    assessment, stages = claimed
     analyzer = registry.get(assessment.modality)
+    recorder = StageRecorder(assessment.pk, stages, live=analyzer.live_progress)
     context = AnalysisContext(
         inputs=assessment.inputs,
-        files=_input_files(assessment),
+        files=_input_files(assessment) if analyzer.accepted_types else [],
         patient=services.patient_facts(assessment.patient),
-        stage=_stage_recorder(assessment.pk),
+        stage=recorder,
         organization_id=assessment.organization_id,
     )
     try:
@@ -144,7 +197,11 @@ def run(assessment_id) -> str:
 
         storage.store(image_key, ContentFile(result.explanation_image_png))
     saved = services.save_results(
-        assessment_id=assessment.pk, result=result, catalogue=analyzer.catalogue, explanation_image_key=image_key
+        assessment_id=assessment.pk,
+        result=result,
+        catalogue=analyzer.catalogue,
+        explanation_image_key=image_key,
+        stages=recorder.pending(),
     )
     if saved is None:
         storage.delete_quietly([image_key] if image_key else [])

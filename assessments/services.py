@@ -346,45 +346,59 @@ def transition(assessment_id, to: str, *, actor, reason: str = "", **fields) -> 
     """The one place assessment status changes: lock the row, check the move, stamp its time, audit it."""
     with transaction.atomic():
         assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
-        allowed = Assessment.TRANSITIONS[assessment.status]
-        if to not in allowed:
-            raise TransitionRefused(
-                f"An assessment that is {assessment.get_status_display().lower()} cannot become {to}."
-            )
-        previous = assessment.status
-        now = timezone.now()
-        assessment.status = to
-        stamp = {
-            Status.QUEUED: "queued_at",
-            Status.RUNNING: "started_at",
-            Status.COMPLETED: "completed_at",
-            Status.FAILED: "failed_at",
-            Status.CANCELLED: "cancelled_at",
-        }[to]
-        setattr(assessment, stamp, now)
-        if to == Status.FAILED:
-            assessment.failure_reason = reason or "The analysis failed."
-        if to == Status.QUEUED:
-            assessment.failure_reason = ""
-            assessment.deadline_at = None
-        for name, value in fields.items():
-            setattr(assessment, name, value)
-        assessment.save()
-        details = {"from": previous, "to": to}
-        if reason:
-            details["reason"] = reason[:500]
-        audit.record(
-            action=f"assessment.{to}",
-            actor=actor,
-            organization=assessment.organization,
-            target=assessment,
-            details=details,
+        return apply_transition(assessment, to, actor=actor, reason=reason, **fields)
+
+
+def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = "", **fields) -> Assessment:
+    """``transition`` on a row the caller has already locked (``select_for_update``) in the current
+    transaction: the pipeline claims and saves results this way without locking and saving the row twice.
+    Saves the row, with any other fields the caller changed on it."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_transition needs the caller's transaction and row lock")
+    allowed = Assessment.TRANSITIONS[assessment.status]
+    if to not in allowed:
+        raise TransitionRefused(
+            f"An assessment that is {assessment.get_status_display().lower()} cannot become {to}."
         )
-        if to == Status.QUEUED:
-            PipelineStage.objects.filter(assessment=assessment).update(
-                status=PipelineStage.Status.PENDING, started_at=None, finished_at=None, duration_ms=None, error=""
-            )
-            enqueue(assessment)
+    previous = assessment.status
+    now = timezone.now()
+    assessment.status = to
+    stamp = {
+        Status.QUEUED: "queued_at",
+        Status.RUNNING: "started_at",
+        Status.COMPLETED: "completed_at",
+        Status.FAILED: "failed_at",
+        Status.CANCELLED: "cancelled_at",
+    }[to]
+    setattr(assessment, stamp, now)
+    if to == Status.FAILED:
+        assessment.failure_reason = reason or "The analysis failed."
+    if to == Status.QUEUED:
+        assessment.failure_reason = ""
+        assessment.deadline_at = None
+    for name, value in fields.items():
+        setattr(assessment, name, value)
+    assessment.save()
+    details = {"from": previous, "to": to}
+    if reason:
+        details["reason"] = reason[:500]
+    audit.record(
+        action=f"assessment.{to}",
+        actor=actor,
+        organization_id=assessment.organization_id,
+        target=assessment,
+        details=details,
+    )
+    if to == Status.QUEUED:
+        PipelineStage.objects.filter(assessment=assessment).update(
+            status=PipelineStage.Status.PENDING, started_at=None, finished_at=None, duration_ms=None, error=""
+        )
+        enqueue(assessment)
+    elif to == Status.CANCELLED:
+        # Stages that never ran (or were cut short) are skipped, not left "pending" or "running" forever.
+        PipelineStage.objects.filter(
+            assessment=assessment, status__in=[PipelineStage.Status.PENDING, PipelineStage.Status.RUNNING]
+        ).update(status=PipelineStage.Status.SKIPPED, finished_at=now)
     return assessment
 
 
@@ -435,9 +449,13 @@ def post_message(*, actor, assessment: Assessment, body: str) -> ChatMessage:
 
 
 # --- results, written by the worker ------------------------------------------------------------------
-def save_results(*, assessment_id, result, catalogue, explanation_image_key: str = "") -> Assessment | None:
+def save_results(
+    *, assessment_id, result, catalogue, explanation_image_key: str = "", stages=()
+) -> Assessment | None:
     """Write the outcome in one transaction; returns None when the assessment is no longer running
-    (cancelled meanwhile, or already finished by another delivery), in which case nothing is written."""
+    (cancelled meanwhile, or already finished by another delivery), in which case nothing is written.
+    ``stages``: PipelineStage rows whose timings the pipeline kept in memory, written in the same
+    transaction."""
     with transaction.atomic():
         assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
         if assessment.status != Status.RUNNING:
@@ -466,6 +484,7 @@ def save_results(*, assessment_id, result, catalogue, explanation_image_key: str
             contributions=result.contributions,
             image_key=explanation_image_key,
         )
+        save_stages(stages)
         assessment.risk_score = result.risk_score
         assessment.risk_level = result.risk_level or ""
         assessment.confidence = result.confidence
@@ -473,8 +492,17 @@ def save_results(*, assessment_id, result, catalogue, explanation_image_key: str
         assessment.results = result.results
         assessment.method_version = result.method_version
         assessment.model_version_id = result.model_version_id
-        assessment.save()
-        return transition(assessment.pk, Status.COMPLETED, actor="system:worker")
+        return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
+
+
+STAGE_FIELDS = ["status", "started_at", "finished_at", "duration_ms", "error"]
+
+
+def save_stages(stages) -> None:
+    """Write pipeline stages' progress in one statement."""
+    stages = list(stages)
+    if stages:
+        PipelineStage.objects.bulk_update(stages, STAGE_FIELDS)
 
 
 def prior_results(patient: Patient, modality: str, limit: int = 20):

@@ -137,7 +137,9 @@ def _open_image(fileobj: IO[bytes], max_pixels: int) -> Image.Image:
     except UploadRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadRejected("The image declares more pixels than allowed (possible decompression bomb).") from None
+        raise UploadRejected(
+            "The image declares more pixels than allowed (possible decompression bomb).", status=413
+        ) from None
     except (OSError, SyntaxError, ValueError):
         raise UploadRejected("The image is truncated or corrupt and cannot be decoded.") from None
     return image

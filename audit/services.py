@@ -85,6 +85,7 @@ def record(
     action: str,
     actor=None,
     organization=None,
+    organization_id: int | None = None,
     target=None,
     target_type: str = "",
     target_id: str | int = "",
@@ -94,7 +95,10 @@ def record(
     """Append one event to its organization's chain (or the platform chain when organization is None).
 
     ``target`` may be a model instance (its label and pk are used) or left out in favour of
-    ``target_type``/``target_id``.
+    ``target_type``/``target_id``. ``organization_id`` may stand in for ``organization`` (saves loading it).
+
+    It joins the caller's transaction without a savepoint: an event that cannot be written rolls back the
+    change it describes, as it should.
     """
     if not action or "." not in action:
         raise ValueError("audit actions are dotted verbs, e.g. 'patient.viewed'")
@@ -102,8 +106,13 @@ def record(
         target_type = target_type or target._meta.label_lower
         target_id = target.pk
     request = context.current()
-    org_id = organization.pk if organization is not None else None
-    with transaction.atomic():
+    if organization is not None and organization_id is not None and organization.pk != organization_id:
+        raise ValueError("organization and organization_id disagree")
+    org_id = organization.pk if organization is not None else organization_id
+    # Checked before any database work: a refused event leaves the caller's transaction usable.
+    details = _check_details(dict(details or {}))
+    actor_fields = _actor_fields(actor)
+    with transaction.atomic(savepoint=False):
         _lock_chain(org_id)
         last = (
             AuditEvent.objects.filter(organization_id=org_id)
@@ -123,9 +132,9 @@ def record(
             user_agent=request.user_agent,
             request_id=request.request_id,
             outcome=outcome,
-            details=_check_details(dict(details or {})),
+            details=details,
             previous_hash=previous_hash,
-            **_actor_fields(actor),
+            **actor_fields,
         )
         event.hash = event.compute_hash()
         event.save(force_insert=True)

@@ -5,6 +5,7 @@ S3-compatible server started by the session fixture (see conftest.py). Each test
 cache and broker key prefix on the shared Redis.
 """
 
+import hashlib
 import os
 import uuid
 
@@ -29,3 +30,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # A fast hasher: the suite creates many users; production keeps Django's default (PBKDF2).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# One test database per checkout (its path's hash), so two checkouts' suites on one machine (a developer's
+# and CI's clone, say) never drop each other's database; a rerun in the same checkout reuses the name.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": f"test_medilens_{hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]}"  # noqa: F405
+}

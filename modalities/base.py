@@ -159,6 +159,9 @@ class Analyzer:
     requires_files: bool = False
     max_pixels: int | None = None
     deadline_seconds: int = 120
+    # Publish each stage as it starts and ends, so the portal shows progress. An analyzer whose whole
+    # analysis takes about a millisecond sets False: its stages are then written with its results.
+    live_progress: bool = True
     stages: tuple[StageSpec, ...] = ()
     catalogue: dict[str, BiomarkerSpec] = {}
     # Shown where a result has no confidence (null): why this method gives none. Never a made-up number.

@@ -539,6 +539,7 @@ class CognitiveAnalyzer(Analyzer):
         "mode (or sent as raw responses through the API) and scored from the raw responses."
     )
     queue = "default"
+    live_progress = False  # scoring the battery takes about a millisecond
     deadline_seconds = 30
     stages = (
         StageSpec("validate", "Check the raw responses"),

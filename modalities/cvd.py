@@ -167,6 +167,7 @@ class CvdRiskAnalyzer(Analyzer):
     label = "Cardiovascular risk"
     description = "10-year ASCVD risk (2013 Pooled Cohort Equations) and PREVENT total CVD / ASCVD risk."
     queue = "default"
+    live_progress = False  # the equations take well under a millisecond
     deadline_seconds = 60
     stages = (
         StageSpec("validate", "Check the risk-factor panel"),

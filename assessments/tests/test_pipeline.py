@@ -68,6 +68,53 @@ def test_a_second_delivery_of_a_finished_assessment_does_nothing(tenant_a, patie
         assert BiomarkerValue.objects.filter(assessment=assessment).count() == 1
 
 
+def test_a_fast_analysis_writes_its_stages_once_with_its_results(tenant_a, patient, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assessments.models import PipelineStage
+    from modalities import registry
+
+    monkeypatch.setattr(registry.get("test_sleep"), "live_progress", False)
+    with organization_scope(tenant_a.organization):
+        assessment = _assessment(tenant_a, patient)
+        with CaptureQueriesContext(connection) as captured:
+            assert pipeline.run(assessment.pk) == "completed"
+        stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
+    assert [s.status for s in stages] == ["completed"] * 3
+    assert all(s.started_at and s.finished_at and s.duration_ms is not None for s in stages)
+    assert stages[1].started_at >= stages[0].started_at
+    stage_writes = [q["sql"] for q in captured.captured_queries if "assessments_pipelinestage" in q["sql"]
+                    and q["sql"].lstrip().upper().startswith("UPDATE")]
+    # one when the worker claims it (first stage running), one with the results; nothing per stage
+    assert len(stage_writes) == 2, stage_writes
+    # and no cancellation check per stage: save_results refuses to write for a cancelled assessment
+    assert not any("EXISTS" in q["sql"].upper() or "LIMIT 1" in q["sql"].upper() and "cancelled" in q["sql"]
+                   for q in captured.captured_queries)
+
+
+def test_a_fast_analysis_cancelled_while_it_ran_writes_nothing(tenant_a, patient, monkeypatch):
+    from modalities import registry
+
+    analyzer = registry.get("test_sleep")
+    monkeypatch.setattr(analyzer, "live_progress", False)
+    original = analyzer.analyze
+
+    def cancelled_midway(context):
+        with organization_scope(tenant_a.organization):
+            services.cancel_assessment(actor="system:test", assessment=Assessment.objects.get(pk=assessment.pk))
+        return original(context)
+
+    monkeypatch.setattr(analyzer, "analyze", cancelled_midway)
+    with organization_scope(tenant_a.organization):
+        assessment = _assessment(tenant_a, patient)
+        assert pipeline.run(assessment.pk) == "cancelled"
+        final = Assessment.objects.get(pk=assessment.pk)
+        assert final.status == "cancelled" and final.risk_score is None
+        assert not BiomarkerValue.objects.filter(assessment=final).exists()
+        assert set(final.stages.values_list("status", flat=True)) == {"skipped"}
+
+
 def test_a_cancelled_assessment_is_not_run(tenant_a, patient):
     with organization_scope(tenant_a.organization):
         assessment = _assessment(tenant_a, patient)

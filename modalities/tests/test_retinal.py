@@ -362,9 +362,9 @@ def test_bad_uploads_are_clear_4xx_and_store_nothing(tenant_a, patient):
     refused(upload(tenant_a, patient, "letter.jpg", b"Dear colleague,\nthis is not a photo.\n" * 20), 415, "text/plain")
     refused(upload(tenant_a, patient, "cut.jpg", photo[: len(photo) // 2]), 400, "truncated or corrupt")
     # Absurd dimensions, read from the header before any pixel is decoded: over this modality's 40 MP cap a
-    # 413; past twice Pillow's bomb limit (179 MP), as a 20000x20000 header is, the upload layer's own 400.
+    # 413; past twice Pillow's bomb limit (179 MP), as a 20000x20000 header is, Pillow refuses it: also a 413.
     refused(upload(tenant_a, patient, "big.png", _png_declaring(8000, 6000)), 413, "48,000,000 pixels")
-    refused(upload(tenant_a, patient, "huge.png", _png_declaring(20000, 20000)), 400, "more pixels than allowed")
+    refused(upload(tenant_a, patient, "huge.png", _png_declaring(20000, 20000)), 413, "more pixels than allowed")
     refused(upload(tenant_a, patient, "tiny.png", png(np.full((32, 32, 3), 128, np.uint8))), 400, "32x32 pixels")
     refused(upload(tenant_a, patient, "black.png", png(np.zeros((768, 1024, 3), np.uint8))), 400, "the photo is black")
 
