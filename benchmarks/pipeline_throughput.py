@@ -221,7 +221,7 @@ _TABLE_AFTER = {
 
 def query_kind(sql: str) -> str:
     """A statement's verb and table, e.g. 'UPDATE assessments_pipelinestage' (parameters left out)."""
-    text = sql.strip()
+    text = re.sub(r"^\d+ times: ", "", sql.strip())  # how Django logs an executemany()
     head = text[:30].upper()
     for word in ("BEGIN", "COMMIT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT", "SAVEPOINT", "ROLLBACK"):
         if head.startswith(word):
