@@ -599,6 +599,8 @@ def _result_rows(analyzer, results: dict) -> tuple[list[dict], list[dict], list[
             "derived": results.get(f"{key}_derived") is True,
             "value": None,
             "reason": "",
+            # A sentence (a rule, a label) rather than a number: shown across the row, not right-aligned.
+            "text": isinstance(value, str) and not isinstance(value, bool),
         }
         if value is None:
             match = next((n for n in not_applicable if key == n or key.startswith(f"{n}_")), None)

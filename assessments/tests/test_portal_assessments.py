@@ -342,3 +342,24 @@ def test_the_discussion_posts_and_audits_messages(tenant_a):
     # An auditor reads the thread but has no form to post.
     auditor = tenant_a.client_for(Role.AUDITOR).get(url).content.decode()
     assert "Repeat lipids in 3 months." in auditor and 'name="body"' not in auditor
+
+
+def test_result_rows_tell_a_sentence_a_missing_value_and_a_not_applicable_one_apart():
+    from assessments.views import _result_rows
+
+    rows, unmatched, _ = _result_rows(
+        None,
+        {
+            "risk_rule": "score = points x 20; high at 3 points or more",
+            "lesion_id": None,
+            "pce_ascvd_10y": None,
+            "score": 4.25,
+            "not_applicable": {"pce": "Age 35 is outside 40-79.", "prevent": "No eGFR."},
+        },
+    )
+    by_key = {row["key"]: row for row in rows}
+    assert by_key["risk_rule"]["text"] and by_key["risk_rule"]["value"].startswith("score = points")
+    assert by_key["lesion_id"]["value"] is None and by_key["lesion_id"]["reason"] == ""  # shown "Not given"
+    assert by_key["pce_ascvd_10y"]["reason"] == "Age 35 is outside 40-79."
+    assert by_key["score"]["value"] == "4.25" and not by_key["score"]["text"]
+    assert [item["reason"] for item in unmatched] == ["No eGFR."]
