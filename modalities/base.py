@@ -32,8 +32,21 @@ class AnalysisError(Exception):
         super().__init__(reason)
 
 
+LIMITS = ("reference_low", "reference_high", "critical_low", "critical_high")
+
+
 @dataclass(frozen=True)
 class BiomarkerSpec:
+    """A catalogue entry: what a biomarker is, its unit, its reference range and where they come from.
+
+    ``abnormal_at`` says on which side of each limit the limit itself falls, because sources differ: by
+    default a value equal to a limit is within it (a heart rate of 100 bpm is not tachycardia, Surawicz &
+    Knilans), while a source that starts a category at the limit names it here (BMI 25 is already
+    overweight, WHO; a systolic 120 mmHg is already "elevated", ACC/AHA 2017; a 10-year risk of 20% is
+    already high). Values such as a keyed-in 120 mmHg or a TDS of 4.75 land exactly on limits, so this
+    decides real flags, and it keeps each flag in step with the risk rule that cites the same source.
+    """
+
     name: str
     label: str
     category: str
@@ -43,18 +56,30 @@ class BiomarkerSpec:
     reference_high: float | None = None
     critical_low: float | None = None
     critical_high: float | None = None
+    abnormal_at: frozenset[str] = frozenset()
+
+    def __post_init__(self):
+        unknown = set(self.abnormal_at) - set(LIMITS)
+        if unknown:
+            raise ValueError(f"{self.name}: abnormal_at names unknown limits {sorted(unknown)}")
+
+    def _beyond(self, value: float, limit_name: str) -> bool:
+        limit = getattr(self, limit_name)
+        if limit is None:
+            return False
+        upper = limit_name.endswith("_high")
+        if limit_name in self.abnormal_at:
+            return value >= limit if upper else value <= limit
+        return value > limit if upper else value < limit
 
     def flag(self, value: float) -> str:
-        limits = (self.critical_low, self.critical_high, self.reference_low, self.reference_high)
-        if all(limit is None for limit in limits):
+        if all(getattr(self, limit) is None for limit in LIMITS):
             return "none"  # nothing to compare with: not "normal"
-        if self.critical_low is not None and value < self.critical_low:
+        if self._beyond(value, "critical_low") or self._beyond(value, "critical_high"):
             return "critical"
-        if self.critical_high is not None and value >= self.critical_high:
-            return "critical"
-        if self.reference_low is not None and value < self.reference_low:
+        if self._beyond(value, "reference_low"):
             return "low"
-        if self.reference_high is not None and value > self.reference_high:
+        if self._beyond(value, "reference_high"):
             return "high"
         return "normal"
 

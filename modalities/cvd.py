@@ -27,12 +27,26 @@ WHO_BMI = "WHO Technical Report Series 894 (2000): BMI categories"
 KDIGO = "KDIGO 2012 CKD Guideline (Kidney Int Suppl 2013;3:1), GFR categories G1-G5"
 GUIDE_2019 = "2019 ACC/AHA Primary Prevention Guideline (Arnett et al., Circulation 2019;140:e596): risk categories"
 
+# These sources start a category at the upper limit itself (ATP III "borderline high 200-239", ACC/AHA
+# "elevated 120-129", WHO "overweight 25-29.9", the guideline's "intermediate 7.5-19.9%, high >= 20%").
+FROM_HIGH = frozenset({"reference_high"})
+
 CATALOGUE = {
     spec.name: spec
     for spec in [
-        BiomarkerSpec("total_cholesterol", "Total cholesterol", "lipids", MG_DL, ATP3, reference_high=200),
+        BiomarkerSpec(
+            "total_cholesterol", "Total cholesterol", "lipids", MG_DL, ATP3, reference_high=200, abnormal_at=FROM_HIGH
+        ),
         BiomarkerSpec("hdl_cholesterol", "HDL cholesterol", "lipids", MG_DL, ATP3, reference_low=40),
-        BiomarkerSpec("non_hdl_cholesterol", "Non-HDL cholesterol", "lipids", MG_DL, ATP3, reference_high=130),
+        BiomarkerSpec(
+            "non_hdl_cholesterol",
+            "Non-HDL cholesterol",
+            "lipids",
+            MG_DL,
+            ATP3,
+            reference_high=130,
+            abnormal_at=FROM_HIGH,
+        ),
         BiomarkerSpec(
             "systolic_bp",
             "Systolic blood pressure",
@@ -41,10 +55,18 @@ CATALOGUE = {
             ACC_AHA_BP,
             reference_low=90,
             reference_high=120,
-            critical_high=180,
+            critical_high=180,  # a hypertensive crisis is above 180, so 180 itself is not critical
+            abnormal_at=FROM_HIGH,
         ),
         BiomarkerSpec(
-            "bmi", "Body-mass index", "anthropometry", "kg/m2", WHO_BMI, reference_low=18.5, reference_high=25
+            "bmi",
+            "Body-mass index",
+            "anthropometry",
+            "kg/m2",
+            WHO_BMI,
+            reference_low=18.5,
+            reference_high=25,
+            abnormal_at=FROM_HIGH,
         ),
         BiomarkerSpec(
             "egfr", "eGFR (CKD-EPI 2021)", "kidney", "mL/min/1.73m2", KDIGO, reference_low=60, critical_low=15
@@ -57,6 +79,7 @@ CATALOGUE = {
             GUIDE_2019,
             reference_high=7.5,
             critical_high=20,
+            abnormal_at=frozenset({"reference_high", "critical_high"}),
         ),
         BiomarkerSpec(
             "prevent_total_cvd_10y",

@@ -221,6 +221,7 @@ CATALOGUE = {
             STOLZ,
             reference_high=TDS_BENIGN_BELOW,
             critical_high=TDS_SUSPICIOUS_UP_TO,
+            abnormal_at=frozenset({"reference_high"}),  # 4.75 is already suspicious; 5.45 is not yet malignant
         ),
         BiomarkerSpec(
             "lesion_diameter_change",

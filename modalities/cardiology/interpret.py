@@ -112,6 +112,7 @@ CATALOGUE = {
             f"Slope-threshold QRS boundaries (after Laguna et al., Comput Biomed Res 1994;27:45); up to 110 ms, "
             f"110-119 incomplete block, >= 120 ms bundle-branch block range ({SURAWICZ})",
             reference_high=110,
+            abnormal_at=frozenset({"reference_high"}),  # 110 ms is already incomplete block
         ),
         BiomarkerSpec(
             "qt_interval",
@@ -130,6 +131,7 @@ CATALOGUE = {
             reference_low=390,
             reference_high=450,
             critical_high=500,
+            abnormal_at=frozenset({"reference_low", "reference_high"}),  # short <= 390, prolonged >= 450
         ),
         BiomarkerSpec(
             "qtc_fridericia",
@@ -141,6 +143,7 @@ CATALOGUE = {
             reference_low=390,
             reference_high=450,
             critical_high=500,
+            abnormal_at=frozenset({"reference_low", "reference_high"}),  # short <= 390, prolonged >= 450
         ),
         BiomarkerSpec(
             "ecg_signal_quality",
