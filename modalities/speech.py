@@ -77,6 +77,9 @@ MIN_SAMPLE_RATE = 8000  # telephone band: F0 and its low harmonics are kept; low
 ANALYSIS_RATE = 16000  # see the module docstring
 MIN_DURATION_S = 1.0  # a second holds 75+ periods at the lowest F0 analysed: enough for jitter and shimmer
 MAX_DURATION_S = 300.0  # five minutes: keeps one analysis within the worker's deadline
+# Encoders pad a few frames (an MP3 or OGG made as exactly 5 minutes decodes a few tens of ms longer): a
+# second of slack so such a recording is not refused, and no more, so the message's limit is the real one.
+DURATION_SLACK_S = 1.0
 MIN_VOICED_S = 0.5  # less voice than this gives perturbation measures from a handful of periods
 # Peak level below which a recording holds nothing audible (16-bit audio at -60 dBFS uses its lowest 5 bits).
 SILENT_PEAK_DBFS = -60.0
@@ -316,7 +319,7 @@ def read_recording(fileobj: IO[bytes], *, keep_samples: bool = True) -> Recordin
         rate, channels, declared = audio.samplerate, audio.channels, audio.frames
         if rate < MIN_SAMPLE_RATE:
             raise AudioRejected(f"sampling rate {rate} Hz is below the {MIN_SAMPLE_RATE} Hz this analysis needs.")
-        if declared > 0 and declared / rate > MAX_DURATION_S * 1.05:
+        if declared > 0 and declared / rate > MAX_DURATION_S + DURATION_SLACK_S:
             raise AudioRejected(
                 f"the recording is {declared / rate:.0f} s long; this analysis takes at most {MAX_DURATION_S:.0f} s."
             )
@@ -333,7 +336,7 @@ def read_recording(fileobj: IO[bytes], *, keep_samples: bool = True) -> Recordin
                 clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
                 if keep_samples:
                     blocks.append(block.mean(axis=1))  # mono as it comes: 5 min at 48 kHz stays under 60 MB
-                if decoded / rate > MAX_DURATION_S * 1.05:
+                if decoded / rate > MAX_DURATION_S + DURATION_SLACK_S:
                     raise AudioRejected(f"the recording is longer than the {MAX_DURATION_S:.0f} s this analysis takes.")
         except (soundfile.LibsndfileError, RuntimeError):
             raise AudioRejected("the audio data is corrupt or truncated: it cannot be decoded to the end.") from None

@@ -292,6 +292,17 @@ def test_silence_too_short_and_undecodable_are_refused():
     assert "cannot be decoded" in _refused(header + b"garbage")
 
 
+def test_a_recording_over_five_minutes_is_refused_and_one_of_five_minutes_is_not():
+    tone = 0.3 * np.sin(2 * np.pi * 150 * np.arange(8000 * 2) / 8000)  # repeated: synthesising 5 min is slow
+
+    def recording(seconds: float) -> bytes:
+        return speech.encode(np.resize(tone, int(seconds * 8000)), 8000, "WAV", "PCM_16")
+
+    assert _refused(recording(302)) == "the recording is 302 s long; this analysis takes at most 300 s."
+    measured = speech.read_recording(io.BytesIO(recording(300)), keep_samples=False)
+    assert measured.duration == pytest.approx(300.0)
+
+
 def test_inputs_take_only_a_known_task():
     analyzer = registry.get("speech")
     assert analyzer.validate_inputs(inputs={}, patient=patient_facts()) == {"task": "connected_speech"}
