@@ -16,8 +16,9 @@ def validate_semver(value: str) -> None:
 
 class ModelVersion(models.Model):
     class Format(models.TextChoices):
+        # The only format the workers run: loading safetensors executes no code. An exported program
+        # (torch.export, ONNX) is not offered until a worker can run one.
         SAFETENSORS = "safetensors", "safetensors weights for an architecture defined in the code"
-        TORCH_EXPORT = "torch_export", "torch.export program"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"

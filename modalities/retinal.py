@@ -25,7 +25,8 @@ Method, stage by stage (the constants below carry the numbers and why they have 
    microscopy: a comparative study", ICPR 2000, vol. 3, pp. 314-317). Illumination = the fraction of
    under-exposed (luminance < ``DARK_LEVEL``) and over-exposed (luminance >= ``BRIGHT_LEVEL``) pixels.
    A photo below ``FOCUS_MIN``, above ``DARK_MAX_FRACTION`` or ``BRIGHT_MAX_FRACTION``, or whose green
-   channel outshines its red one (not a colour fundus photograph) is graded **poor**: it is measured but
+   channel outshines its red one (not a colour fundus photograph; not checked on a greyscale, red-free photo,
+   whose channels are equal and which is reported as ``red_free_photo``) is graded **poor**: it is measured but
    not scored (see the risk rule). These quality thresholds are ours (engineering values, stated with
    how they were set), not published cut-offs.
 4. **vessels**: the green channel (highest vessel contrast in fundus photos), outside the field set to

@@ -24,7 +24,8 @@ The contract analyzers use (torch is imported lazily, inside functions only)::
             # torch.enable_grad(); float32 HxW in 0..1 at the input image's size
     heatmap_overlay_png(image, heat) -> bytes  # Pillow PNG: the heat map over the image
     configure_torch()  # torch.set_num_threads(settings.TORCH_NUM_THREADS, default 1); called from the
-                       # Celery worker_process_init handler and on first lazy import of torch here
+                       # Celery worker_init (solo/threads pools) and worker_process_init (prefork children)
+                       # handlers in medilens/celery.py, and applied on the first lazy import of torch here
     clear_cache(); cached_keys()  # for tests and benchmarks
 
 An image that is not HxW / HxWx3, holds NaNs, or runs outside 0..1 is an AnalysisError naming the problem.

@@ -123,6 +123,17 @@ def test_a_retired_version_is_refused(staff):
     assert _actions(version) == ["model_version.uploaded", "model_version.activated", "model_version.retired"]
 
 
+def test_a_format_the_workers_do_not_run_is_refused_before_reading_weights(staff):
+    # safetensors is the only Format choice; a row changed behind the model's back (raw SQL, a shell) is
+    # still refused by the worker rather than handed to a loader that does not exist.
+    version = upload(acting_user=staff)
+    ModelVersion.objects.filter(pk=version.pk).update(format="onnx")
+    version.refresh_from_db()
+    with pytest.raises(AnalysisError, match="in the format 'onnx', which the workers do not run"):
+        runtime.load(version)
+    assert runtime.cached_keys() == []
+
+
 def test_a_version_already_registered_in_the_scope_is_refused(staff, tenant_a):
     upload(acting_user=staff)
     with pytest.raises(ValidationError, match="already registered"):
@@ -315,7 +326,11 @@ def test_importing_the_runtime_does_not_import_torch():
         "print(before, 'torch' in sys.modules)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "medilens.test_settings"},
     )
     # (If another module imported torch during set-up, that is its own test's business, not this one's.)
