@@ -4,6 +4,7 @@ test's default storage points at, and factories."""
 import secrets
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 from django.test import override_settings
 
 from medilens.testing.s3server import SeaweedS3Server
@@ -43,7 +44,7 @@ def s3_storage(s3_server, s3_bucket):
         "querystring_auth": True,
         "querystring_expire": 300,
         "file_overwrite": False,
-        "use_threads": False,
+        "transfer_config": TransferConfig(use_threads=False),  # as medilens/settings.py, for the same reason
     }
     storages = {
         "default": {"BACKEND": "medilens.storage.PrivateS3Storage", "OPTIONS": options},

@@ -169,6 +169,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
+    from boto3.s3.transfer import TransferConfig
+
     _default_storage = {
         "BACKEND": "medilens.storage.PrivateS3Storage",
         "OPTIONS": {
@@ -185,7 +187,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "file_overwrite": False,
             # boto3's threaded transfer buffers up to ten 8 MB parts in memory at once: a 100 MB upload
             # grew the web worker by 110 MiB with it, 9.5 MiB without (benchmarks/upload_memory.py).
-            "use_threads": False,
+            # (AWS_S3_USE_THREADS is deprecated in django-storages: the TransferConfig carries it.)
+            "transfer_config": TransferConfig(use_threads=False),
         },
     }
 else:
