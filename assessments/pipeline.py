@@ -199,7 +199,7 @@ def run(assessment_id) -> str:
     saved = services.save_results(
         assessment_id=assessment.pk,
         result=result,
-        catalogue=analyzer.catalogue,
+        catalogue=result.specs(analyzer.catalogue),
         explanation_image_key=image_key,
         stages=recorder.pending(),
     )

@@ -191,7 +191,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--s3-options",
         default="",
-        help="experiment: JSON of S3 storage OPTIONS for the server, e.g. '{\"transfer_config\": {\"use_threads\": true}}' or "
+        help="experiment: JSON of S3 storage OPTIONS for the server, e.g. "
+        '\'{"transfer_config": {"use_threads": true}}\' or '
         '\'{"transfer_config": {"max_concurrency": 2, "max_in_memory_upload_chunks": 2}}\' '
         "(runs gunicorn with benchmarks/_s3_variant_settings.py; application settings untouched)",
     )

@@ -106,9 +106,26 @@ class AnalysisResult:
     model_version_id: int | None = None
     # When the measurements were taken (e.g. the lab's collection date); the analysis time if unknown.
     measured_at: datetime | None = None
+    # Catalogue entries whose limits depend on this analysis (a model version's own decision threshold):
+    # same name, label, category and unit as the catalogue's, other limits. Flags and the stored range use
+    # them; see specs().
+    spec_overrides: dict[str, BiomarkerSpec] = field(default_factory=dict)
+
+    def specs(self, catalogue: dict[str, BiomarkerSpec]) -> dict[str, BiomarkerSpec]:
+        """The catalogue as this result is flagged against: the analyzer's, with this result's overrides."""
+        return {**catalogue, **self.spec_overrides} if self.spec_overrides else catalogue
 
     def check(self, catalogue: dict[str, BiomarkerSpec]) -> None:
         """Guard against an analyzer reporting what its catalogue does not define, or a non-number."""
+        for name, spec in self.spec_overrides.items():
+            base = catalogue.get(name)
+            if base is None or (spec.name, spec.label, spec.category, spec.unit) != (
+                base.name,
+                base.label,
+                base.category,
+                base.unit,
+            ):
+                raise AnalysisError(f"internal error: override of biomarker {name!r} does not match its catalogue")
         for name, value in self.biomarkers.items():
             if name not in catalogue:
                 raise AnalysisError(f"internal error: biomarker {name!r} is not in the catalogue")

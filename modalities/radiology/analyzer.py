@@ -112,7 +112,12 @@ CATALOGUE = {
                 "model_output",
                 "probability",
                 MODEL_SOURCE,
-                **({"reference_low": 0.5} if label == NORMAL_LABEL else {"reference_high": 0.5}),
+                # 0.5 itself is on the abnormal side, as the level's "P(abnormal) >= threshold"
+                **(
+                    {"reference_low": 0.5, "abnormal_at": frozenset({"reference_low"})}
+                    if label == NORMAL_LABEL
+                    else {"reference_high": 0.5, "abnormal_at": frozenset({"reference_high"})}
+                ),
             )
             for label, text in MODEL_LABELS.items()
         ],
@@ -125,6 +130,22 @@ def _uid_key() -> bytes:
     from django.conf import settings
 
     return hashlib.sha256(b"medilens:dicom-uid:" + settings.SECRET_KEY.encode()).digest()
+
+
+def _decision_point_specs(risk: dict[str, Any] | None) -> dict[str, BiomarkerSpec]:
+    """P(no_finding) flagged at the model version's own operating point: the level is "high" when
+    P(abnormal) = 1 - P(no_finding) >= threshold, so P(no_finding) <= 1 - threshold is "low" (and the stored
+    range says 1 - threshold), never a fixed 0.5 that would contradict the level."""
+    if risk is None or risk["threshold"] == DEFAULT_THRESHOLD:
+        return {}
+    name = probability_biomarker(NORMAL_LABEL)
+    return {
+        name: dataclasses.replace(
+            CATALOGUE[name],
+            reference_low=round(1.0 - risk["threshold"], 4),
+            abnormal_at=frozenset({"reference_low"}),
+        )
+    }
 
 
 def risk_from(probabilities: dict[str, float], validation_metrics: dict | None) -> dict[str, Any] | None:
@@ -326,6 +347,7 @@ class RadiologyAnalyzer(Analyzer):
             contributions=contributions,
             explanation_image_png=overlay,
             model_version_id=version.pk,
+            spec_overrides=_decision_point_specs(risk),
         )
 
     def demo_cases(self):

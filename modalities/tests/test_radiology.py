@@ -415,7 +415,36 @@ def test_risk_rule_threshold_and_no_confidence(stub_model):
 
     stub_model({"no_finding": 0.4, "opacity": 0.6}, threshold=0.7)
     below = ANALYZER.analyze(context_for(stored_dicom())[0])
+    below.check(ANALYZER.catalogue)
     assert (below.risk_score, below.risk_level) == (60.0, "low")
+    # P(no_finding) is flagged at the version's operating point (1 - 0.7), not a fixed 0.5, so its flag never
+    # contradicts the level: 0.4 reads normal beside "low", 0.2 reads low beside "high".
+    nf = "no_finding_probability"
+    assert below.specs(ANALYZER.catalogue)[nf].reference_low == 0.3
+    assert below.specs(ANALYZER.catalogue)[nf].flag(0.4) == "normal"
+    assert result.specs(ANALYZER.catalogue)[nf].flag(0.2) == "low"
+    assert ANALYZER.catalogue[nf].flag(0.4) == "low"  # what the fixed 0.5 would have said
+
+
+def test_at_the_default_threshold_the_flags_match_the_level_at_0_5(stub_model):
+    stub_model({"no_finding": 0.5, "opacity": 0.5})
+    result = ANALYZER.analyze(context_for(stored_dicom())[0])
+    assert result.risk_level == "high" and result.spec_overrides == {}
+    assert ANALYZER.catalogue["no_finding_probability"].flag(0.5) == "low"
+    assert ANALYZER.catalogue["opacity_probability"].flag(0.5) == "high"
+
+
+def test_an_override_that_changes_what_a_biomarker_is_is_refused():
+    import dataclasses
+
+    from modalities.base import AnalysisResult
+
+    spec = ANALYZER.catalogue["no_finding_probability"]
+    result = AnalysisResult(
+        method_version="x", spec_overrides={spec.name: dataclasses.replace(spec, unit="%", reference_low=30)}
+    )
+    with pytest.raises(AnalysisError, match="does not match its catalogue"):
+        result.check(ANALYZER.catalogue)
 
 
 def test_a_model_without_no_finding_gives_no_risk_score(stub_model):
@@ -590,13 +619,21 @@ def test_dicom_through_the_api_is_stored_deidentified_and_completes(tenant_a, s3
 @pytest.mark.django_db
 def test_png_through_the_api_completes(tenant_a, s3_server, s3_bucket):
     from assessments.tests.helpers_api import make_patient
+    from modalities.models import ModelVersion
 
-    activate_reference_model()
+    version = activate_reference_model()
+    # A version with its own operating point: the stored range and flag of P(no_finding) follow it.
+    metrics = {**version.validation_metrics, "threshold": 0.8}
+    ModelVersion.objects.filter(pk=version.pk).update(validation_metrics=metrics)
     data = demo.picture_bytes(demo.chest_image(12, opacity=False, size=400))
     response = _api_create(tenant_a, make_patient(tenant_a), "chest.png", data, "image/png")
     assert response.status_code == 201, response.content
     outcome, assessment = _run(tenant_a, response.json()["id"])
     assert outcome == "completed", assessment.failure_reason
+    body = tenant_a.api("read_only").get(f"/api/v1/assessments/{assessment.pk}/").json()
+    no_finding = next(b for b in body["biomarkers"] if b["name"] == "no_finding_probability")
+    assert no_finding["reference_range"] == {"low": 0.2, "high": None}
+    assert (no_finding["flag"] == "low") == (body["risk_level"] == "high")
     assert assessment.results["image"]["format"] == "PNG" and assessment.results["window"]["method"] == "as stored"
 
 
