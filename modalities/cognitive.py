@@ -707,11 +707,9 @@ class CognitiveAnalyzer(Analyzer):
         if immediate is not None:
             recall += f" (immediate {immediate['correct']}/{immediate['list_length']})"
         parts.append(recall + f", {_count(delayed['intrusions'], 'intrusion')}.")
-        if marked:
-            parts.append(f"Marked finding: {', '.join(marked)}.")
-        else:
-            parts.append("No marked finding" + ("" if rt_interpretable else " (reaction time not interpretable)")
-                         + ".")
+        if not rt_interpretable:
+            parts.append("Reaction time not interpretable (too many false starts): repeat that task.")
+        parts.append(f"Marked finding: {', '.join(marked)}." if marked else "No marked finding.")
         parts.append("A screen, not a diagnosis.")
         return " ".join(parts)
 

@@ -226,7 +226,11 @@ def test_many_false_starts_make_reaction_time_uninterpretable_not_abnormal():
     assert result.results["marked_processing_speed"] is None
     assert result.risk_level == "low"
     assert "not interpretable" in " ".join(result.results["notes"])
+    assert "Reaction time not interpretable (too many false starts): repeat that task." in result.explanation_summary
     assert any("sleepiness" in item["text"] for item in result.recommendations)
+    # Beside a marked finding elsewhere, the summary still asks for the repeat.
+    marked, _ = analyze(_case(lapses=6, span=6, delayed_words=1, false_starts=5))
+    assert "repeat that task" in marked.explanation_summary and "Marked finding: " in marked.explanation_summary
 
 
 # --- the analyzer as the pipeline runs it -------------------------------------------------------------
