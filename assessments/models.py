@@ -202,6 +202,11 @@ class BiomarkerValue(TenantModel):
     unit = models.CharField(max_length=40, blank=True)
     reference_low = models.FloatField(null=True, blank=True)
     reference_high = models.FloatField(null=True, blank=True)
+    # Whether a value equal to the limit is within the range (its source decides: a systolic 120 mmHg is
+    # already "elevated", a heart rate of 100 bpm is not yet tachycardia). Kept with the value, as the
+    # flag is, so a stored range reads as it was applied.
+    reference_low_inclusive = models.BooleanField(default=True)
+    reference_high_inclusive = models.BooleanField(default=True)
     flag = models.CharField(max_length=10, choices=Flag.choices, default=Flag.NORMAL)
     measured_at = models.DateTimeField()
 

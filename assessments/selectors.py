@@ -62,7 +62,17 @@ def patient_biomarker_history(patient: Patient, name: str, days: int = 90) -> Qu
     since = timezone.now() - timedelta(days=days)
     return (
         BiomarkerValue.objects.filter(patient=patient, name=name, measured_at__gte=since)
-        .only("value", "unit", "flag", "measured_at", "reference_low", "reference_high", "assessment_id")
+        .only(
+            "value",
+            "unit",
+            "flag",
+            "measured_at",
+            "reference_low",
+            "reference_high",
+            "reference_low_inclusive",
+            "reference_high_inclusive",
+            "assessment_id",
+        )
         .order_by("measured_at")
     )
 

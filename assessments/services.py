@@ -472,6 +472,8 @@ def save_results(
                 unit=catalogue[name].unit,
                 reference_low=catalogue[name].reference_low,
                 reference_high=catalogue[name].reference_high,
+                reference_low_inclusive=catalogue[name].inclusive("reference_low"),
+                reference_high_inclusive=catalogue[name].inclusive("reference_high"),
                 flag=catalogue[name].flag(value),
                 measured_at=now,
             )

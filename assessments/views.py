@@ -103,14 +103,23 @@ def _number(value) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _range(low, high) -> str:
+def _range(low, high, low_inclusive=True, high_inclusive=True) -> str:
+    """The range as a clinician reads it; a limit that is itself out of range reads "<" or ">"."""
     if low is not None and high is not None:
-        return f"{_number(low)}–{_number(high)}"
+        if low_inclusive and high_inclusive:
+            return f"{_number(low)}–{_number(high)}"
+        return f"{'' if low_inclusive else '> '}{_number(low)} to {'' if high_inclusive else '< '}{_number(high)}"
     if low is not None:
-        return f"≥ {_number(low)}"
+        return f"{'≥' if low_inclusive else '>'} {_number(low)}"
     if high is not None:
-        return f"≤ {_number(high)}"
+        return f"{'≤' if high_inclusive else '<'} {_number(high)}"
     return "—"
+
+
+def _marker_range(marker) -> str:
+    return _range(
+        marker.reference_low, marker.reference_high, marker.reference_low_inclusive, marker.reference_high_inclusive
+    )
 
 
 def _duration(ms) -> str:
@@ -323,7 +332,7 @@ def _trend_chart(values: list, label: str, unit: str) -> dict | None:
         "bottom_y": top + plot_h, "plot_w": plot_w, "plot_h": plot_h,
         "y_ticks": y_ticks, "x_ticks": x_ticks, "band": band, "points": points,
         "path": " ".join(f"{'M' if i == 0 else 'L'}{p['x']},{p['y']}" for i, p in enumerate(points)),
-        "unit": unit, "label": label, "range": _range(low, high) if band else "",
+        "unit": unit, "label": label, "range": _marker_range(latest) if band else "",
         "latest": points[-1], "first_when": points[0]["when"], "count": len(points),
     }
 
@@ -564,7 +573,7 @@ def _biomarker_rows(analyzer, biomarkers) -> list[dict]:
             "label": spec.label if spec else _humanize(marker.name),
             "value": _number(marker.value),
             "unit": marker.unit,
-            "range": _range(marker.reference_low, marker.reference_high),
+            "range": _marker_range(marker),
             "flag": marker.flag,
             "flag_label": marker.get_flag_display(),
             "flag_badge": FLAG_BADGES.get(marker.flag, "neutral"),

@@ -184,6 +184,8 @@ def populate(organization, count: int, rng: random.Random) -> list:
                             unit=spec.unit,
                             reference_low=spec.reference_low,
                             reference_high=spec.reference_high,
+                            reference_low_inclusive=spec.inclusive("reference_low"),
+                            reference_high_inclusive=spec.inclusive("reference_high"),
                             flag=spec.flag(value),
                             measured_at=completed,
                         )

@@ -72,6 +72,10 @@ class BiomarkerSpec:
             return value >= limit if upper else value <= limit
         return value > limit if upper else value < limit
 
+    def inclusive(self, limit_name: str) -> bool:
+        """Whether a value equal to this limit is within it (not flagged)."""
+        return limit_name not in self.abnormal_at
+
     def flag(self, value: float) -> str:
         if all(getattr(self, limit) is None for limit in LIMITS):
             return "none"  # nothing to compare with: not "normal"

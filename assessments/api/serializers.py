@@ -51,6 +51,18 @@ class StageSerializer(serializers.ModelSerializer):
         fields = ["name", "label", "order", "status", "started_at", "finished_at", "duration_ms", "error"]
 
 
+def reference_range(obj) -> dict:
+    """``low`` and ``high`` (null when the range has no such limit), and whether a value equal to each is
+    within the range: {"low": 90, "high": 120, "low_inclusive": true, "high_inclusive": false} is 90 <= x < 120.
+    ``flag`` is computed with exactly this range."""
+    return {
+        "low": obj.reference_low,
+        "high": obj.reference_high,
+        "low_inclusive": obj.reference_low_inclusive,
+        "high_inclusive": obj.reference_high_inclusive,
+    }
+
+
 class BiomarkerSerializer(serializers.ModelSerializer):
     reference_range = serializers.SerializerMethodField()
     label = serializers.SerializerMethodField()
@@ -60,7 +72,7 @@ class BiomarkerSerializer(serializers.ModelSerializer):
         fields = ["name", "label", "category", "value", "unit", "reference_range", "flag", "measured_at"]
 
     def get_reference_range(self, obj) -> dict:
-        return {"low": obj.reference_low, "high": obj.reference_high}
+        return reference_range(obj)
 
     def get_label(self, obj) -> str:
         assessment = self.context.get("assessment")
@@ -81,7 +93,7 @@ class BiomarkerHistorySerializer(serializers.ModelSerializer):
         fields = ["assessment", "value", "unit", "reference_range", "flag", "measured_at"]
 
     def get_reference_range(self, obj) -> dict:
-        return {"low": obj.reference_low, "high": obj.reference_high}
+        return reference_range(obj)
 
 
 class FileSerializer(serializers.ModelSerializer):

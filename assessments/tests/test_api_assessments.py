@@ -201,7 +201,12 @@ def test_completed_results_read_with_biomarkers_and_explanation(tenant_a):
     assert body["risk_level"] == "low" and body["confidence"] is None and body["preliminary"] is True
     by_name = {b["name"]: b for b in body["biomarkers"]}
     assert by_name["hdl_cholesterol"]["unit"] == "mg/dL"
-    assert by_name["hdl_cholesterol"]["reference_range"] == {"low": 40.0, "high": None}
+    assert by_name["hdl_cholesterol"]["reference_range"] == {
+        "low": 40.0,
+        "high": None,
+        "low_inclusive": True,
+        "high_inclusive": True,
+    }
     assert by_name["total_cholesterol"]["flag"] == "high"  # 213 > 200
     assert body["explanation"]["summary"].startswith("10-year ASCVD risk")
 

@@ -57,12 +57,15 @@ def test_api_submission_completes_through_the_worker_with_goffs_score(celery_wor
     assert body["biomarkers"]
     for biomarker in body["biomarkers"]:
         assert {"name", "value", "unit", "reference_range", "flag"} <= set(biomarker)
-        assert set(biomarker["reference_range"]) == {"low", "high"}
+        assert set(biomarker["reference_range"]) == {"low", "high", "low_inclusive", "high_inclusive"}
         assert isinstance(biomarker["value"], float) and biomarker["unit"]
         assert biomarker["flag"] in {"normal", "low", "high", "critical"}
     pce = next(b for b in body["biomarkers"] if b["name"] == "pce_ascvd_10y")
     assert pce["unit"] == "%" and abs(pce["value"] - body["risk_score"]) < 0.01
-    assert pce["reference_range"] == {"low": None, "high": 7.5} and pce["flag"] == "normal"
+    assert (
+        pce["reference_range"] == {"low": None, "high": 7.5, "low_inclusive": True, "high_inclusive": False}
+        and pce["flag"] == "normal"
+    )
 
     # The retried submission is the first answer again, and no second assessment exists.
     replay = api.post("/api/v1/assessments/", payload, format="json", HTTP_IDEMPOTENCY_KEY="e2e-1")
@@ -76,4 +79,4 @@ def test_api_submission_completes_through_the_worker_with_goffs_score(celery_wor
     values = history.json()["values"]
     assert len(values) == 1
     assert values[0]["assessment"] == assessment_id and values[0]["value"] == pce["value"]
-    assert values[0]["unit"] == "%" and values[0]["reference_range"] == {"low": None, "high": 7.5}
+    assert values[0]["unit"] == "%" and values[0]["reference_range"]["high"] == 7.5

@@ -228,7 +228,9 @@ def test_a_completed_assessment_shows_results_with_ranges_sources_and_explanatio
     assert rows["HDL cholesterol"] == (
         "HDL cholesterol 50 mg/dL ≥ 40 Normal NCEP ATP III (JAMA 2001;285:2486), Table II"
     )
-    assert rows["Total cholesterol"].startswith("Total cholesterol 213 mg/dL ≤ 200 High")
+    assert rows["Total cholesterol"].startswith("Total cholesterol 213 mg/dL < 200 High")
+    # 120 mmHg is on the limit, and ACC/AHA's "elevated" starts there: the range says so and the flag agrees.
+    assert rows["Systolic blood pressure"].startswith("Systolic blood pressure 120 mmHg 90 to < 120 High")
     assert "10-year ASCVD risk (PCE)" in rows
     # Every estimate, the headline marked; recommendations cite their source.
     assert "10-year total CVD risk (PREVENT)" in page and "Headline" in page
@@ -363,3 +365,22 @@ def test_result_rows_tell_a_sentence_a_missing_value_and_a_not_applicable_one_ap
     assert by_key["pce_ascvd_10y"]["reason"] == "Age 35 is outside 40-79."
     assert by_key["score"]["value"] == "4.25" and not by_key["score"]["text"]
     assert [item["reason"] for item in unmatched] == ["No eGFR."]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "low_inclusive", "high_inclusive", "shown"),
+    [
+        (60, 100, True, True, "60–100"),
+        (90, 120, True, False, "90 to < 120"),
+        (390, 450, False, False, "> 390 to < 450"),
+        (40, None, True, True, "≥ 40"),
+        (0.3, None, False, True, "> 0.3"),
+        (None, 200, True, False, "< 200"),
+        (None, 6, True, True, "≤ 6"),
+        (None, None, True, True, "—"),
+    ],
+)
+def test_a_range_reads_which_side_of_each_limit_is_normal(low, high, low_inclusive, high_inclusive, shown):
+    from assessments.views import _range
+
+    assert _range(low, high, low_inclusive, high_inclusive) == shown

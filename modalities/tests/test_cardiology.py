@@ -567,14 +567,24 @@ def test_a_12_lead_wfdb_record_completes_with_units_ranges_flags_and_a_strip(ten
     assert [s["status"] for s in body["stages"]] == ["completed"] * 4
     markers = {b["name"]: b for b in body["biomarkers"]}
     assert markers["heart_rate"]["unit"] == "bpm" and markers["heart_rate"]["value"] == pytest.approx(52, abs=1)
-    assert markers["heart_rate"]["reference_range"] == {"low": 60, "high": 100}
+    assert markers["heart_rate"]["reference_range"] == {
+        "low": 60,
+        "high": 100,
+        "low_inclusive": True,
+        "high_inclusive": True,
+    }
     assert markers["heart_rate"]["flag"] == "low"
     # QT 480 ms at 52 bpm (RR 1.154 s): Fridericia 480 / 1.154^(1/3) = 458 ms, Bazett 447 ms (synthetic truth).
     assert markers["qtc_fridericia"]["unit"] == "ms" and markers["qtc_fridericia"]["value"] == pytest.approx(
         458, abs=15
     )
     assert markers["qtc_fridericia"]["flag"] == "high"
-    assert markers["qtc_bazett"]["reference_range"] == {"low": 390, "high": 450}
+    assert markers["qtc_bazett"]["reference_range"] == {
+        "low": 390,
+        "high": 450,
+        "low_inclusive": False,  # short QT <= 390
+        "high_inclusive": False,  # prolonged >= 450
+    }
     assert markers["qrs_duration"]["flag"] == "normal" and markers["ecg_signal_quality"]["unit"] == "r"
     # A man: QTcF >= 450 ms is prolonged (1 point) and bradycardia (1 point): borderline, 40.
     assert body["risk_level"] == "borderline" and body["risk_score"] == 40

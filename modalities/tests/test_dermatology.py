@@ -785,14 +785,19 @@ def test_dermoscopy_photo_through_the_api_and_the_pipeline(tenant_a, s3_server, 
     # truth: 200 px at 20 px/mm = 10 mm, above the 6 mm of the clinical D
     assert by_name["lesion_diameter"]["value"] == pytest.approx(10.0, abs=SIZE_PX / 20 + 0.05)
     assert by_name["lesion_diameter"]["unit"] == "mm"
-    assert by_name["lesion_diameter"]["reference_range"] == {"low": None, "high": 6.0}
+    assert by_name["lesion_diameter"]["reference_range"] == {
+        "low": None,
+        "high": 6.0,
+        "low_inclusive": True,
+        "high_inclusive": True,
+    }
     assert by_name["lesion_diameter"]["flag"] == "high"
     assert by_name["colour_count"]["value"] == 2 and by_name["colour_count"]["flag"] == "normal"
     assert by_name["lesion_asymmetry_score"]["value"] == 1 and by_name["lesion_asymmetry_score"]["flag"] == "high"
     # TDS: A 1 (the colour halves), B 8, C 2, D 3 = 1.3 + 0.8 + 1.0 + 1.5 = 4.6, benign (< 4.75)
     tds = by_name["total_dermoscopy_score"]
     assert tds["value"] == 4.6 and tds["unit"] == "score" and tds["flag"] == "normal"
-    assert tds["reference_range"] == {"low": None, "high": 4.75}
+    assert tds["reference_range"] == {"low": None, "high": 4.75, "low_inclusive": True, "high_inclusive": False}
     assert body["risk_level"] == "low" and body["risk_score"] == tds_risk(4.6)[0] and body["confidence"] is None
     assert body["explanation"]["has_image"] is True and "Stolz TDS 4.6" in body["explanation"]["summary"]
     assert body["results"]["model"]["status"] == "no model" and body["model_version"] is None

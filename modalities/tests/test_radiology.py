@@ -603,8 +603,18 @@ def test_dicom_through_the_api_is_stored_deidentified_and_completes(tenant_a, s3
     body = tenant_a.api("read_only").get(f"/api/v1/assessments/{assessment_id}/").json()
     by_name = {b["name"]: b for b in body["biomarkers"]}
     assert by_name["opacity_probability"]["unit"] == "probability"
-    assert by_name["opacity_probability"]["reference_range"] == {"low": None, "high": 0.5}
-    assert by_name["no_finding_probability"]["reference_range"] == {"low": 0.5, "high": None}
+    assert by_name["opacity_probability"]["reference_range"] == {
+        "low": None,
+        "high": 0.5,
+        "low_inclusive": True,
+        "high_inclusive": False,
+    }
+    assert by_name["no_finding_probability"]["reference_range"] == {
+        "low": 0.5,
+        "high": None,
+        "low_inclusive": False,
+        "high_inclusive": True,
+    }
     assert by_name["deviation_index"]["value"] == pytest.approx(10 * math.log10(380 / 400), abs=0.01)
     assert by_name["deviation_index"]["flag"] == "normal" and by_name["rms_contrast"]["unit"] == ""
     assert by_name["black_clipping"]["unit"] == "%"
@@ -632,7 +642,7 @@ def test_png_through_the_api_completes(tenant_a, s3_server, s3_bucket):
     assert outcome == "completed", assessment.failure_reason
     body = tenant_a.api("read_only").get(f"/api/v1/assessments/{assessment.pk}/").json()
     no_finding = next(b for b in body["biomarkers"] if b["name"] == "no_finding_probability")
-    assert no_finding["reference_range"] == {"low": 0.2, "high": None}
+    assert no_finding["reference_range"] == {"low": 0.2, "high": None, "low_inclusive": False, "high_inclusive": True}
     assert (no_finding["flag"] == "low") == (body["risk_level"] == "high")
     assert assessment.results["image"]["format"] == "PNG" and assessment.results["window"]["method"] == "as stored"
 
