@@ -51,28 +51,24 @@ class StageSerializer(serializers.ModelSerializer):
         fields = ["name", "label", "order", "status", "started_at", "finished_at", "duration_ms", "error"]
 
 
-def reference_range(obj) -> dict:
+class ReferenceRangeSerializer(serializers.Serializer):
     """``low`` and ``high`` (null when the range has no such limit), and whether a value equal to each is
     within the range: {"low": 90, "high": 120, "low_inclusive": true, "high_inclusive": false} is 90 <= x < 120.
-    ``flag`` is computed with exactly this range."""
-    return {
-        "low": obj.reference_low,
-        "high": obj.reference_high,
-        "low_inclusive": obj.reference_low_inclusive,
-        "high_inclusive": obj.reference_high_inclusive,
-    }
+    The biomarker's ``flag`` was computed with exactly this range."""
+
+    low = serializers.FloatField(source="reference_low", allow_null=True, read_only=True)
+    high = serializers.FloatField(source="reference_high", allow_null=True, read_only=True)
+    low_inclusive = serializers.BooleanField(source="reference_low_inclusive", read_only=True)
+    high_inclusive = serializers.BooleanField(source="reference_high_inclusive", read_only=True)
 
 
 class BiomarkerSerializer(serializers.ModelSerializer):
-    reference_range = serializers.SerializerMethodField()
+    reference_range = ReferenceRangeSerializer(source="*", read_only=True)
     label = serializers.SerializerMethodField()
 
     class Meta:
         model = BiomarkerValue
         fields = ["name", "label", "category", "value", "unit", "reference_range", "flag", "measured_at"]
-
-    def get_reference_range(self, obj) -> dict:
-        return reference_range(obj)
 
     def get_label(self, obj) -> str:
         assessment = self.context.get("assessment")
@@ -85,15 +81,12 @@ class BiomarkerSerializer(serializers.ModelSerializer):
 
 
 class BiomarkerHistorySerializer(serializers.ModelSerializer):
-    reference_range = serializers.SerializerMethodField()
+    reference_range = ReferenceRangeSerializer(source="*", read_only=True)
     assessment = serializers.UUIDField(source="assessment_id")
 
     class Meta:
         model = BiomarkerValue
         fields = ["assessment", "value", "unit", "reference_range", "flag", "measured_at"]
-
-    def get_reference_range(self, obj) -> dict:
-        return reference_range(obj)
 
 
 class FileSerializer(serializers.ModelSerializer):

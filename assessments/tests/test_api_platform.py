@@ -97,6 +97,9 @@ def test_schema_is_openapi_3_and_names_the_assessment_contract(client):
     assert ASSESSMENT_CONTRACT <= set(properties)
     biomarker = document["components"]["schemas"]["Biomarker"]["properties"]
     assert {"name", "value", "unit", "reference_range", "flag"} <= set(biomarker)
+    reference_range = document["components"]["schemas"]["ReferenceRange"]
+    assert set(reference_range["properties"]) == {"low", "high", "low_inclusive", "high_inclusive"}
+    assert reference_range["properties"]["low"]["nullable"] is True
     for path in (
         "/api/v1/patients/",
         "/api/v1/patients/{id}/biomarkers/",

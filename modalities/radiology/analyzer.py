@@ -61,7 +61,8 @@ CONTRAST_SOURCE = (
 )
 MODEL_SOURCE = (
     "Softmax output of the active radiology model; the model name and version are recorded with the result "
-    "(results.model). 0.5 marks a two-class model's decision point, not a clinical reference range"
+    "(results.model). 0.5 marks a two-class model's decision point, not a clinical reference range; "
+    "P(no finding) is flagged at 1 - the version's own decision threshold when it states one"
 )
 
 # Labels the catalogue knows: the reference model's, and the 14 CheXpert observations (Irvin et al., AAAI
