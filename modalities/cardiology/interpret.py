@@ -109,7 +109,7 @@ CATALOGUE = {
             "QRS duration",
             "intervals",
             "ms",
-            f"Slope-threshold QRS boundaries (after Laguna et al., Comput Biomed Res 1994;27:45); up to 110 ms, "
+            f"Slope-threshold QRS boundaries (after Laguna et al., Comput Biomed Res 1994;27:45); normal under 110 ms, "
             f"110-119 incomplete block, >= 120 ms bundle-branch block range ({SURAWICZ})",
             reference_high=110,
             abnormal_at=frozenset({"reference_high"}),  # 110 ms is already incomplete block
