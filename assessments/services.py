@@ -462,21 +462,7 @@ def save_results(
             return None
         now = result.measured_at or timezone.now()
         BiomarkerValue.objects.bulk_create(
-            BiomarkerValue(
-                organization_id=assessment.organization_id,
-                assessment=assessment,
-                patient_id=assessment.patient_id,
-                name=name,
-                category=catalogue[name].category,
-                value=value,
-                unit=catalogue[name].unit,
-                reference_low=catalogue[name].reference_low,
-                reference_high=catalogue[name].reference_high,
-                reference_low_inclusive=catalogue[name].inclusive("reference_low"),
-                reference_high_inclusive=catalogue[name].inclusive("reference_high"),
-                flag=catalogue[name].flag(value),
-                measured_at=now,
-            )
+            biomarker_value(catalogue[name], value, assessment=assessment, measured_at=now)
             for name, value in result.biomarkers.items()
         )
         AIExplanation.objects.create(
@@ -495,6 +481,26 @@ def save_results(
         assessment.method_version = result.method_version
         assessment.model_version_id = result.model_version_id
         return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
+
+
+def biomarker_value(spec, value: float, *, assessment: Assessment, measured_at) -> BiomarkerValue:
+    """An unsaved BiomarkerValue: the value with its catalogue entry's unit and range as they were applied,
+    and the flag computed against that range."""
+    return BiomarkerValue(
+        organization_id=assessment.organization_id,
+        assessment=assessment,
+        patient_id=assessment.patient_id,
+        name=spec.name,
+        category=spec.category,
+        value=value,
+        unit=spec.unit,
+        reference_low=spec.reference_low,
+        reference_high=spec.reference_high,
+        reference_low_inclusive=spec.inclusive("reference_low"),
+        reference_high_inclusive=spec.inclusive("reference_high"),
+        flag=spec.flag(value),
+        measured_at=measured_at,
+    )
 
 
 STAGE_FIELDS = ["status", "started_at", "finished_at", "duration_ms", "error"]

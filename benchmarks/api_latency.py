@@ -109,6 +109,7 @@ def populate(organization, count: int, rng: random.Random) -> list:
 
     from accounts.tenancy import scopes_disabled
     from assessments.models import AIExplanation, Assessment, BiomarkerValue, Patient, PipelineStage
+    from assessments.services import biomarker_value
     from modalities.cvd import CvdRiskAnalyzer
 
     analyzer = CvdRiskAnalyzer()
@@ -171,25 +172,10 @@ def populate(organization, count: int, rng: random.Random) -> list:
                             duration_ms=1,
                         )
                     )
-                for name, value in result.biomarkers.items():
-                    spec = catalogue[name]
-                    biomarkers.append(
-                        BiomarkerValue(
-                            organization=organization,
-                            assessment=assessment,
-                            patient=assessment.patient,
-                            name=name,
-                            category=spec.category,
-                            value=value,
-                            unit=spec.unit,
-                            reference_low=spec.reference_low,
-                            reference_high=spec.reference_high,
-                            reference_low_inclusive=spec.inclusive("reference_low"),
-                            reference_high_inclusive=spec.inclusive("reference_high"),
-                            flag=spec.flag(value),
-                            measured_at=completed,
-                        )
-                    )
+                biomarkers.extend(
+                    biomarker_value(catalogue[name], value, assessment=assessment, measured_at=completed)
+                    for name, value in result.biomarkers.items()
+                )
                 explanations.append(
                     AIExplanation(
                         organization=organization,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import IO, Any
 
 
@@ -33,6 +34,8 @@ class AnalysisError(Exception):
 
 
 LIMITS = ("reference_low", "reference_high", "critical_low", "critical_high")
+# What a biomarker is, as opposed to the limits it is read against (which a result may override).
+_identity = attrgetter("name", "label", "category", "unit")
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,9 @@ class BiomarkerSpec:
         if limit is None:
             return False
         upper = limit_name.endswith("_high")
-        if limit_name in self.abnormal_at:
-            return value >= limit if upper else value <= limit
-        return value > limit if upper else value < limit
+        if self.inclusive(limit_name):
+            return value > limit if upper else value < limit
+        return value >= limit if upper else value <= limit
 
     def inclusive(self, limit_name: str) -> bool:
         """Whether a value equal to this limit is within it (not flagged)."""
@@ -123,12 +126,7 @@ class AnalysisResult:
         """Guard against an analyzer reporting what its catalogue does not define, or a non-number."""
         for name, spec in self.spec_overrides.items():
             base = catalogue.get(name)
-            if base is None or (spec.name, spec.label, spec.category, spec.unit) != (
-                base.name,
-                base.label,
-                base.category,
-                base.unit,
-            ):
+            if base is None or _identity(spec) != _identity(base):
                 raise AnalysisError(f"internal error: override of biomarker {name!r} does not match its catalogue")
         for name, value in self.biomarkers.items():
             if name not in catalogue:
