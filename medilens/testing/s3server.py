@@ -266,14 +266,18 @@ class SeaweedS3Server:
     # --- diagnostics ------------------------------------------------------------------------------
 
     def log_tail(self, lines: int = 40) -> str:
-        """The last lines the current (or last) attempt wrote to the log."""
+        """The last lines the current (or last) attempt wrote to the log, after the attempt's first line
+        (its time and command), which is kept however much weed wrote after it."""
         try:
             with self.log_path.open("rb") as log:
                 log.seek(self._log_offset)
                 text = log.read().decode("utf-8", "replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        written = text.splitlines()
+        if len(written) > lines + 1:
+            written = [written[0], f"... ({len(written) - 1 - lines} lines left out) ...", *written[-lines:]]
+        return "\n".join(written)
 
     # --- internals --------------------------------------------------------------------------------
 

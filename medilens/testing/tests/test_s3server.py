@@ -195,3 +195,16 @@ def processes_mentioning(text: str) -> list[int]:
         if text in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def test_log_tail_keeps_the_attempts_command_however_much_follows(tmp_path: Path) -> None:
+    server = SeaweedS3Server(tmp_path, secrets.token_hex(10), secrets.token_hex(20))
+    server.workdir.mkdir(parents=True, exist_ok=True)
+    lines = ["--- 2026-12-05T12:00:00 weed server -s3.port=8333", *(f"I1205 noise {n}" for n in range(100))]
+    server.log_path.write_text("\n".join(lines) + "\n")
+    tail = server.log_tail(lines=40).splitlines()
+    assert tail[0] == lines[0]
+    assert tail[1] == "... (60 lines left out) ..."
+    assert tail[2:] == lines[-40:]
+    server.log_path.write_text("\n".join(lines[:10]) + "\n")
+    assert server.log_tail(lines=40).splitlines() == lines[:10]  # short logs are whole
