@@ -41,16 +41,19 @@ def test_the_committed_file_matches_its_sha256_and_is_small():
     assert "Not for clinical use." in description["intended_use"]
 
 
-def test_a_rebuild_gives_the_same_bytes(tmp_path):
-    """Same machine, same bytes. (Across CPUs, vectorised kernels may sum in another order; the issue
-    asks for the same-machine guarantee only.) Takes 10-20 s: it is the whole training run."""
-    output = tmp_path / "rebuilt.safetensors"
+def test_a_rebuild_gives_the_same_bytes_on_the_same_machine(tmp_path):
+    """Same machine, same bytes: two rebuilds here are identical. The committed file is not compared byte
+    for byte: across CPUs, vectorised kernels sum in another order over 100 Adam steps (on an AMD EPYC the
+    weights differ from the committed ones by up to 0.08), so it is checked for what it must do instead
+    (the tests below). Takes 20-40 s: it is the whole training run, twice."""
     printed = io.StringIO()
-    call_command("build_reference_model", output=output, stdout=printed)
-    assert output.read_bytes() == COMMITTED.read_bytes()
-    assert (tmp_path / "rebuilt.safetensors.sha256").read_text().split()[0] == hashlib.sha256(
-        COMMITTED.read_bytes()
-    ).hexdigest()
+    outputs = [tmp_path / f"rebuilt-{attempt}.safetensors" for attempt in (1, 2)]
+    for output in outputs:
+        call_command("build_reference_model", output=output, stdout=printed)
+    first, second = (output.read_bytes() for output in outputs)
+    assert first == second
+    assert (tmp_path / "rebuilt-1.safetensors.sha256").read_text().split()[0] == hashlib.sha256(first).hexdigest()
+    assert reference.description_of(first)["intended_use"] == reference.INTENDED_USE
     assert '"auc": ' in printed.getvalue() and '"accuracy": ' in printed.getvalue()
 
 
