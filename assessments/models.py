@@ -191,6 +191,10 @@ class BiomarkerValue(TenantModel):
         LOW = "low", "Low"
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
+        # A biomarker that is itself a risk score, flagged in its score's risk categories (low risk is
+        # "normal"): the same words as the assessment's risk level, so the two never disagree.
+        BORDERLINE = "borderline", "Borderline"
+        INTERMEDIATE = "intermediate", "Intermediate"
         # A measurement with no reference range (e.g. a lesion's area): shown for trend, never "normal".
         NO_RANGE = "none", "No range"
 
@@ -207,7 +211,7 @@ class BiomarkerValue(TenantModel):
     # flag is, so a stored range reads as it was applied.
     reference_low_inclusive = models.BooleanField(default=True)
     reference_high_inclusive = models.BooleanField(default=True)
-    flag = models.CharField(max_length=10, choices=Flag.choices, default=Flag.NORMAL)
+    flag = models.CharField(max_length=12, choices=Flag.choices, default=Flag.NORMAL)
     measured_at = models.DateTimeField()
 
     class Meta:

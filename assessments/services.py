@@ -469,7 +469,7 @@ def save_results(
             organization_id=assessment.organization_id,
             assessment=assessment,
             summary=result.explanation_summary,
-            contributions=result.contributions,
+            contributions=result.contributions_json(),
             image_key=explanation_image_key,
         )
         save_stages(stages)
@@ -477,7 +477,7 @@ def save_results(
         assessment.risk_level = result.risk_level or ""
         assessment.confidence = result.confidence
         assessment.recommendations = result.recommendations
-        assessment.results = result.results
+        assessment.results = result.document()
         assessment.method_version = result.method_version
         assessment.model_version_id = result.model_version_id
         return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
@@ -492,13 +492,13 @@ def biomarker_value(spec, value: float, *, assessment: Assessment, measured_at) 
         patient_id=assessment.patient_id,
         name=spec.name,
         category=spec.category,
-        value=value,
+        value=round(value, spec.decimals),
         unit=spec.unit,
         reference_low=spec.reference_low,
         reference_high=spec.reference_high,
         reference_low_inclusive=spec.inclusive("reference_low"),
         reference_high_inclusive=spec.inclusive("reference_high"),
-        flag=spec.flag(value),
+        flag=spec.flag(round(value, spec.decimals)),
         measured_at=measured_at,
     )
 

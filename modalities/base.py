@@ -16,6 +16,19 @@ from datetime import datetime
 from operator import attrgetter
 from typing import IO, Any
 
+from .results import (
+    FLAG_OF_LEVEL,
+    LEVEL_OF_FLAG,
+    RISK_LEVELS,
+    Contribution,
+    Measurement,
+    NotApplicable,
+    RiskBands,
+    Score,
+    contribution_json,
+    document,
+)
+
 
 class InputError(ValueError):
     """Inputs refused at submission: a 400 with these field errors; nothing is stored."""
@@ -60,11 +73,18 @@ class BiomarkerSpec:
     critical_low: float | None = None
     critical_high: float | None = None
     abnormal_at: frozenset[str] = frozenset()
+    # Display precision: stored values are rounded to it, and every page, report and export shows it.
+    decimals: int = 1
+    # A biomarker that is itself a risk score is flagged in the score's risk categories (a PCE of 9.9% is
+    # "intermediate", not "high"), so its flag and the assessment's risk level always read alike.
+    bands: RiskBands | None = None
 
     def __post_init__(self):
         unknown = set(self.abnormal_at) - set(LIMITS)
         if unknown:
             raise ValueError(f"{self.name}: abnormal_at names unknown limits {sorted(unknown)}")
+        if self.bands is not None and any(getattr(self, limit) is not None for limit in LIMITS):
+            raise ValueError(f"{self.name}: a score biomarker is flagged by its risk bands, not by limits")
 
     def _beyond(self, value: float, limit_name: str) -> bool:
         limit = getattr(self, limit_name)
@@ -80,6 +100,8 @@ class BiomarkerSpec:
         return limit_name not in self.abnormal_at
 
     def flag(self, value: float) -> str:
+        if self.bands is not None:
+            return FLAG_OF_LEVEL[self.bands.level(value)]
         if all(getattr(self, limit) is None for limit in LIMITS):
             return "none"  # nothing to compare with: not "normal"
         if self._beyond(value, "critical_low") or self._beyond(value, "critical_high"):
@@ -91,6 +113,12 @@ class BiomarkerSpec:
         return "normal"
 
 
+def rounded(catalogue: dict[str, BiomarkerSpec], values: dict[str, float]) -> dict[str, float]:
+    """Values at their catalogue precision: what is stored and shown. A rule that reads the values after
+    this reads the same numbers as the clinician (a QTc of 449.96 shown as 450.0 is scored as 450.0)."""
+    return {name: round(float(value), catalogue[name].decimals) for name, value in values.items()}
+
+
 @dataclass(frozen=True)
 class StageSpec:
     name: str
@@ -99,15 +127,24 @@ class StageSpec:
 
 @dataclass
 class AnalysisResult:
+    """What ``Analyzer.analyze`` returns: typed parts (see ``modalities.results``), never a free-form dict
+    whose keys the views must know. ``score`` is the headline with what it is; when there is none,
+    ``score_withheld`` says why. ``details`` is the modality's own record (for the API), never rendered by
+    name."""
+
     method_version: str
-    risk_score: float | None = None
+    score: Score | None = None
+    score_withheld: str = ""
     risk_level: str = ""
     confidence: float | None = None
     recommendations: list[dict] = field(default_factory=list)
-    results: dict[str, Any] = field(default_factory=dict)
     biomarkers: dict[str, float] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    not_applicable: list[NotApplicable] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
     explanation_summary: str = ""
-    contributions: list[dict] = field(default_factory=list)
+    contributions: list[Contribution] = field(default_factory=list)
     explanation_image_png: bytes | None = None
     # The modalities.ModelVersion that produced the result (model-backed modalities).
     model_version_id: int | None = None
@@ -117,6 +154,24 @@ class AnalysisResult:
     # same name, label, category and unit as the catalogue's, other limits. Flags and the stored range use
     # them; see specs().
     spec_overrides: dict[str, BiomarkerSpec] = field(default_factory=dict)
+
+    @property
+    def risk_score(self) -> float | None:
+        return round(self.score.value, self.score.scale.decimals) if self.score else None
+
+    def document(self) -> dict[str, Any]:
+        """The versioned JSON stored as ``Assessment.results``."""
+        return document(
+            score=self.score,
+            score_withheld=self.score_withheld,
+            measurements=self.measurements,
+            not_applicable=self.not_applicable,
+            notes=self.notes,
+            details=self.details,
+        )
+
+    def contributions_json(self) -> list[dict[str, Any]]:
+        return contribution_json(self.contributions, self.score.scale.decimals if self.score else 1)
 
     def specs(self, catalogue: dict[str, BiomarkerSpec]) -> dict[str, BiomarkerSpec]:
         """The catalogue as this result is flagged against: the analyzer's, with this result's overrides."""
@@ -133,10 +188,33 @@ class AnalysisResult:
                 raise AnalysisError(f"internal error: biomarker {name!r} is not in the catalogue")
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise AnalysisError(f"internal error: biomarker {name!r} has no finite value")
-        if self.risk_score is not None and not 0 <= self.risk_score <= 100:
-            raise AnalysisError("internal error: risk score outside 0-100")
         if self.confidence is not None and not 0 <= self.confidence <= 1:
             raise AnalysisError("internal error: confidence outside 0-1")
+        if self.risk_level and self.risk_level not in RISK_LEVELS:
+            raise AnalysisError(f"internal error: risk level {self.risk_level!r} is not one of {RISK_LEVELS}")
+        if self.contributions and self.score is None:
+            raise AnalysisError("internal error: contributions to a score that was not given")
+        if self.score is None:
+            return
+        scale = self.score.scale
+        if not math.isfinite(self.score.value) or not scale.minimum <= self.score.value <= scale.maximum:
+            raise AnalysisError(f"internal error: {scale.label} outside {scale.minimum}-{scale.maximum}")
+        self._check_headline_flag(self.specs(catalogue))
+
+    def _check_headline_flag(self, specs: dict[str, BiomarkerSpec]) -> None:
+        """The biomarker that stores the headline number is never flagged above the risk level: a PCE of
+        9.9% flagged "high" beside "intermediate risk" is the contradiction this prevents. (The level may be
+        higher than the number's own category when another finding raises it, e.g. an evolving lesion.)"""
+        name = self.score.scale.biomarker
+        if name is None or name not in self.biomarkers:
+            return
+        flag_level = LEVEL_OF_FLAG.get(specs[name].flag(self.biomarkers[name]))
+        if flag_level is None or not self.risk_level:
+            return
+        if RISK_LEVELS.index(flag_level) > RISK_LEVELS.index(self.risk_level):
+            raise AnalysisError(
+                f"internal error: {name} is flagged {flag_level} while the risk level is {self.risk_level}"
+            )
 
 
 @dataclass(frozen=True)
