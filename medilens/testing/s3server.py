@@ -380,14 +380,16 @@ class SeaweedS3Server:
         while True:
             if self._exited():
                 raise self._fail(f"weed exited with code {self._process.returncode} during startup")
+            # Before each probe, not after it: a probe may block for seconds on a loaded machine while the
+            # server comes up, and a probe that began after the deadline must not count as "in time".
+            if time.monotonic() >= deadline:
+                raise self._fail(f"S3 not ready at {self.endpoint_url} in time; last error: {last_error!r}")
             try:
                 self._probe(client, bucket)
             except (BotoCoreError, ClientError, ValueError) as error:
                 last_error = error
             else:
                 break
-            if time.monotonic() >= deadline:
-                raise self._fail(f"S3 not ready at {self.endpoint_url} in time; last error: {last_error!r}")
             time.sleep(0.1)
         self._check_anonymous_refused()
 

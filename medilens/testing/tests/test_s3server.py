@@ -171,7 +171,7 @@ def test_keys_are_required(tmp_path: Path) -> None:
 def test_failed_start_raises_with_log_tail_and_leaves_no_process(tmp_path: Path) -> None:
     server = SeaweedS3Server(tmp_path, secrets.token_hex(10), secrets.token_hex(20))
     with pytest.raises(S3ServerError) as failure:
-        server.start(timeout=0.05)
+        server.start(timeout=0)
     message = str(failure.value)
     assert "not ready" in message
     assert "last lines of" in message
