@@ -122,6 +122,10 @@ def seed_patients(*, organization, count: int = 50, actor="system:seed_demo") ->
                 prior_cardiovascular_disease=profile["prior_cardiovascular_disease"],
             )
             created_patients += 1
+            if profile["prior_cardiovascular_disease"]:
+                # Secondary prevention: no primary-prevention equation applies, so none is requested (the
+                # request would be refused, saying so). The patient is in the list with that history.
+                continue
             points = profile["history_points"]
             for point in range(points):
                 # Earlier panels were a little worse: the trend shows treatment taking effect.

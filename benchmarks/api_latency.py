@@ -80,7 +80,7 @@ def templates(rng: random.Random) -> list[tuple[dict, object]]:
     import contextlib
 
     from modalities.base import AnalysisContext, PatientFacts
-    from modalities.cvd import CvdRiskAnalyzer
+    from modalities.cvd_risk.analyzer import CvdRiskAnalyzer
 
     analyzer = CvdRiskAnalyzer()
     out = []
@@ -110,7 +110,7 @@ def populate(organization, count: int, rng: random.Random) -> list:
     from accounts.tenancy import scopes_disabled
     from assessments.models import AIExplanation, Assessment, BiomarkerValue, Patient, PipelineStage
     from assessments.services import biomarker_value
-    from modalities.cvd import CvdRiskAnalyzer
+    from modalities.cvd_risk.analyzer import CvdRiskAnalyzer
 
     analyzer = CvdRiskAnalyzer()
     catalogue = analyzer.catalogue
@@ -150,7 +150,7 @@ def populate(organization, count: int, rng: random.Random) -> list:
                     risk_level=result.risk_level,
                     confidence=result.confidence,
                     recommendations=result.recommendations,
-                    results=result.results,
+                    results=result.document(),
                     method_version=result.method_version,
                     queued_at=queued,
                     started_at=started,
@@ -181,7 +181,7 @@ def populate(organization, count: int, rng: random.Random) -> list:
                         organization=organization,
                         assessment=assessment,
                         summary=result.explanation_summary,
-                        contributions=result.contributions,
+                        contributions=result.contributions_json(),
                     )
                 )
             Assessment.objects.bulk_create(assessments)

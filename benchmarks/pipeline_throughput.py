@@ -185,7 +185,7 @@ def time_analyzer(ids: list) -> dict:
     from assessments import services
     from assessments.models import Assessment
     from modalities.base import AnalysisContext
-    from modalities.cvd import CvdRiskAnalyzer
+    from modalities.cvd_risk.analyzer import CvdRiskAnalyzer
 
     with scopes_disabled():
         rows = list(Assessment.objects.filter(pk__in=ids).select_related("patient"))
@@ -307,7 +307,7 @@ def in_process_runs(organization, count: int, rng, *, mode: str) -> dict:
     import audit
     from accounts.tenancy import organization_scope
     from assessments import pipeline, services
-    from modalities.cvd import CvdRiskAnalyzer
+    from modalities.cvd_risk.analyzer import CvdRiskAnalyzer
 
     ids, _ = create_assessments(organization, count, rng, tag=f"inproc-{mode}")
     times = []

@@ -33,12 +33,13 @@ def make_patient(tenant, mrn="P-000001", *, consent=True, **fields):
         )
 
 
-def make_assessment(tenant, patient, *, inputs=None, run=False, attachments=()) -> Assessment:
+def make_assessment(tenant, patient, *, inputs=None, run=False, attachments=(), modality="cvd_risk") -> Assessment:
     """A queued assessment; with run=True the analysis runs here, synchronously, as a worker would."""
     with organization_scope(tenant.organization):
         assessment = services.create_assessment(
             actor=tenant.users["clinician"], organization=tenant.organization, patient=patient,
-            modality="cvd_risk", inputs=dict(PANEL if inputs is None else inputs), attachments=attachments,
+            modality=modality, inputs=dict(PANEL if inputs is None and modality == "cvd_risk" else inputs or {}),
+            attachments=attachments,
         )
         if run:
             pipeline.run(assessment.pk)
@@ -137,3 +138,9 @@ def events(organization, action: str, target=None):
     if target is not None:
         queryset = queryset.filter(target_id=str(target.pk))
     return queryset
+
+
+def make_failed_assessment(tenant, patient) -> Assessment:
+    """An assessment that fails in the worker with a reason (the test analyzer asked to fail: a cvd_risk
+    request that no equation can assess is refused at submission now, so it can no longer fail later)."""
+    return make_assessment(tenant, patient, modality="test_sleep", inputs={"seconds": 0, "fail": True}, run=True)

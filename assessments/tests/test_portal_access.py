@@ -11,7 +11,7 @@ from accounts.tenancy import organization_scope, scopes_disabled
 from assessments import services
 from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
 
-from .portal import events, make_assessment, make_patient, pdf_bytes, row_counts, text, upload
+from .portal import events, make_assessment, make_failed_assessment, make_patient, pdf_bytes, row_counts, text, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -24,8 +24,7 @@ def _objects(tenant, mrn_prefix="A"):
         tenant, patient, run=True, attachments=[upload("letter.pdf", pdf_bytes(), "application/pdf")]
     )
     queued = make_assessment(tenant, patient)
-    failed = make_assessment(tenant, patient, inputs={"total_cholesterol": 190, "hdl_cholesterol": 60,
-                                                      "systolic_bp": 118, "age": 25}, run=True)
+    failed = make_failed_assessment(tenant, patient)
     unconsented = make_patient(tenant, f"{mrn_prefix}-002", consent=False)
     with scopes_disabled():
         uploaded = UploadedFile.objects.get(assessment=completed)

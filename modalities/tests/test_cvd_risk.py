@@ -13,20 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from modalities.cvd_risk import (
-    METHOD_VERSION,
-    CvdAssessment,
-    NotApplicable,
-    RiskPanel,
-    assess,
+from modalities.cvd_risk.equations import (
     egfr_ckd_epi_2021,
     mg_dl_to_mmol_cholesterol,
     mmol_to_mg_dl_cholesterol,
     pooled_cohort_ascvd_10y,
     prevent_10y,
-    risk_category,
     umol_to_mg_dl_creatinine,
 )
+from modalities.cvd_risk.rule import METHOD_VERSION, CvdAssessment, RiskPanel, assess, risk_category
+from modalities.cvd_risk.values import NotApplicable
 
 TOLERANCE = 0.1  # percentage points
 
@@ -755,7 +751,7 @@ def test_no_equation_applies_recommends_clinical_assessment():
 def test_module_does_not_import_django():
     root = Path(__file__).resolve().parents[2]
     code = (
-        "import sys, modalities.cvd_risk; "
+        "import sys, modalities.cvd_risk.equations, modalities.cvd_risk.rule, modalities.cvd_risk.advice; "
         "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
     )
     completed = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
