@@ -3,7 +3,7 @@
 from medilens.views import DASHBOARD_SECTIONS
 from modalities import registry
 
-from . import selectors
+from . import presenters, selectors
 from .models import Assessment
 
 RECENT = 8
@@ -31,8 +31,7 @@ def assessments_section(view) -> dict:
     recent = list(selectors.assessments().order_by("-created_at")[:RECENT])
     for assessment in recent:
         assessment.modality_label = labels.get(assessment.modality, assessment.modality)
-        if assessment.risk_score is not None:
-            assessment.risk_display = f"{assessment.risk_score:.2f}".rstrip("0").rstrip(".")
+        assessment.headline = presenters.headline(assessment)
     return {
         "extra_stats": stats,
         "assessment_status_counts": [

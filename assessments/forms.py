@@ -157,6 +157,16 @@ class SignOffForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional: what you checked, or what follows from these results.",
     )
+    acknowledge_reference_model = forms.BooleanField(
+        label="I acknowledge this result comes from a reference model, not for clinical use, and will not use it "
+        "for a clinical decision",
+        required=False,
+    )
+
+    def __init__(self, *args, reference_model: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not reference_model:
+            del self.fields["acknowledge_reference_model"]
 
 
 class CommentForm(forms.Form):

@@ -137,6 +137,8 @@ class Assessment(TenantModel):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
+    # Signing off a reference model's result (not for clinical use) needs this explicit acknowledgement.
+    review_acknowledged_reference_model = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -25,11 +25,11 @@ def patients(*, search: str = "") -> QuerySet[Patient]:
 
 
 def patient_assessments(patient: Patient) -> QuerySet[Assessment]:
-    return Assessment.objects.filter(patient=patient).order_by("-created_at")
+    return Assessment.objects.filter(patient=patient).select_related("model_version").order_by("-created_at")
 
 
 def assessments(*, patient=None, modality=None, status=None, created_after=None, created_before=None):
-    queryset = Assessment.objects.select_related("patient")
+    queryset = Assessment.objects.select_related("patient", "model_version")
     if patient is not None:
         queryset = queryset.filter(patient=patient)
     if modality:

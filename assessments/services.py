@@ -412,18 +412,49 @@ def retry_assessment(*, actor, assessment: Assessment) -> Assessment:
     return transition(assessment.pk, Status.QUEUED, actor=actor)
 
 
-def sign_off(*, actor, assessment: Assessment, note: str = "") -> Assessment:
+REFERENCE_MODEL_ACKNOWLEDGEMENT = (
+    "This result comes from a reference model that is not for clinical use. Tick the acknowledgement to sign "
+    "it off: you confirm it will not be used for a clinical decision."
+)
+
+
+def sign_off(
+    *, actor, assessment: Assessment, note: str = "", acknowledge_reference_model: bool = False
+) -> Assessment:
+    """A clinician's review of a completed result. A result of a reference model (trained on generated data)
+    is signed off only with an explicit acknowledgement that it is not for clinical use; it is stored and
+    audited with the sign-off."""
     with transaction.atomic():
-        locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+        locked = (
+            Assessment.objects.select_for_update(of=("self",)).select_related("model_version").get(pk=assessment.pk)
+        )
         if locked.status != Status.COMPLETED:
             raise TransitionRefused("Only completed results can be signed off.")
         if locked.reviewed_at is not None:
             raise TransitionRefused("These results are already signed off.")
+        reference = locked.model_version is not None and locked.model_version.is_reference
+        if reference and not acknowledge_reference_model:
+            raise ValidationError({"acknowledge_reference_model": REFERENCE_MODEL_ACKNOWLEDGEMENT})
         locked.reviewed_by = actor
         locked.reviewed_at = timezone.now()
         locked.review_note = (note or "").strip()[:5000]
-        locked.save(update_fields=["reviewed_by", "reviewed_at", "review_note", "updated_at"])
-        audit.record(action="assessment.signed_off", actor=actor, organization=locked.organization, target=locked)
+        locked.review_acknowledged_reference_model = reference
+        locked.save(
+            update_fields=[
+                "reviewed_by",
+                "reviewed_at",
+                "review_note",
+                "review_acknowledged_reference_model",
+                "updated_at",
+            ]
+        )
+        audit.record(
+            action="assessment.signed_off",
+            actor=actor,
+            organization=locked.organization,
+            target=locked,
+            details={"reference_model_acknowledged": True} if reference else None,
+        )
     return locked
 
 

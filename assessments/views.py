@@ -33,7 +33,7 @@ from accounts.access import OrganizationMixin
 from medilens import storage
 from modalities import registry
 
-from . import selectors, services
+from . import presenters, selectors, services
 from .forms import (
     AttachmentForm,
     CommentForm,
@@ -44,6 +44,7 @@ from .forms import (
     input_groups,
 )
 from .models import Assessment, Patient, UploadedFile
+from .presenters import FLAG_BADGES, FLAG_COLORS, RISK_LEVEL_BADGES, humanize, number
 from .uploads import UploadRejected, safe_filename
 
 PATIENTS_PER_PAGE = 25
@@ -54,15 +55,6 @@ DEFAULT_TREND_BIOMARKER = "pce_ascvd_10y"
 # Requests sent by static/js/upload-progress.js; they get the redirect target as JSON instead of a 302,
 # which XMLHttpRequest would follow itself (fetching, and auditing, the next page twice).
 UPLOAD_PROGRESS_HEADER = "X-Upload-Progress"
-
-RISK_LEVEL_BADGES = {"low": "success", "borderline": "info", "intermediate": "warning", "high": "danger"}
-# Chart marker colours: the palette's primary, warning and danger text colours (3:1 or more on white).
-FLAG_COLORS = {"normal": "#0f6173", "low": "#7c4a03", "high": "#7c4a03", "critical": "#a61b1b", "none": "#0f6173"}
-FLAG_BADGES = {"normal": "success", "low": "warning", "high": "warning", "critical": "danger"}
-# Abbreviations kept as clinicians write them when a name is turned into a label.
-_WORDS = {"bp": "BP", "bmi": "BMI", "cvd": "CVD", "egfr": "eGFR", "hdl": "HDL", "ldl": "LDL", "ascvd": "ASCVD",
-          "pce": "PCE", "dl": "dL", "10y": "10-year"}
-
 
 # --- small helpers -----------------------------------------------------------------------------------
 def _add_errors(form, error: ValidationError, *, rename: dict | None = None) -> None:
@@ -85,62 +77,10 @@ def _add_once(form, field, errors) -> None:
         form.add_error(field, fresh)
 
 
-def _humanize(name: str) -> str:
-    words = [_WORDS.get(word, word) for word in str(name).split("_")]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
-
-
-def _number(value) -> str:
-    """Up to two decimals, no trailing zeros: 7.53, 213, 120.5."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if not isinstance(value, (int, float)):
-        return str(value)
-    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _range(low, high, low_inclusive=True, high_inclusive=True) -> str:
-    """The range as a clinician reads it; a limit that is itself out of range reads "<" or ">"."""
-    if low is not None and high is not None:
-        if low_inclusive and high_inclusive:
-            return f"{_number(low)}–{_number(high)}"
-        return f"{'' if low_inclusive else '> '}{_number(low)} to {'' if high_inclusive else '< '}{_number(high)}"
-    if low is not None:
-        return f"{'≥' if low_inclusive else '>'} {_number(low)}"
-    if high is not None:
-        return f"{'≤' if high_inclusive else '<'} {_number(high)}"
-    return "—"
-
-
-def _marker_range(marker) -> str:
-    return _range(
-        marker.reference_low, marker.reference_high, marker.reference_low_inclusive, marker.reference_high_inclusive
-    )
-
-
 def _duration(ms) -> str:
     if ms is None:
         return ""
     return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-
-
-def _analyzer(modality: str):
-    try:
-        return registry.get(modality)
-    except registry.UnknownModality:
-        return None
-
-
-def _biomarker_spec(name: str):
-    for modality in registry.names():
-        spec = registry.get(modality).catalogue.get(name)
-        if spec is not None:
-            return spec
-    return None
 
 
 def _wants_json_redirect(request) -> bool:
@@ -259,9 +199,9 @@ class PatientConsentView(OrganizationMixin, View):
         return redirect(target)
 
 
-def _trend_chart(values: list, label: str, unit: str) -> dict | None:
+def _trend_chart(values: list, label: str, unit: str, spec=None) -> dict | None:
     """Geometry of a small time-series chart (inline SVG, drawn by the template): one point per value,
-    the reference range shaded, nice y ticks, dated x ticks."""
+    the reference range shaded (for a risk score, its low-risk band), nice y ticks, dated x ticks."""
     if not values:
         return None
     width, height = 680, 260
@@ -269,6 +209,9 @@ def _trend_chart(values: list, label: str, unit: str) -> dict | None:
     plot_w, plot_h = width - left - right, height - top - bottom
     latest = values[-1]
     low, high = latest.reference_low, latest.reference_high
+    banded = spec is not None and spec.bands is not None
+    if banded:
+        low, high = 0.0, spec.bands.starts[0][0]
 
     numbers = [v.value for v in values]
     y_min, y_max = min(numbers), max(numbers)
@@ -321,7 +264,7 @@ def _trend_chart(values: list, label: str, unit: str) -> dict | None:
     for i, v in enumerate(values):
         px, py = round(x(v.measured_at), 1), round(y(v.value), 1)
         points.append({
-            "x": px, "y": py, "label_y": round(py - 10, 1), "value": _number(v.value), "flag": v.flag,
+            "x": px, "y": py, "label_y": round(py - 10, 1), "value": number(v.value), "flag": v.flag,
             "color": FLAG_COLORS.get(v.flag, FLAG_COLORS["normal"]),
             "show_label": i == len(values) - 1 or i % every == 0,
             "when": timezone.localtime(v.measured_at), "assessment_id": v.assessment_id,
@@ -332,7 +275,8 @@ def _trend_chart(values: list, label: str, unit: str) -> dict | None:
         "bottom_y": top + plot_h, "plot_w": plot_w, "plot_h": plot_h,
         "y_ticks": y_ticks, "x_ticks": x_ticks, "band": band, "points": points,
         "path": " ".join(f"{'M' if i == 0 else 'L'}{p['x']},{p['y']}" for i, p in enumerate(points)),
-        "unit": unit, "label": label, "range": _marker_range(latest) if band else "",
+        "unit": unit, "label": label, "range_label": "Low risk" if banded else "Reference range",
+        "range": (f"< {number(high)}" if banded else presenters.marker_range(latest, spec)) if band else "",
         "latest": points[-1], "first_when": points[0]["when"], "count": len(points),
     }
 
@@ -360,7 +304,7 @@ class PatientDetailView(OrganizationMixin, View):
         for assessment in page_obj.object_list:
             assessment.modality_label = labels.get(assessment.modality, assessment.modality)
             assessment.risk_badge = RISK_LEVEL_BADGES.get(assessment.risk_level, "neutral")
-            assessment.risk_display = _number(assessment.risk_score) if assessment.risk_score is not None else None
+            assessment.headline = presenters.headline(assessment)
         context = {
             "patient": patient,
             "page_obj": page_obj,
@@ -379,18 +323,18 @@ class PatientDetailView(OrganizationMixin, View):
         if wanted not in names:
             wanted = DEFAULT_TREND_BIOMARKER if DEFAULT_TREND_BIOMARKER in names else names[0]
         values = list(selectors.patient_biomarker_history(patient, wanted, days=TREND_DAYS))
-        spec = _biomarker_spec(wanted)
+        spec = presenters.biomarker_spec(wanted)
         unit = values[-1].unit if values else (spec.unit if spec else "")
         choices = []
         for name in names:
-            name_spec = _biomarker_spec(name)
-            choices.append((name, name_spec.label if name_spec else _humanize(name)))
+            name_spec = presenters.biomarker_spec(name)
+            choices.append((name, name_spec.label if name_spec else humanize(name)))
         return {
             "biomarker_names": choices,
             "biomarker": wanted,
-            "biomarker_label": spec.label if spec else _humanize(wanted),
+            "biomarker_label": spec.label if spec else humanize(wanted),
             "biomarker_source": spec.source if spec else "",
-            "chart": _trend_chart(values, spec.label if spec else _humanize(wanted), unit),
+            "chart": _trend_chart(values, spec.label if spec else humanize(wanted), unit, spec),
             "trend_years": TREND_DAYS // 365,
         }
 
@@ -425,7 +369,7 @@ class AssessmentCreateView(OrganizationMixin, View):
         patient = get_object_or_404(Patient, pk=pk)
         choices = registry.choices()
         modality = request.GET.get("modality") or (choices[0][0] if len(choices) == 1 else "")
-        analyzer = _analyzer(modality) if modality else None
+        analyzer = presenters.analyzer_for(modality) if modality else None
         if modality and analyzer is None:
             return self.render_page(patient, modality, None, None, None, status=400,
                                     page_errors=[str(registry.UnknownModality(modality))])
@@ -440,7 +384,7 @@ class AssessmentCreateView(OrganizationMixin, View):
         patient = get_object_or_404(Patient, pk=pk)
         files = request.FILES  # parsed already; the size-limit handler noted any file over the cap
         modality = request.POST.get("modality") or request.GET.get("modality") or ""
-        analyzer = _analyzer(modality)
+        analyzer = presenters.analyzer_for(modality)
         input_form = None
         if analyzer is not None and getattr(analyzer, "form_class", None) is not None:
             input_form = _analyzer_form(analyzer, data=request.POST)
@@ -551,107 +495,15 @@ def _input_rows(analyzer, inputs: dict) -> list[dict]:
             if key.endswith(ending):
                 base, suffix = key[: -len(ending)], unit
         field = fields.get(key) or fields.get(base)
-        label = str(field.label) if field is not None and field.label else _humanize(base)
+        label = str(field.label) if field is not None and field.label else humanize(base)
         if suffix:
             label = f"{label} ({suffix})"
-        display = _number(value)
+        display = number(value)
         choices = dict(getattr(field, "choices", []) or []) if field is not None else {}
         if isinstance(value, str) and value in choices:
             display = str(choices[value])
         rows.append({"label": label, "value": display})
     return rows
-
-
-def _biomarker_rows(analyzer, biomarkers) -> list[dict]:
-    catalogue = analyzer.catalogue if analyzer else {}
-    rows, category = [], None
-    for marker in biomarkers:
-        spec = catalogue.get(marker.name)
-        rows.append({
-            "category": _humanize(marker.category) if marker.category != category else None,
-            "name": marker.name,
-            "label": spec.label if spec else _humanize(marker.name),
-            "value": _number(marker.value),
-            "unit": marker.unit,
-            "range": _marker_range(marker),
-            "flag": marker.flag,
-            "flag_label": marker.get_flag_display(),
-            "flag_badge": FLAG_BADGES.get(marker.flag, "neutral"),
-            "source": spec.source if spec else "",
-        })
-        category = marker.category
-    return rows
-
-
-STRUCTURAL_RESULT_KEYS = {"not_applicable", "notes", "headline_source"}
-
-
-def _result_rows(analyzer, results: dict) -> tuple[list[dict], list[dict], list[str]]:
-    """(rows, unmatched not-applicable reasons, notes) of an analyzer's extra results, generically:
-    numbers get their catalogue label and unit, a missing number gets the reason it does not apply."""
-    catalogue = analyzer.catalogue if analyzer else {}
-    not_applicable = results.get("not_applicable") or {}
-    headline = results.get("headline_source")
-    used = set()
-    rows = []
-    for key, value in results.items():
-        if key in STRUCTURAL_RESULT_KEYS or isinstance(value, (dict, list)):
-            continue
-        if key.endswith("_derived") and key[: -len("_derived")] in results:
-            continue
-        spec = catalogue.get(key)
-        row = {
-            "key": key,
-            "label": spec.label if spec else _humanize(key),
-            "unit": spec.unit if spec else "",
-            "headline": key == headline,
-            "derived": results.get(f"{key}_derived") is True,
-            "value": None,
-            "reason": "",
-            # A sentence (a rule, a label) rather than a number: shown across the row, not right-aligned.
-            "text": isinstance(value, str) and not isinstance(value, bool),
-        }
-        if value is None:
-            match = next((n for n in not_applicable if key == n or key.startswith(f"{n}_")), None)
-            if match:
-                used.add(match)
-                row["reason"] = not_applicable[match]
-        else:
-            row["value"] = _number(value)
-        rows.append(row)
-    unmatched = [{"name": _humanize(n), "reason": why} for n, why in not_applicable.items() if n not in used]
-    notes = [str(n) for n in results.get("notes") or []]
-    return rows, unmatched, notes
-
-
-def _contribution_rows(analyzer, contributions, risk_score) -> list[dict]:
-    catalogue = analyzer.catalogue if analyzer else {}
-    points_of = [max(float(c.get("contribution_points") or 0), 0.0) for c in contributions]
-    scale = max([float(risk_score or 0), *points_of]) or 1.0
-    rows = []
-    for contribution, points in zip(contributions, points_of, strict=True):
-        factor = contribution.get("factor", "")
-        spec = catalogue.get(factor)
-        rows.append({
-            "label": spec.label if spec else _humanize(factor),
-            "unit": spec.unit if spec else "",
-            "current": _number(contribution.get("current_value")),
-            "optimal": _number(contribution.get("optimal_value")),
-            "risk_with_optimal": _number(contribution.get("risk_with_optimal")),
-            "points": f"{points:.1f}",
-            "width": round(100 * points / scale, 1),
-        })
-    return rows
-
-
-def _recommendations(items) -> list[dict]:
-    out = []
-    for item in items or []:
-        if isinstance(item, dict):
-            out.append({"text": item.get("text", ""), "source": item.get("source", "")})
-        else:
-            out.append({"text": str(item), "source": ""})
-    return out
 
 
 class AssessmentPageMixin(OrganizationMixin):
@@ -668,7 +520,7 @@ class AssessmentPageMixin(OrganizationMixin):
 
     def render_page(self, assessment, *, status=200, page_errors=(), **bound_forms):
         request = self.request
-        analyzer = _analyzer(assessment.modality)
+        analyzer = presenters.analyzer_for(assessment.modality)
         stages = _stage_rows(list(assessment.stages.all()))
         can_results = self.has_permission("assessments.view_results")
         input_rows = _input_rows(analyzer, assessment.inputs)
@@ -690,36 +542,27 @@ class AssessmentPageMixin(OrganizationMixin):
             "can_attach": self.has_permission("assessments.create"),
             "can_comment": self.has_permission("comments.post"),
             "attachment_form": bound_forms.get("attachment_form") or AttachmentForm(),
-            "sign_off_form": bound_forms.get("sign_off_form") or SignOffForm(),
+            "sign_off_form": bound_forms.get("sign_off_form")
+            or SignOffForm(reference_model=presenters.is_reference_result(assessment)),
             "comment_form": bound_forms.get("comment_form") or CommentForm(),
             "max_upload_mb": _max_upload_mb(),
         }
         if can_results:
             explanation = getattr(assessment, "explanation", None)
-            results = assessment.results or {}
-            rows, unmatched, notes = _result_rows(analyzer, results)
-            headline_key = results.get("headline_source")
-            headline_spec = analyzer.catalogue.get(headline_key) if analyzer and headline_key else None
             files = list(assessment.files.all())
             context.update({
                 "explanation": explanation,
-                "biomarker_rows": _biomarker_rows(analyzer, assessment.biomarkers.all()),
-                "result_rows": rows,
-                "not_applicable": unmatched,
-                "result_notes": notes,
-                "headline_label": headline_spec.label if headline_spec else "Risk score",
-                "score_unit": headline_spec.unit if headline_spec else "",
-                "risk_score": _number(assessment.risk_score) if assessment.risk_score is not None else None,
+                "result": presenters.result_view(assessment, explanation.contributions if explanation else []),
+                "reference_model": presenters.is_reference_result(assessment),
+                "reference_model_notice": presenters.REFERENCE_MODEL_NOTICE,
+                "biomarker_rows": presenters.biomarker_rows(analyzer, assessment.biomarkers.all()),
                 "risk_badge": RISK_LEVEL_BADGES.get(assessment.risk_level, "neutral"),
                 "confidence": (
                     f"{assessment.confidence * 100:.0f}%"
                     if assessment.confidence is not None
                     else getattr(analyzer, "no_confidence_reason", "Not given")
                 ),
-                "recommendations": _recommendations(assessment.recommendations),
-                "contributions": _contribution_rows(
-                    analyzer, explanation.contributions if explanation else [], assessment.risk_score
-                ),
+                "recommendations": presenters.recommendations(assessment.recommendations),
                 "input_files": [f for f in files if f.kind == UploadedFile.Kind.INPUT],
                 "attachments": [f for f in files if f.kind == UploadedFile.Kind.ATTACHMENT],
                 "thread": list(selectors.assessment_messages(assessment)),
@@ -788,10 +631,15 @@ class AssessmentSignOffView(AssessmentPageMixin, View):
 
     def post(self, request, pk):
         assessment = self.get_assessment(pk)
-        form = SignOffForm(request.POST)
+        form = SignOffForm(request.POST, reference_model=presenters.is_reference_result(assessment))
         if form.is_valid():
             try:
-                services.sign_off(actor=request.user, assessment=assessment, note=form.cleaned_data["note"])
+                services.sign_off(
+                    actor=request.user,
+                    assessment=assessment,
+                    note=form.cleaned_data["note"],
+                    acknowledge_reference_model=form.cleaned_data.get("acknowledge_reference_model", False),
+                )
             except ValidationError as error:
                 _add_errors(form, error)
             else:

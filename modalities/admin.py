@@ -78,7 +78,7 @@ class ModelVersionAdmin(AuditedModelAdmin):
     list_filter = ["modality", "status", "is_reference", "organization"]
     search_fields = ["name", "version", "modality", "weights_sha256"]
     ordering = ["modality", "-created_at"]
-    actions = ["activate", "retire", "roll_back"]
+    actions = ["activate", "activate_reference_model", "retire", "roll_back"]
     readonly = [
         "reference_notice", "modality", "organization", "name", "version", "architecture", "format", "status",
         "weights_key", "weights_sha256", "weights_size", "input_spec_display", "output_labels",
@@ -161,6 +161,18 @@ class ModelVersionAdmin(AuditedModelAdmin):
 
     @admin.action(description="Activate the selected version (retires the active one of its modality and scope)")
     def activate(self, request, queryset):
+        self._activate(request, queryset, allow_reference=False)
+
+    @admin.action(
+        description="Activate a REFERENCE model (not for clinical use; its results are marked so everywhere; audited)"
+    )
+    def activate_reference_model(self, request, queryset):
+        if queryset.exclude(is_reference=True).exists():
+            self.message_user(request, "This action is for reference models only.", messages.ERROR)
+            return
+        self._activate(request, queryset, allow_reference=True)
+
+    def _activate(self, request, queryset, *, allow_reference: bool):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
@@ -168,7 +180,9 @@ class ModelVersionAdmin(AuditedModelAdmin):
         activated = self._run(
             request,
             "activate",
-            lambda: services.activate_model_version(acting_user=request.user, model_version=version),
+            lambda: services.activate_model_version(
+                acting_user=request.user, model_version=version, allow_reference=allow_reference
+            ),
         )
         if activated is not None:
             self.message_user(request, f"Activated {activated}.", messages.SUCCESS)

@@ -50,7 +50,9 @@ class RiskBands:
 
     def __post_init__(self):
         bounds = [bound for bound, _ in self.starts]
-        if bounds != sorted(bounds) or any(level not in RISK_LEVELS[1:] for _, level in self.starts):
+        levels = [level for _, level in self.starts]
+        rising = all(level in RISK_LEVELS[1:] for level in levels) and levels == sorted(levels, key=RISK_LEVELS.index)
+        if bounds != sorted(bounds) or not rising or len(set(levels)) != len(levels):
             raise ValueError(f"risk bands must rise through {RISK_LEVELS[1:]}: {self.starts}")
 
     def level(self, value: float) -> str:

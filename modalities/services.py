@@ -271,8 +271,27 @@ def _make_active(acting_user, version: ModelVersion) -> None:
     version.save(update_fields=["status", "activated_by", "activated_at"])
 
 
-def activate_model_version(*, acting_user, model_version: ModelVersion) -> ModelVersion:
-    """Make this version the active one of its modality and scope; the one it replaces is retired."""
+REFERENCE_ACTIVATION_REFUSED = (
+    "{model} is a reference model (trained on generated data, not for clinical use): it is activated "
+    "automatically only on the embedded demo. Outside it, activate it only with the explicit reference-model "
+    "action, which is recorded in the audit log."
+)
+
+
+def _check_reference_activation(version: ModelVersion, allow_reference: bool) -> dict:
+    """A reference model's results are never for clinical use: outside the embedded demo (no DATABASE_URL)
+    it is activated only by an explicit, audited step. Returns what the audit event adds."""
+    if not version.is_reference:
+        return {}
+    if not settings.EMBEDDED and not allow_reference:
+        raise ValidationError(REFERENCE_ACTIVATION_REFUSED.format(model=f"{version.name} {version.version}"))
+    return {"reference_model": True, "explicit_reference_activation": bool(allow_reference)}
+
+
+def activate_model_version(*, acting_user, model_version: ModelVersion, allow_reference: bool = False) -> ModelVersion:
+    """Make this version the active one of its modality and scope; the one it replaces is retired.
+    ``allow_reference``: the explicit step a reference model needs outside the embedded demo."""
+    reference = _check_reference_activation(model_version, allow_reference)
     verify_stored_weights(model_version)
     with transaction.atomic():
         versions = {v.pk: v for v in _lock_scope(model_version.modality, model_version.organization_id)}
@@ -288,7 +307,7 @@ def activate_model_version(*, acting_user, model_version: ModelVersion) -> Model
             actor=acting_user,
             organization=target.organization,
             target=target,
-            details=_audit_details(target, previous_id=previous.pk if previous else None),
+            details=_audit_details(target, previous_id=previous.pk if previous else None, **reference),
         )
     return target
 
@@ -316,13 +335,17 @@ def previous_version(*, modality: str, organization=None) -> ModelVersion | None
     )
 
 
-def rollback_model_version(*, acting_user, modality: str, organization=None) -> ModelVersion:
-    """Reactivate the previously active version of this modality and scope; retire the current one."""
+def rollback_model_version(
+    *, acting_user, modality: str, organization=None, allow_reference: bool = False
+) -> ModelVersion:
+    """Reactivate the previously active version of this modality and scope; retire the current one. A
+    reference model comes back only as activation would let it (see ``_check_reference_activation``)."""
     organization_id = organization.pk if organization is not None else None
     scope_label = f"{modality} ({organization.name if organization is not None else 'platform-wide'})"
     target = previous_version(modality=modality, organization=organization)
     if target is None:
         raise ValidationError(f"There is no earlier version of the {scope_label} model to roll back to.")
+    reference = _check_reference_activation(target, allow_reference)
     verify_stored_weights(target)
     with transaction.atomic():
         versions = {v.pk: v for v in _lock_scope(modality, organization_id)}
@@ -339,6 +362,6 @@ def rollback_model_version(*, acting_user, modality: str, organization=None) -> 
             actor=acting_user,
             organization=target.organization,
             target=target,
-            details=_audit_details(target, from_version_id=current.pk if current else None),
+            details=_audit_details(target, from_version_id=current.pk if current else None, **reference),
         )
     return target

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assessments.models import Assessment, BiomarkerValue, Patient, PipelineStage, UploadedFile
+from assessments.presenters import REFERENCE_MODEL_NOTICE, biomarker_spec
 from modalities import registry
 
 
@@ -62,31 +63,58 @@ class ReferenceRangeSerializer(serializers.Serializer):
     high_inclusive = serializers.BooleanField(source="reference_high_inclusive", read_only=True)
 
 
-class BiomarkerSerializer(serializers.ModelSerializer):
+class RiskBandSerializer(serializers.Serializer):
+    """One risk category of a biomarker that is itself a risk score: values from ``start`` (inclusive unless
+    ``start_inclusive`` is false) up to the next band's start read as ``level``. Below the first band: low,
+    flagged "normal"."""
+
+    level = serializers.ChoiceField(choices=["borderline", "intermediate", "high"])
+    start = serializers.FloatField()
+    start_inclusive = serializers.BooleanField()
+
+
+class _RiskBandsMixin:
+    """``risk_bands``: for a biomarker that is itself a risk score (a PCE risk, a Stolz TDS), the categories
+    its ``flag`` is read in (its ``reference_range`` is then empty); null for every other biomarker."""
+
+    def _spec(self, obj):
+        assessment = self.context.get("assessment")
+        return biomarker_spec(obj.name, assessment.modality if assessment else None)
+
+    @extend_schema_field(RiskBandSerializer(many=True, allow_null=True))
+    def get_risk_bands(self, obj) -> list[dict] | None:
+        spec = self._spec(obj)
+        if spec is None or spec.bands is None:
+            return None
+        bands = spec.bands
+        return [
+            {"level": level, "start": start, "start_inclusive": level not in bands.above}
+            for start, level in bands.starts
+        ]
+
+
+class BiomarkerSerializer(_RiskBandsMixin, serializers.ModelSerializer):
     reference_range = ReferenceRangeSerializer(source="*", read_only=True)
     label = serializers.SerializerMethodField()
+    risk_bands = serializers.SerializerMethodField()
 
     class Meta:
         model = BiomarkerValue
-        fields = ["name", "label", "category", "value", "unit", "reference_range", "flag", "measured_at"]
+        fields = ["name", "label", "category", "value", "unit", "reference_range", "risk_bands", "flag", "measured_at"]
 
     def get_label(self, obj) -> str:
-        assessment = self.context.get("assessment")
-        modality = assessment.modality if assessment else None
-        try:
-            spec = registry.get(modality).catalogue.get(obj.name) if modality else None
-        except registry.UnknownModality:
-            spec = None
+        spec = self._spec(obj)
         return spec.label if spec else obj.name
 
 
-class BiomarkerHistorySerializer(serializers.ModelSerializer):
+class BiomarkerHistorySerializer(_RiskBandsMixin, serializers.ModelSerializer):
     reference_range = ReferenceRangeSerializer(source="*", read_only=True)
+    risk_bands = serializers.SerializerMethodField()
     assessment = serializers.UUIDField(source="assessment_id")
 
     class Meta:
         model = BiomarkerValue
-        fields = ["assessment", "value", "unit", "reference_range", "flag", "measured_at"]
+        fields = ["assessment", "value", "unit", "reference_range", "risk_bands", "flag", "measured_at"]
 
 
 class FileSerializer(serializers.ModelSerializer):
@@ -107,6 +135,13 @@ class AssessmentSerializer(serializers.ModelSerializer):
     preliminary = serializers.BooleanField(source="is_preliminary")
     review = serializers.SerializerMethodField()
     model_version = serializers.SerializerMethodField()
+    risk_score_label = serializers.SerializerMethodField(
+        help_text="What risk_score is, e.g. '10-year ASCVD risk (PCE)' or 'Stolz total dermoscopy score (TDS)'; "
+        "null when there is no score. results.score has its scale, source and risk categories."
+    )
+    risk_score_unit = serializers.SerializerMethodField(
+        help_text="The unit of risk_score ('%', 'points', ...); null when there is no score."
+    )
 
     class Meta:
         model = Assessment
@@ -116,6 +151,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "modality",
             "status",
             "risk_score",
+            "risk_score_label",
+            "risk_score_unit",
             "risk_level",
             "confidence",
             "failure_reason",
@@ -153,6 +190,15 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "has_image": bool(explanation.image_key),
         }
 
+    def _score(self, obj) -> dict:
+        return (obj.results or {}).get("score") or {} if obj.risk_score is not None else {}
+
+    def get_risk_score_label(self, obj) -> str | None:
+        return self._score(obj).get("label")
+
+    def get_risk_score_unit(self, obj) -> str | None:
+        return self._score(obj).get("unit")
+
     def get_model_version(self, obj) -> dict | None:
         model = obj.model_version
         if model is None:
@@ -162,6 +208,9 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "name": model.name,
             "version": model.version,
             "reference_model": model.is_reference,
+            # A reference model was trained on generated data: its results are never for clinical use.
+            "not_for_clinical_use": model.is_reference,
+            "notice": REFERENCE_MODEL_NOTICE if model.is_reference else "",
             "intended_use": model.intended_use,
             "limitations": model.limitations,
         }
@@ -169,7 +218,12 @@ class AssessmentSerializer(serializers.ModelSerializer):
     def get_review(self, obj) -> dict | None:
         if obj.reviewed_at is None:
             return None
-        return {"reviewed_by": obj.reviewed_by_id, "reviewed_at": obj.reviewed_at, "note": obj.review_note}
+        return {
+            "reviewed_by": obj.reviewed_by_id,
+            "reviewed_at": obj.reviewed_at,
+            "note": obj.review_note,
+            "reference_model_acknowledged": obj.review_acknowledged_reference_model,
+        }
 
 
 class AssessmentCreateSerializer(serializers.Serializer):

@@ -52,6 +52,7 @@ def test_api_submission_completes_through_the_worker_with_goffs_score(celery_wor
     # Goff et al. 2014 worked example: African-American male, 6.1%.
     assert abs(body["risk_score"] - 6.1) <= 0.1
     assert body["risk_level"] == "borderline" and body["confidence"] is None and body["failure_reason"] == ""
+    assert body["risk_score_label"] == "10-year ASCVD risk (PCE)" and body["risk_score_unit"] == "%"
     assert [s["status"] for s in body["stages"]] == ["completed"] * 3
     assert body["started_at"] and body["completed_at"] and body["explanation"]["summary"]
     assert body["biomarkers"]
@@ -59,13 +60,18 @@ def test_api_submission_completes_through_the_worker_with_goffs_score(celery_wor
         assert {"name", "value", "unit", "reference_range", "flag"} <= set(biomarker)
         assert set(biomarker["reference_range"]) == {"low", "high", "low_inclusive", "high_inclusive"}
         assert isinstance(biomarker["value"], float) and biomarker["unit"]
-        assert biomarker["flag"] in {"normal", "low", "high", "critical"}
+        assert biomarker["flag"] in {"normal", "low", "high", "critical", "borderline", "intermediate", "none"}
     pce = next(b for b in body["biomarkers"] if b["name"] == "pce_ascvd_10y")
     assert pce["unit"] == "%" and abs(pce["value"] - body["risk_score"]) < 0.01
-    assert (
-        pce["reference_range"] == {"low": None, "high": 7.5, "low_inclusive": True, "high_inclusive": False}
-        and pce["flag"] == "normal"
-    )
+    # The PCE risk is flagged in the guideline's categories, as the risk level reads it (6.1% is borderline;
+    # it read "normal" beside a borderline risk before), and says which categories those are.
+    assert pce["flag"] == "borderline" == body["risk_level"]
+    assert pce["reference_range"] == {"low": None, "high": None, "low_inclusive": True, "high_inclusive": True}
+    assert pce["risk_bands"] == [
+        {"level": "borderline", "start": 5.0, "start_inclusive": True},
+        {"level": "intermediate", "start": 7.5, "start_inclusive": True},
+        {"level": "high", "start": 20.0, "start_inclusive": True},
+    ]
 
     # The retried submission is the first answer again, and no second assessment exists.
     replay = api.post("/api/v1/assessments/", payload, format="json", HTTP_IDEMPOTENCY_KEY="e2e-1")
@@ -79,4 +85,4 @@ def test_api_submission_completes_through_the_worker_with_goffs_score(celery_wor
     values = history.json()["values"]
     assert len(values) == 1
     assert values[0]["assessment"] == assessment_id and values[0]["value"] == pce["value"]
-    assert values[0]["unit"] == "%" and values[0]["reference_range"]["high"] == 7.5
+    assert values[0]["unit"] == "%" and values[0]["risk_bands"] == pce["risk_bands"]

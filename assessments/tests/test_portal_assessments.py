@@ -14,6 +14,7 @@ from .portal import (
     events,
     form_data,
     make_assessment,
+    make_failed_assessment,
     make_patient,
     pdf_bytes,
     text,
@@ -231,14 +232,25 @@ def test_a_completed_assessment_shows_results_with_ranges_sources_and_explanatio
     assert rows["Total cholesterol"].startswith("Total cholesterol 213 mg/dL < 200 High")
     # 120 mmHg is on the limit, and ACC/AHA's "elevated" starts there: the range says so and the flag agrees.
     assert rows["Systolic blood pressure"].startswith("Systolic blood pressure 120 mmHg 90 to < 120 High")
-    assert "10-year ASCVD risk (PCE)" in rows
-    # Every estimate, the headline marked; recommendations cite their source.
-    assert "10-year total CVD risk (PREVENT)" in page and "Headline" in page
+    # The PCE risk is flagged in the guideline's categories, in the same words as the risk level.
+    assert rows["10-year ASCVD risk (PCE)"].startswith(
+        "10-year ASCVD risk (PCE) 2.1 % < 5 % low, >= 5 to < 7.5 % borderline, >= 7.5 to < 20 % intermediate, "
+        ">= 20 % high Normal"
+    )
+    # The headline says what it is, with its unit, categories and source; recommendations cite theirs.
+    summary = text_of(body.split('id="summary-heading"')[1].split("</section>")[0])
+    assert "10-year ASCVD risk (PCE) 2.1 %" in summary and "Categories: < 5 % low" in summary
+    assert "Source: Goff et al., Circulation 2014" in summary
+    assert "10-year total CVD risk (PREVENT)" in page
     assert "Source: 2019 ACC/AHA Primary Prevention Guideline" in page
     explanation = assessment.explanation.summary
     assert explanation in page
     assert page.count("Systolic blood pressure") >= 2
-    assert "What adds to the risk" in page and "Adds (percentage points)" in page
+    # Only factors that add something are listed, in the score's own unit (percentage points of a %).
+    assert "What adds to the 10-year ASCVD risk (PCE)" in page and "Adds (percentage points)" in page
+    contributions = text_of(body.split('id="contributions-heading"')[1].split("</table>")[0])
+    assert "Total cholesterol 213 mg/dL 170 mg/dL" in contributions
+    assert "Systolic blood pressure" not in contributions and "HDL" not in contributions  # already optimal
 
 
 def test_not_applicable_equations_say_why(tenant_a):
@@ -247,19 +259,18 @@ def test_not_applicable_equations_say_why(tenant_a):
     assessment = make_assessment(tenant_a, patient, run=True)
     page = text(tenant_a.client_for(Role.CLINICIAN).get(f"/assessments/{assessment.pk}/"))
     assert assessment.status == "completed"
-    assert "Not applicable PREVENT equations need eGFR (or serum creatinine to estimate it); none was provided." \
-        in page
+    assert "Not measured or not applicable PREVENT equations : PREVENT equations need eGFR (or serum creatinine " \
+        "to estimate it); none was provided." in page
 
 
 def test_a_failed_assessment_shows_its_reason_and_can_be_retried(tenant_a):
     patient = make_patient(tenant_a, "F-1")
-    assessment = make_assessment(tenant_a, patient, inputs={"total_cholesterol": 190, "hdl_cholesterol": 60,
-                                                            "systolic_bp": 118, "age": 25}, run=True)
+    assessment = make_failed_assessment(tenant_a, patient)
     assert assessment.status == "failed"
     client = tenant_a.client_for(Role.CLINICIAN)
     body = client.get(f"/assessments/{assessment.pk}/").content.decode()
     alert = body.split('<div class="alert alert-danger" role="alert">', 1)[1].split("</div>", 1)[0]
-    assert "The analysis failed." in alert and "No risk equation applies to this patient." in alert
+    assert "The analysis failed." in alert and "The test analyzer was asked to fail." in alert
     assert "Retry" in text_of(body) and "Risk summary" not in text_of(body)
 
     response = client.post(f"/assessments/{assessment.pk}/retry/")
@@ -346,25 +357,28 @@ def test_the_discussion_posts_and_audits_messages(tenant_a):
     assert "Repeat lipids in 3 months." in auditor and 'name="body"' not in auditor
 
 
-def test_result_rows_tell_a_sentence_a_missing_value_and_a_not_applicable_one_apart():
-    from assessments.views import _result_rows
+def test_the_typed_result_renders_by_type_and_an_unknown_schema_is_not_guessed():
+    from types import SimpleNamespace
 
-    rows, unmatched, _ = _result_rows(
-        None,
-        {
-            "risk_rule": "score = points x 20; high at 3 points or more",
-            "lesion_id": None,
-            "pce_ascvd_10y": None,
-            "score": 4.25,
-            "not_applicable": {"pce": "Age 35 is outside 40-79.", "prevent": "No eGFR."},
-        },
-    )
-    by_key = {row["key"]: row for row in rows}
-    assert by_key["risk_rule"]["text"] and by_key["risk_rule"]["value"].startswith("score = points")
-    assert by_key["lesion_id"]["value"] is None and by_key["lesion_id"]["reason"] == ""  # shown "Not given"
-    assert by_key["pce_ascvd_10y"]["reason"] == "Age 35 is outside 40-79."
-    assert by_key["score"]["value"] == "4.25" and not by_key["score"]["text"]
-    assert [item["reason"] for item in unmatched] == ["No eGFR."]
+    from assessments.presenters import result_view
+
+    document = {
+        "schema_version": 2,
+        "score": None,
+        "score_withheld": "No validated composite exists.",
+        "measurements": [{"name": "beats", "label": "Beats analysed", "value": 11, "unit": "", "decimals": 0,
+                          "derived": False}],
+        "not_applicable": [{"name": "pce", "label": "Pooled Cohort Equations", "reason": "Age 35 is outside 40-79."}],
+        "notes": ["Repeat the test."],
+        "details": {"risk_rule": "not rendered by name"},
+    }
+    view = result_view(SimpleNamespace(results=document, risk_score=None, model_version=None), [])
+    assert view["score"] is None and view["score_withheld"] == "No validated composite exists."
+    assert view["measurements"][0]["value"] == "11" and view["measurements"][0]["label"] == "Beats analysed"
+    assert view["not_applicable"][0]["reason"] == "Age 35 is outside 40-79."
+    assert view["notes"] == ["Repeat the test."] and view["contributions"] == []
+    future = result_view(SimpleNamespace(results={"schema_version": 99}, risk_score=1.0, model_version=None), [])
+    assert future == {"unreadable": True}
 
 
 @pytest.mark.parametrize(
@@ -381,6 +395,6 @@ def test_result_rows_tell_a_sentence_a_missing_value_and_a_not_applicable_one_ap
     ],
 )
 def test_a_range_reads_which_side_of_each_limit_is_normal(low, high, low_inclusive, high_inclusive, shown):
-    from assessments.views import _range
+    from assessments.presenters import value_range
 
-    assert _range(low, high, low_inclusive, high_inclusive) == shown
+    assert value_range(low, high, low_inclusive, high_inclusive) == shown

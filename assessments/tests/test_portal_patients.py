@@ -224,12 +224,12 @@ def test_the_patient_page_lists_assessments_and_draws_the_trend(tenant_a):
     body, page = response.content.decode(), text(response)
     for assessment in (older, newer, queued):
         assert f"/assessments/{assessment.pk}/" in body
-    assert "Risk score" in page and "Queued" in page
+    assert "Score" in page and "10-year ASCVD risk (PCE)" in page and "Queued" in page
 
     svg = re.search(r'<svg class="trend-chart".*?</svg>', body, flags=re.S).group(0)
     assert "10-year ASCVD risk (PCE) over time" in svg
     assert svg.count("<circle") == 2
-    assert 'fill="#e5f4ea"' in svg  # the reference range is shaded
+    assert 'fill="#e5f4ea"' in svg  # the low-risk band (< 5%) is shaded
     with scopes_disabled():
         stored = older.biomarkers.get(name="pce_ascvd_10y").value
     older_value = f"{stored:.2f}".rstrip("0").rstrip(".")

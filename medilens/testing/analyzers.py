@@ -4,6 +4,17 @@ import time
 
 from modalities.base import AnalysisError, AnalysisResult, Analyzer, BiomarkerSpec, InputError, StageSpec
 from modalities.registry import register
+from modalities.results import Score, ScoreScale
+
+SLEEP_SCORE = ScoreScale(
+    key="test_points",
+    label="Test points (MediLens test rule)",
+    unit="points",
+    minimum=0,
+    maximum=100,
+    source="test",
+    own_rule=True,
+)
 
 
 @register
@@ -34,7 +45,7 @@ class SleepAnalyzer(Analyzer):
         with context.stage("finish"):
             return AnalysisResult(
                 method_version="test_sleep 1",
-                risk_score=10.0,
+                score=Score(10.0, SLEEP_SCORE),
                 risk_level="low",
                 biomarkers={"slept_seconds": float(context.inputs["seconds"])},
                 explanation_summary="slept",

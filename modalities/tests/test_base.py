@@ -2,7 +2,8 @@
 
 import pytest
 
-from modalities.base import BiomarkerSpec
+from modalities.base import AnalysisError, AnalysisResult, BiomarkerSpec
+from modalities.results import RiskBands, Score, ScoreScale
 
 
 def spec(**limits):
@@ -53,9 +54,14 @@ def test_abnormal_at_names_only_real_limits():
         ("cvd_risk", "bmi", 18.5, "normal"),
         ("cvd_risk", "egfr", 60, "normal"),  # KDIGO G3a is 45-59
         ("cvd_risk", "egfr", 15, "low"),  # G5 is < 15
-        ("cvd_risk", "pce_ascvd_10y", 7.4, "normal"),
-        ("cvd_risk", "pce_ascvd_10y", 7.5, "high"),  # intermediate 7.5-19.9%
-        ("cvd_risk", "pce_ascvd_10y", 20, "critical"),  # high >= 20%
+        # The PCE risk is flagged in the guideline's own categories, the same words as the risk level.
+        ("cvd_risk", "pce_ascvd_10y", 4.9, "normal"),  # low < 5%
+        ("cvd_risk", "pce_ascvd_10y", 5.0, "borderline"),  # borderline 5 to < 7.5%
+        ("cvd_risk", "pce_ascvd_10y", 7.4, "borderline"),
+        ("cvd_risk", "pce_ascvd_10y", 7.5, "intermediate"),  # intermediate 7.5 to < 20%
+        ("cvd_risk", "pce_ascvd_10y", 9.9, "intermediate"),  # was "high" beside "intermediate risk"
+        ("cvd_risk", "pce_ascvd_10y", 20, "high"),  # high >= 20%
+        ("cvd_risk", "pce_ascvd_10y", 26.7, "high"),  # was "critical": no guideline says so
         ("cardiology", "heart_rate", 100, "normal"),  # tachycardia is > 100
         ("cardiology", "heart_rate", 60, "normal"),
         ("cardiology", "qrs_duration", 110, "high"),  # 110-119 incomplete block
@@ -97,3 +103,97 @@ def test_tds_flag_agrees_with_stolz_bands(tds):
 
     flag = registry.get("dermatology").catalogue["total_dermoscopy_score"].flag(tds)
     assert {"benign": "normal", "suspicious": "high", "highly suspicious": "critical"}[tds_category(tds)] == flag
+
+
+BANDS = RiskBands(((5.0, "borderline"), (7.5, "intermediate"), (20.0, "high")), source="test")
+
+
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [(0, "low"), (4.99, "low"), (5, "borderline"), (7.49, "borderline"), (7.5, "intermediate"), (20, "high")],
+)
+def test_risk_bands_start_at_their_bound(value, level):
+    assert BANDS.level(value) == level
+
+
+def test_a_band_named_above_starts_strictly_above_its_bound():
+    stolz = RiskBands(((4.75, "intermediate"), (5.45, "high")), source="test", above=frozenset({"high"}))
+    assert [stolz.level(v) for v in (4.7, 4.75, 5.45, 5.5)] == ["low", "intermediate", "intermediate", "high"]
+    assert stolz.describe("points") == ("< 4.75 points low, >= 4.75 to <= 5.45 points intermediate, > 5.45 points high")
+
+
+def test_risk_bands_must_rise_through_the_vocabulary():
+    with pytest.raises(ValueError, match="rise"):
+        RiskBands(((5, "high"), (7.5, "borderline")), source="test")
+    with pytest.raises(ValueError, match="rise"):
+        RiskBands(((5, "critical"),), source="test")
+
+
+def test_a_score_must_say_its_unit_and_own_its_rule():
+    with pytest.raises(ValueError, match="unit"):
+        ScoreScale(key="k", label="Something", unit="", minimum=0, maximum=1, source="s")
+    with pytest.raises(ValueError, match="MediLens"):
+        ScoreScale(key="k", label="Triage points", unit="points", minimum=0, maximum=9, source="s", own_rule=True)
+    ScoreScale(
+        key="k", label="Triage points (MediLens rule)", unit="points", minimum=0, maximum=9, source="s", own_rule=True
+    )
+
+
+def test_a_score_biomarker_takes_no_limits():
+    with pytest.raises(ValueError, match="bands"):
+        spec(reference_high=7.5, bands=BANDS)
+
+
+RISK = ScoreScale(key="risk", label="Risk", unit="%", minimum=0, maximum=100, source="s", bands=BANDS, biomarker="x")
+CATALOGUE = {"x": spec(bands=BANDS)}
+
+
+@pytest.mark.parametrize(
+    ("value", "level", "allowed"),
+    [
+        (9.9, "intermediate", True),
+        (9.9, "high", True),  # raised by another finding: the number's own category is lower, never higher
+        (9.9, "borderline", False),  # the flag would read intermediate beside "borderline risk"
+        (26.7, "intermediate", False),
+    ],
+)
+def test_the_headline_biomarker_is_never_flagged_above_the_risk_level(value, level, allowed):
+    result = AnalysisResult("m", score=Score(value, RISK), risk_level=level, biomarkers={"x": value})
+    if allowed:
+        result.check(CATALOGUE)
+    else:
+        with pytest.raises(AnalysisError, match="flagged"):
+            result.check(CATALOGUE)
+
+
+@pytest.mark.parametrize("value", [-0.1, 100.1, float("nan")])
+def test_a_score_outside_its_scale_is_refused(value):
+    with pytest.raises(AnalysisError, match="outside"):
+        AnalysisResult("m", score=Score(value, RISK), risk_level="low").check({})
+
+
+def test_an_unknown_risk_level_is_refused():
+    with pytest.raises(AnalysisError, match="risk level"):
+        AnalysisResult("m", risk_level="critical").check({})
+
+
+def test_the_stored_document_says_what_the_score_is_and_drops_empty_contributions():
+    from modalities.results import Contribution, NotApplicable
+
+    result = AnalysisResult(
+        "m",
+        score=Score(9.94, RISK),
+        risk_level="intermediate",
+        not_applicable=[NotApplicable("prevent", "PREVENT", "needs eGFR")],
+        contributions=[Contribution("a", "A", 2.04), Contribution("b", "B", 0.04)],
+    )
+    document = result.document()
+    assert document["schema_version"] == 2
+    assert document["score"]["value"] == 9.9 and document["score"]["unit"] == "%"
+    assert (
+        document["score"]["bands"]
+        == "< 5 % low, >= 5 to < 7.5 % borderline, >= 7.5 to < 20 % intermediate, >= 20 % high"
+    )
+    assert document["not_applicable"] == [{"name": "prevent", "label": "PREVENT", "reason": "needs eGFR"}]
+    assert [row["factor"] for row in result.contributions_json()] == ["a"]  # 0.04 rounds to 0.0: not shown
+    assert result.risk_score == 9.9

@@ -198,6 +198,18 @@ def test_the_reference_model_is_labelled_and_cannot_be_deleted(staff):
     assert "not for clinical use" in _text(staff.get(CHANGELIST))
 
 
+def test_a_reference_model_needs_the_explicit_admin_action_outside_the_demo(staff):
+    call_command("register_reference_models", stdout=io.StringIO())
+    version = ModelVersion.objects.get(is_reference=True)
+    page = _text(_action(staff, "activate", [version]))
+    assert "Could not activate" in page and "not for clinical use" in page
+    assert ModelVersion.objects.get(pk=version.pk).status == "draft"
+    _action(staff, "activate_reference_model", [version])
+    assert ModelVersion.objects.get(pk=version.pk).status == "active"
+    event = AuditEvent.objects.get(action="model_version.activated", target_id=str(version.pk))
+    assert event.details["explicit_reference_activation"] is True
+
+
 def test_clinic_members_cannot_reach_the_registry(tenant_a):
     response = tenant_a.client_for("org_admin").get(CHANGELIST)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -7,10 +7,12 @@ import io
 
 import numpy as np
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.test import override_settings
 
 from audit.models import AuditEvent
-from modalities import runtime
+from modalities import runtime, services
 from modalities.management.commands import build_reference_model as reference
 from modalities.management.commands.register_reference_models import DIRECTORY
 from modalities.models import ModelVersion
@@ -27,7 +29,7 @@ def _empty_cache():
 
 @pytest.fixture
 def reference_model(db):
-    call_command("register_reference_models", stdout=io.StringIO())
+    call_command("register_reference_models", "--activate-outside-demo", stdout=io.StringIO())
     return runtime.load(ModelVersion.objects.get(name=reference.NAME))
 
 
@@ -57,7 +59,8 @@ def test_a_rebuild_gives_the_same_bytes_on_the_same_machine(tmp_path):
     assert '"auc": ' in printed.getvalue() and '"accuracy": ' in printed.getvalue()
 
 
-def test_register_reference_models_is_idempotent_and_activates_once(db):
+@override_settings(EMBEDDED=True)
+def test_register_reference_models_is_idempotent_and_activates_once_on_the_demo(db):
     call_command("register_reference_models", stdout=io.StringIO())
     version = ModelVersion.objects.get(name=reference.NAME)
     data = COMMITTED.read_bytes()
@@ -78,6 +81,28 @@ def test_register_reference_models_is_idempotent_and_activates_once(db):
     ModelVersion.objects.filter(pk=version.pk).update(status="retired")
     call_command("register_reference_models", stdout=io.StringIO())
     assert ModelVersion.objects.get(pk=version.pk).status == "retired"
+
+
+def test_outside_the_demo_a_reference_model_is_registered_but_not_activated(db):
+    """With DATABASE_URL set (the test settings are production settings) the reference model never becomes
+    active by itself: its results would reach clinicians."""
+    printed = io.StringIO()
+    call_command("register_reference_models", stdout=printed)
+    version = ModelVersion.objects.get(name=reference.NAME)
+    assert version.status == "draft"
+    assert "registered, not activated" in printed.getvalue() and "--activate-outside-demo" in printed.getvalue()
+    assert not AuditEvent.objects.filter(action="model_version.activated").exists()
+    with pytest.raises(ValidationError, match="reference model"):
+        services.activate_model_version(acting_user=None, model_version=version)
+    assert ModelVersion.objects.get(pk=version.pk).status == "draft"
+
+
+def test_the_explicit_flag_activates_it_and_the_audit_log_says_so(db):
+    call_command("register_reference_models", "--activate-outside-demo", stdout=io.StringIO())
+    version = ModelVersion.objects.get(name=reference.NAME)
+    assert version.status == "active"
+    event = AuditEvent.objects.get(action="model_version.activated", target_id=str(version.pk))
+    assert event.details["reference_model"] is True and event.details["explicit_reference_activation"] is True
 
 
 def test_the_reference_model_separates_generated_images_it_never_saw(reference_model):

@@ -5,6 +5,10 @@ default storage at models/<modality>/<name>/<version>/<sha256>.safetensors, crea
 (is_reference=True, intended use "not for clinical use", the validation metrics embedded in the file)
 and activate it when its modality has no active platform-wide version. Run again, it changes nothing:
 an existing version is left as it is (and its stored weights are put back if they went missing).
+
+A reference model was trained on generated data and is never for clinical use, so it is activated only on
+the embedded demo (no DATABASE_URL). With DATABASE_URL set the command registers it as a draft and
+activates it only when given ``--activate-outside-demo``, an explicit step the audit log records.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -40,6 +45,13 @@ def committed_weights(name: str) -> tuple[bytes, str]:
 
 class Command(BaseCommand):
     help = "Register (and, where no version is active, activate) the committed reference models."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--activate-outside-demo",
+            action="store_true",
+            help="With DATABASE_URL set, also activate a reference model (not for clinical use); audited.",
+        )
 
     def handle(self, *args, **options):
         for name, entry in REFERENCE_MODELS.items():
@@ -84,5 +96,14 @@ class Command(BaseCommand):
                 if existing.status == ModelVersion.Status.RETIRED:
                     self.stdout.write(f"{name} {version} is retired: not reactivated (staff retired it).")
                     continue
-                services.activate_model_version(acting_user=None, model_version=existing)
+                if not settings.EMBEDDED and not options["activate_outside_demo"]:
+                    self.stdout.write(
+                        f"{name} {version}: registered, not activated: a reference model (not for clinical use) "
+                        "is activated automatically only on the embedded demo. Pass --activate-outside-demo to "
+                        "activate it here anyway (recorded in the audit log)."
+                    )
+                    continue
+                services.activate_model_version(
+                    acting_user=None, model_version=existing, allow_reference=options["activate_outside_demo"]
+                )
                 self.stdout.write(f"{name} {version}: activated for {modality} (no version was active)")
