@@ -51,11 +51,11 @@ def _stage(_name):
 
 def _photos() -> tuple[bytes, bytes]:
     """The inputs, generated in a child process so that generating them does not count in this one's peak."""
-    from modalities import dermatology
+    from modalities.dermatology import synthetic
 
     colours = [(98, 58, 36), (35, 28, 28), (178, 122, 84)]
-    typical = dermatology._demo_photo(seed=7, shape="irregular", colours=colours, size=(1024, 768))
-    phone = dermatology._demo_photo(seed=7, shape="irregular", colours=colours, size=(4000, 3000))
+    typical = synthetic.demo_photo(seed=7, shape="irregular", colours=colours, size=(1024, 768))
+    phone = synthetic.demo_photo(seed=7, shape="irregular", colours=colours, size=(4000, 3000))
     return typical, phone
 
 
@@ -75,12 +75,12 @@ def main():
     import skimage.filters  # noqa: F401
     import skimage.measure  # noqa: F401
 
-    from modalities import dermatology
     from modalities.base import AnalysisContext, InputFile, PatientFacts
+    from modalities.dermatology import DermatologyAnalyzer, model
 
     rss_baseline = rss_mb()
-    dermatology._runtime = lambda: None  # no database here: "no active model"
-    analyzer = dermatology.DermatologyAnalyzer()
+    model._runtime = lambda: None  # no database here: "no active model"
+    analyzer = DermatologyAnalyzer()
     facts = PatientFacts(
         age=55,
         sex_at_birth="male",
@@ -142,7 +142,8 @@ def main():
     print(
         f"  result of the typical photo: diameter {first.biomarkers['lesion_diameter']:.1f} mm, "
         f"A {first.biomarkers['lesion_asymmetry_score']:.0f}, B {first.biomarkers['border_abrupt_segments']:.0f}, "
-        f"C {first.biomarkers['colour_count']:.0f}, risk {first.risk_score} ({first.risk_level})"
+        f"C {first.biomarkers['colour_count']:.0f}, {first.score.scale.label} "
+        f"{first.score.scale.display(first.score.value)} {first.score.scale.unit} ({first.risk_level})"
     )
 
 

@@ -66,8 +66,10 @@ from .base import (
     DemoCase,
     InputError,
     StageSpec,
+    rounded,
 )
 from .registry import register
+from .results import Measurement, NotApplicable
 
 METHOD_VERSION = "cognitive-battery-1.0"
 
@@ -121,25 +123,29 @@ BASNER = "Basner & Dinges, Sleep 2011;34:581"
 SPAN = "Longest correct length, two trials per length (digit-span procedure; Woods et al., JCEN 2011;33:101)"
 RECALL = "Free-recall scoring, 10-word list (procedure as Morris et al., Neurology 1989;39:1159; own words)"
 
+# Display precision: times and percentages to 0.1 (a median of whole milliseconds can end in .5; one word of a
+# 10-word list is 10%), counts whole.
 CATALOGUE = {
     spec.name: spec
     for spec in [
         BiomarkerSpec("simple_rt_median", "Simple reaction time (median)", "processing_speed", "ms",
-                      f"{WHELAN}. {NO_RANGE}"),
+                      f"{WHELAN}. {NO_RANGE}", decimals=1),
         BiomarkerSpec("simple_rt_variability", "Reaction-time variability (SD)", "processing_speed", "ms",
-                      f"{HULTSCH}. {NO_RANGE}"),
+                      f"{HULTSCH}. {NO_RANGE}", decimals=1),
         BiomarkerSpec("simple_rt_lapses", "Reaction-time lapses (>= 500 ms or none)", "attention", "trials",
-                      f"Lapse = RT >= 500 ms or no response: {BASNER}. {NO_RANGE}"),
+                      f"Lapse = RT >= 500 ms or no response: {BASNER}. {NO_RANGE}", decimals=0),
         BiomarkerSpec("simple_rt_false_starts", "False starts (< 100 ms or early)", "attention", "trials",
-                      f"False start = RT < 100 ms or a press before the stimulus: {BASNER}. {NO_RANGE}"),
+                      f"False start = RT < 100 ms or a press before the stimulus: {BASNER}. {NO_RANGE}", decimals=0),
         BiomarkerSpec("digit_span_forward", "Digit span forward (longest)", "working_memory", "digits",
-                      f"{SPAN}. {NO_RANGE}"),
+                      f"{SPAN}. {NO_RANGE}", decimals=0),
         BiomarkerSpec("digit_span_backward", "Digit span backward (longest)", "working_memory", "digits",
-                      f"{SPAN}. {NO_RANGE}"),
-        BiomarkerSpec("immediate_recall", "Immediate word recall", "memory", "% of list", f"{RECALL}. {NO_RANGE}"),
-        BiomarkerSpec("delayed_recall", "Delayed word recall", "memory", "% of list", f"{RECALL}. {NO_RANGE}"),
+                      f"{SPAN}. {NO_RANGE}", decimals=0),
+        BiomarkerSpec("immediate_recall", "Immediate word recall", "memory", "% of list", f"{RECALL}. {NO_RANGE}",
+                      decimals=1),
+        BiomarkerSpec("delayed_recall", "Delayed word recall", "memory", "% of list", f"{RECALL}. {NO_RANGE}",
+                      decimals=1),
         BiomarkerSpec("delayed_recall_intrusions", "Intrusions in delayed recall", "memory", "words",
-                      f"Words recalled that were not on the list: {RECALL}. {NO_RANGE}"),
+                      f"Words recalled that were not on the list: {RECALL}. {NO_RANGE}", decimals=0),
     ]
 }
 
@@ -529,6 +535,47 @@ DOMAIN_LABELS = {
 }
 
 
+SCORE_WITHHELD = (
+    "Not given: no validated composite score exists for this browser-administered battery. Each measure is "
+    "read on its own, and the risk level counts marked findings (see the notes)."
+)
+RISK_RULE_NOTE = (
+    "Risk level, MediLens's own screening rule (not a validated score): a marked finding is delayed recall of "
+    f"{MARKED_DELAYED_RECALL_PERCENT:g}% of the list or less, a forward digit span of {MARKED_FORWARD_SPAN} or "
+    f"less, or lapses in {MARKED_LAPSE_FRACTION:.0%} or more of the reaction-time trials (MediLens's thresholds, "
+    "set far below how healthy adults perform); none is low, one borderline, two or three intermediate, never "
+    "high: a brief unnormed screen cannot establish high risk."
+)
+# Numbers from the raw record worth showing with the result: (key in details, label, unit, decimals).
+MEASUREMENTS = (
+    ("reaction_time_mean_ms", "Reaction time (mean of valid responses)", "ms", 1),
+    ("reaction_time_trials", "Reaction-time trials", "trials", 0),
+    ("reaction_time_valid_responses", "Reaction-time trials with a valid response", "trials", 0),
+    ("reaction_time_omissions", "Reaction-time trials with no response", "trials", 0),
+    ("reaction_time_premature_presses", "Key presses before the stimulus", "trials", 0),
+    ("reaction_time_anticipations", "Responses under 100 ms", "trials", 0),
+    ("digit_span_forward_trials_correct", "Forward digit-span trials correct", "trials", 0),
+    ("digit_span_backward_trials_correct", "Backward digit-span trials correct", "trials", 0),
+    ("delayed_recall_words", "Words recalled after the delay", "words", 0),
+    ("word_list_length", "Words in the list", "words", 0),
+    ("delayed_recall_repetitions", "Repetitions in delayed recall", "words", 0),
+    ("recall_delay_seconds", "Recall delay", "s", 0),
+    ("retention_percent", "Retention (delayed / immediate recall)", "%", 1),
+)
+
+
+def _not_applicable(name: str, reason: str) -> NotApplicable:
+    return NotApplicable(name, CATALOGUE[name].label, reason)
+
+
+def _measurements(details: dict[str, Any]) -> list[Measurement]:
+    return [
+        Measurement(key, label, details[key], unit, decimals, derived=key == "retention_percent")
+        for key, label, unit, decimals in MEASUREMENTS
+        if details[key] is not None
+    ]
+
+
 @register
 class CognitiveAnalyzer(Analyzer):
     name = "cognitive"
@@ -570,36 +617,36 @@ class CognitiveAnalyzer(Analyzer):
             return self._result(inputs, rt, forward, backward, immediate, delayed)
 
     def _result(self, inputs, rt, forward, backward, immediate, delayed) -> AnalysisResult:
-        not_applicable: dict[str, str] = {}
+        not_applicable: list[NotApplicable] = []
         notes: list[str] = []
-        biomarkers: dict[str, float] = {
+        values: dict[str, float] = {
             "simple_rt_lapses": rt["lapses"],
             "simple_rt_false_starts": rt["false_starts"],
             "digit_span_forward": forward["longest"],
-            "delayed_recall": round(delayed["percent"], 1),
+            "delayed_recall": delayed["percent"],
             "delayed_recall_intrusions": delayed["intrusions"],
         }
         if rt["median_ms"] is not None:
-            biomarkers["simple_rt_median"] = round(rt["median_ms"], 1)
-            biomarkers["simple_rt_variability"] = round(rt["sd_ms"], 1)
+            values["simple_rt_median"] = rt["median_ms"]
+            values["simple_rt_variability"] = rt["sd_ms"]
         else:
             why = (f"only {rt['valid_responses']} of {rt['trials']} trials had a valid response "
                    f"(100-{RESPONSE_WINDOW_MS} ms); at least {MIN_SCORABLE_RESPONSES} are needed")
-            not_applicable["simple_rt_median"] = why
-            not_applicable["simple_rt_variability"] = why
+            not_applicable += [_not_applicable("simple_rt_median", why), _not_applicable("simple_rt_variability", why)]
         if backward is not None:
-            biomarkers["digit_span_backward"] = backward["longest"]
+            values["digit_span_backward"] = backward["longest"]
         else:
-            not_applicable["digit_span_backward"] = "backward digit span was not administered"
+            not_applicable.append(_not_applicable("digit_span_backward", "backward digit span was not administered"))
         if immediate is not None:
-            biomarkers["immediate_recall"] = round(immediate["percent"], 1)
+            values["immediate_recall"] = immediate["percent"]
         else:
-            not_applicable["immediate_recall"] = "no immediate recall was recorded"
+            not_applicable.append(_not_applicable("immediate_recall", "no immediate recall was recorded"))
+        biomarkers = rounded(CATALOGUE, values)
 
         false_start_fraction = rt["false_starts"] / rt["trials"]
         rt_interpretable = false_start_fraction < UNINTERPRETABLE_FALSE_START_FRACTION
         domains: dict[str, bool | None] = {
-            "memory": delayed["percent"] <= MARKED_DELAYED_RECALL_PERCENT,
+            "memory": biomarkers["delayed_recall"] <= MARKED_DELAYED_RECALL_PERCENT,  # as stored and shown
             "attention_span": forward["longest"] <= MARKED_FORWARD_SPAN,
             "processing_speed": (rt["lapses"] / rt["trials"] >= MARKED_LAPSE_FRACTION) if rt_interpretable else None,
         }
@@ -608,6 +655,15 @@ class CognitiveAnalyzer(Analyzer):
                 f"Reaction time not interpretable: {rt['false_starts']} of {rt['trials']} trials were false starts "
                 "(pressed early or under 100 ms). Repeat the task after explaining it again."
             )
+            not_applicable.append(NotApplicable(
+                "marked_processing_speed", "Processing speed and vigilance finding",
+                "too many false starts to interpret",
+            ))
+        retention = (100.0 * delayed["correct"] / immediate["correct"]) if immediate and immediate["correct"] else None
+        if retention is None:
+            not_applicable.append(NotApplicable(
+                "retention_percent", "Retention (delayed / immediate recall)", "no immediate recall to compare with"
+            ))
         delay_ms = inputs["word_recall"]["delay_ms"]
         if delay_ms < SHORT_DELAY_MS:
             notes.append(f"The recall delay was {delay_ms / 1000:.0f} s, shorter than the usual minutes: "
@@ -616,10 +672,11 @@ class CognitiveAnalyzer(Analyzer):
         if timing and timing != "standard":
             notes.append(f"Administered with '{timing}' timings, not the standard ones.")
         notes.append("No reference ranges: no published norm applies to this browser-administered battery.")
+        notes.append(RISK_RULE_NOTE)
 
         level = risk_from(domains)
         marked = [DOMAIN_LABELS[name] for name, flagged in domains.items() if flagged]
-        results: dict[str, Any] = {
+        details: dict[str, Any] = {
             "simple_rt_median": biomarkers.get("simple_rt_median"),
             "simple_rt_variability": biomarkers.get("simple_rt_variability"),
             "reaction_time_mean_ms": round(rt["mean_ms"], 1) if rt["mean_ms"] is not None else None,
@@ -636,32 +693,26 @@ class CognitiveAnalyzer(Analyzer):
             "word_list_length": delayed["list_length"],
             "delayed_recall_repetitions": delayed["repetitions"],
             "recall_delay_seconds": round(delay_ms / 1000, 1),
-            "retention_percent": (round(100.0 * delayed["correct"] / immediate["correct"], 1)
-                                  if immediate and immediate["correct"] else None),
+            "retention_percent": round(retention, 1) if retention is not None else None,
             "marked_memory": domains["memory"],
             "marked_attention_span": domains["attention_span"],
             "marked_processing_speed": domains["processing_speed"],
-            "not_applicable": {
-                **not_applicable,
-                **({"retention_percent": "no immediate recall to compare with"}
-                   if not (immediate and immediate["correct"]) else {}),
-                **({"marked_processing_speed": "too many false starts to interpret"} if not rt_interpretable else {}),
-                **({"digit_span_backward_trials_correct": "not administered"} if backward is None else {}),
-            },
-            "notes": notes,
             "risk_rule": "marked findings: 0 -> low, 1 -> borderline, 2-3 -> intermediate (never high)",
         }
         return AnalysisResult(
             method_version=METHOD_VERSION,
             # No validated composite exists; a 0-100 number would read as a probability. See module docstring.
-            risk_score=None,
+            score=None,
+            score_withheld=SCORE_WITHHELD,
             risk_level=level,
             confidence=None,
             recommendations=self._recommendations(level, domains),
-            results=results,
             biomarkers=biomarkers,
+            measurements=_measurements(details),
+            not_applicable=not_applicable,
+            notes=notes,
+            details=details,
             explanation_summary=self._summary(rt, forward, backward, immediate, delayed, marked, rt_interpretable),
-            contributions=[],
         )
 
     @staticmethod

@@ -72,9 +72,9 @@ def test_abnormal_at_names_only_real_limits():
         ("cardiology", "qtc_bazett", 390, "low"),  # short <= 390
         ("cardiology", "pr_interval", 200, "normal"),  # first-degree AV block is > 200
         ("dermatology", "total_dermoscopy_score", 4.7, "normal"),
-        ("dermatology", "total_dermoscopy_score", 4.75, "high"),  # Stolz: suspicious 4.75-5.45
-        ("dermatology", "total_dermoscopy_score", 5.45, "high"),
-        ("dermatology", "total_dermoscopy_score", 5.5, "critical"),  # > 5.45 highly suspicious
+        ("dermatology", "total_dermoscopy_score", 4.75, "intermediate"),  # Stolz: suspicious 4.75-5.45
+        ("dermatology", "total_dermoscopy_score", 5.45, "intermediate"),
+        ("dermatology", "total_dermoscopy_score", 5.5, "high"),  # > 5.45 highly suspicious
         ("speech", "jitter_local", 1.04, "normal"),  # the MDVP norm is "< 1.04" and the rule counts "> 1.04"
     ],
 )
@@ -99,10 +99,10 @@ def test_qtc_flag_agrees_with_the_ecg_risk_rule(qtc):
 @pytest.mark.parametrize("tds", [4.7, 4.75, 5.45, 5.5])
 def test_tds_flag_agrees_with_stolz_bands(tds):
     from modalities import registry
-    from modalities.dermatology import tds_category
+    from modalities.dermatology.rule import tds_category
 
     flag = registry.get("dermatology").catalogue["total_dermoscopy_score"].flag(tds)
-    assert {"benign": "normal", "suspicious": "high", "highly suspicious": "critical"}[tds_category(tds)] == flag
+    assert {"benign": "normal", "suspicious": "intermediate", "highly suspicious": "high"}[tds_category(tds)] == flag
 
 
 BANDS = RiskBands(((5.0, "borderline"), (7.5, "intermediate"), (20.0, "high")), source="test")

@@ -40,6 +40,11 @@ def analyze(inputs):
     return result, entered
 
 
+def reasons_of(result) -> dict[str, str]:
+    """What was not applicable, name -> reason."""
+    return {item.name: item.reason for item in result.not_applicable}
+
+
 def responses(**overrides):
     """A valid set of raw responses; keyword arguments replace whole sections."""
     base = {
@@ -76,13 +81,13 @@ def test_reaction_time_median_sd_lapses_and_false_starts_by_hand():
     assert result.biomarkers["simple_rt_median"] == pytest.approx(290, abs=ROUNDING)
     # Mean 1930 / 6 = 321.667; squared deviations sum to 49483.33; sample SD = sqrt(49483.33 / 5) = 99.48.
     assert result.biomarkers["simple_rt_variability"] == pytest.approx(99.48, abs=ROUNDING)
-    assert result.results["reaction_time_mean_ms"] == pytest.approx(321.7, abs=ROUNDING)
+    assert result.details["reaction_time_mean_ms"] == pytest.approx(321.7, abs=ROUNDING)
     assert result.biomarkers["simple_rt_lapses"] == 2  # 520 ms and the omission
     assert result.biomarkers["simple_rt_false_starts"] == 2  # 90 ms and the premature press
-    assert result.results["reaction_time_valid_responses"] == 6
-    assert result.results["reaction_time_omissions"] == 1
-    assert result.results["reaction_time_anticipations"] == 1
-    assert result.results["reaction_time_premature_presses"] == 1
+    assert result.details["reaction_time_valid_responses"] == 6
+    assert result.details["reaction_time_omissions"] == 1
+    assert result.details["reaction_time_anticipations"] == 1
+    assert result.details["reaction_time_premature_presses"] == 1
 
 
 def test_the_median_is_robust_to_one_slow_response_where_the_mean_is_not():
@@ -92,7 +97,7 @@ def test_the_median_is_robust_to_one_slow_response_where_the_mean_is_not():
     fast_result, _ = analyze(responses(reaction_time={"trials": fast}))
     slow_result, _ = analyze(responses(reaction_time={"trials": slow}))
     assert fast_result.biomarkers["simple_rt_median"] == slow_result.biomarkers["simple_rt_median"] == 260
-    mean_shift = slow_result.results["reaction_time_mean_ms"] - fast_result.results["reaction_time_mean_ms"]
+    mean_shift = slow_result.details["reaction_time_mean_ms"] - fast_result.details["reaction_time_mean_ms"]
     assert mean_shift == pytest.approx(744, abs=ROUNDING)  # (4000 - 280) / 5
 
 
@@ -100,10 +105,10 @@ def test_too_few_valid_responses_leave_the_median_out_with_the_reason():
     trials = [{"foreperiod_ms": 2000, "rt_ms": None}] * 6 + [{"foreperiod_ms": 2000, "rt_ms": 300}] * 4
     result, _ = analyze(responses(reaction_time={"trials": trials}))
     assert "simple_rt_median" not in result.biomarkers and "simple_rt_variability" not in result.biomarkers
-    assert "only 4 of 10 trials" in result.results["not_applicable"]["simple_rt_median"]
+    assert "only 4 of 10 trials" in reasons_of(result)["simple_rt_median"]
     assert result.biomarkers["simple_rt_lapses"] == 6
     # 6 of 10 trials are lapses (>= 25 %): a marked processing-speed finding.
-    assert result.results["marked_processing_speed"] is True
+    assert result.details["marked_processing_speed"] is True
 
 
 # --- digit span ---------------------------------------------------------------------------------------
@@ -124,9 +129,9 @@ def test_digit_span_is_the_longest_length_with_a_correct_trial():
     ]
     result, _ = analyze(responses(digit_span={"forward": forward, "backward": backward}))
     assert result.biomarkers["digit_span_forward"] == 4
-    assert result.results["digit_span_forward_trials_correct"] == 2
+    assert result.details["digit_span_forward_trials_correct"] == 2
     assert result.biomarkers["digit_span_backward"] == 3
-    assert result.results["digit_span_backward_trials_correct"] == 2
+    assert result.details["digit_span_backward_trials_correct"] == 2
 
 
 def test_no_correct_trial_is_a_span_of_zero_and_backward_is_optional():
@@ -134,7 +139,7 @@ def test_no_correct_trial_is_a_span_of_zero_and_backward_is_optional():
     result, _ = analyze(responses(digit_span={"forward": forward}))
     assert result.biomarkers["digit_span_forward"] == 0
     assert "digit_span_backward" not in result.biomarkers
-    assert result.results["not_applicable"]["digit_span_backward"] == "backward digit span was not administered"
+    assert reasons_of(result)["digit_span_backward"] == "backward digit span was not administered"
 
 
 # --- word recall --------------------------------------------------------------------------------------
@@ -148,12 +153,12 @@ def test_recall_counts_each_list_word_once_and_intrusions_by_hand():
     # candle, ladder (plural), kettle (two letters swapped), hammer, onion (case, spaces, full stop) = 5 of 10;
     # "candle" again is a repetition; "dog" and "tabel" are not list words: 2 intrusions.
     assert result.biomarkers["delayed_recall"] == pytest.approx(50.0, abs=ROUNDING)
-    assert result.results["delayed_recall_words"] == 5
+    assert result.details["delayed_recall_words"] == 5
     assert result.biomarkers["delayed_recall_intrusions"] == 2
-    assert result.results["delayed_recall_repetitions"] == 1
+    assert result.details["delayed_recall_repetitions"] == 1
     assert result.biomarkers["immediate_recall"] == pytest.approx(60.0, abs=ROUNDING)
     # Retention: 5 delayed of 6 immediate = 83.3 %.
-    assert result.results["retention_percent"] == pytest.approx(83.3, abs=ROUNDING)
+    assert result.details["retention_percent"] == pytest.approx(83.3, abs=ROUNDING)
 
 
 @pytest.mark.parametrize(
@@ -214,7 +219,7 @@ def _case(*, lapses: int, span: int, delayed_words: int, false_starts: int = 0):
 def test_risk_level_counts_marked_domains_and_never_says_high(case, level, marked):
     result, _ = analyze(_case(**case))
     assert result.risk_level == level
-    flagged = [name for name in ("memory", "attention_span", "processing_speed") if result.results[f"marked_{name}"]]
+    flagged = [name for name in ("memory", "attention_span", "processing_speed") if result.details[f"marked_{name}"]]
     assert flagged == marked
     assert result.risk_score is None, "no validated composite: no number is invented"
     assert result.confidence is None
@@ -223,9 +228,9 @@ def test_risk_level_counts_marked_domains_and_never_says_high(case, level, marke
 
 def test_many_false_starts_make_reaction_time_uninterpretable_not_abnormal():
     result, _ = analyze(_case(lapses=6, span=6, delayed_words=6, false_starts=5))  # 5 of 20 = 25 % false starts
-    assert result.results["marked_processing_speed"] is None
+    assert result.details["marked_processing_speed"] is None
     assert result.risk_level == "low"
-    assert "not interpretable" in " ".join(result.results["notes"])
+    assert "not interpretable" in " ".join(result.notes)
     assert "Reaction time not interpretable (too many false starts): repeat that task." in result.explanation_summary
     assert any("sleepiness" in item["text"] for item in result.recommendations)
     # Beside a marked finding elsewhere, the summary still asks for the repeat.
@@ -286,7 +291,7 @@ def test_a_short_delay_and_non_standard_timing_are_noted():
     case["word_recall"]["delay_ms"] = 12_000
     case["protocol"]["timing"] = "fast"
     result, _ = analyze(case)
-    notes = " ".join(result.results["notes"])
+    notes = " ".join(result.notes)
     assert "12 s" in notes and "'fast' timings" in notes
 
 
@@ -393,3 +398,21 @@ def test_word_lists_are_our_own_concrete_nouns():
     assert all(len(words) == 10 and len(set(words)) == 10 for words in lists)
     # No word is shared between lists, so a retest with the next list presents new words.
     assert len({word for words in lists for word in words}) == 30
+
+
+def test_the_result_is_typed_with_no_score_and_says_why():
+    result, _ = analyze(_case(lapses=0, span=6, delayed_words=2))
+    assert result.score is None and "no validated composite" in result.score_withheld.lower()
+    document = result.document()
+    assert document["score"] is None and document["score_withheld"] == result.score_withheld
+    assert {item.name for item in result.not_applicable} == {
+        "digit_span_backward", "immediate_recall", "retention_percent",
+    }
+    assert any("MediLens's own" in note and "never high" in note for note in result.notes)
+    shown = {m.name: (m.value, m.unit) for m in result.measurements}
+    assert shown["delayed_recall_words"] == (2, "words") and shown["reaction_time_trials"] == (20, "trials")
+    assert "retention_percent" not in shown  # no immediate recall: not applicable, not shown as a number
+    assert result.contributions == [] and result.risk_level == "borderline"
+    for name, value in result.biomarkers.items():
+        assert value == round(value, CognitiveAnalyzer.catalogue[name].decimals), name
+    assert {spec.decimals for spec in CognitiveAnalyzer.catalogue.values()} == {0, 1}

@@ -1,21 +1,7 @@
 """Dermatology: lesions of known shape, size and colour; the Stolz total dermoscopy score; evolution; the
 inputs; bad photos; and the API + pipeline path.
 
-The generated photos are skin (sRGB 224, 182, 160, with Gaussian noise of 3 levels per channel) with a
-lesion drawn at 4x supersampling and box-filtered down, so edges are anti-aliased like a camera's.
-
-Why the tolerances are what they are (each is used below):
-
-* SIZE_PX: the boundary is where the colour difference from the skin crosses the segmentation's low
-  threshold (half of Otsu's, about a quarter of a sharp edge's contrast) on the photo smoothed with a
-  Gaussian of sigma 2 px. On a sharp edge that crossing lies 0.67 sigma = 1.35 px outside the true edge,
-  so a diameter comes out about 2.7 px long, plus up to 1 px from anti-aliasing and rounding: 4 px.
-* SHAPE_EXACT: shape indices of shapes that are exactly symmetric: the digitised outline and the block
-  reduction to ~120 px used for asymmetry leave up to ~2% of the area unmatched (threshold 10%).
-* Compactness of a circle and an ellipse: the marching-squares contour of a digitised, 1-px-smoothed
-  outline is 0.5-1% longer than the true curve (its squared ratio, 1-2%): 0.03.
-* The star's irregularity and compactness: smoothing rounds its 16 corners, which shortens its perimeter
-  (the irregularity index by ~1.5%, the compactness, which squares it, by ~7%): 3% and 10%.
+The photos and the tolerances are in ``dermatology_photos``.
 """
 
 from __future__ import annotations
@@ -23,194 +9,40 @@ from __future__ import annotations
 import io
 import json
 import math
-from contextlib import contextmanager
 from types import SimpleNamespace
-from unittest import mock
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
-from modalities import dermatology
-from modalities.base import AnalysisContext, AnalysisError, InputError, InputFile, PatientFacts
-from modalities.dermatology import (
-    DermatologyAnalyzer,
-    PhotoProblem,
-    abcd_checklist,
-    evolution,
-    previous_measurements,
-    tds_category,
-    tds_risk,
-    total_dermoscopy_score,
+from modalities.base import AnalysisError, InputError
+from modalities.dermatology.catalogue import IRREGULARITY_THRESHOLD
+from modalities.dermatology.evolution import evolution, previous_measurements
+from modalities.dermatology.photo import PhotoProblem, decode_photo
+from modalities.dermatology.rule import abcd_checklist, tds_category, tds_risk, total_dermoscopy_score
+from modalities.dermatology.segmentation import segment_lesion
+from modalities.tests.dermatology_photos import (
+    ANALYZER,
+    BLACK,
+    BLUE_GREY,
+    COMPACTNESS_SMOOTH,
+    DARK_BROWN,
+    LIGHT_BROWN,
+    PATIENT,
+    RED,
+    SHAPE_EXACT,
+    SIZE_PX,
+    WHITE,
+    analyze,
+    circles,
+    disc,
+    ellipse_points,
+    measure,
+    polygon,
+    render,
+    sectors,
+    star_points,
 )
-
-ANALYZER = DermatologyAnalyzer()
-PATIENT = PatientFacts(
-    age=52,
-    sex_at_birth="female",
-    bmi=None,
-    has_diabetes=False,
-    treated_hypertension=False,
-    current_smoker=False,
-    on_statin=False,
-    prior_cardiovascular_disease=False,
-)
-SKIN = (224, 182, 160)
-DARK_BROWN = (98, 58, 36)
-LIGHT_BROWN = (178, 122, 84)
-BLACK = (35, 28, 28)
-BLUE_GREY = (104, 118, 140)
-RED = (185, 45, 55)
-WHITE = (245, 245, 242)
-
-SIZE_PX = 4.0
-SHAPE_EXACT = 0.03
-COMPACTNESS_SMOOTH = 0.03
-
-
-# --- generated photos --------------------------------------------------------------------------------------
-def render(
-    paint,
-    *,
-    size=(512, 384),
-    skin=SKIN,
-    fade: float = 0.0,
-    supersample: int = 4,
-    seed: int = 0,
-    fmt: str = "PNG",
-    fade_left_only: bool = False,
-) -> bytes:
-    """``paint(mask_draw, colour_draw, s)`` draws the lesion at s-times scale. ``fade`` blurs the lesion's
-    edge (a Gaussian of that many px); ``fade_left_only`` keeps the right half sharp."""
-    width, height = size
-    big = (width * supersample, height * supersample)
-    mask, colour = Image.new("L", big, 0), Image.new("RGB", big, (0, 0, 0))
-    paint(ImageDraw.Draw(mask), ImageDraw.Draw(colour), supersample)
-    mask = mask.resize(size, Image.Resampling.BOX)
-    colour = colour.resize(size, Image.Resampling.BOX)
-    if fade:
-        blurred = mask.filter(ImageFilter.GaussianBlur(fade))
-        if fade_left_only:
-            keep = np.asarray(mask).copy()
-            keep[:, : width // 2] = np.asarray(blurred)[:, : width // 2]
-            mask = Image.fromarray(keep)
-        else:
-            mask = blurred
-    photo = Image.new("RGB", size, skin)
-    photo.paste(colour.filter(ImageFilter.GaussianBlur(fade)) if fade and not fade_left_only else colour, (0, 0), mask)
-    noisy = np.asarray(photo, dtype=np.float32) + np.random.default_rng(seed).normal(0, 3, (height, width, 3))
-    buffer = io.BytesIO()
-    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(
-        buffer, format=fmt, **({"quality": 92} if fmt == "JPEG" else {})
-    )
-    return buffer.getvalue()
-
-
-def disc(radius, centre=(256, 192), colour=DARK_BROWN):
-    def paint(mask, colours, s):
-        box = [(centre[0] - radius) * s, (centre[1] - radius) * s, (centre[0] + radius) * s, (centre[1] + radius) * s]
-        mask.ellipse(box, fill=255)
-        colours.ellipse(box, fill=colour)
-
-    return paint
-
-
-def polygon(points, colour=DARK_BROWN):
-    def paint(mask, colours, s):
-        scaled = [(x * s, y * s) for x, y in points]
-        mask.polygon(scaled, fill=255)
-        colours.polygon(scaled, fill=colour)
-
-    return paint
-
-
-def circles(specs, colour=DARK_BROWN):
-    def paint(mask, colours, s):
-        for cx, cy, r in specs:
-            box = [(cx - r) * s, (cy - r) * s, (cx + r) * s, (cy + r) * s]
-            mask.ellipse(box, fill=255)
-            colours.ellipse(box, fill=colour)
-
-    return paint
-
-
-def sectors(palette, radius=120, centre=(256, 192), start=0.0):
-    """A disc cut into equal wedges, one colour each."""
-
-    def paint(mask, colours, s):
-        box = [(centre[0] - radius) * s, (centre[1] - radius) * s, (centre[0] + radius) * s, (centre[1] + radius) * s]
-        mask.ellipse(box, fill=255)
-        step = 360 / len(palette)
-        for i, colour in enumerate(palette):
-            colours.pieslice(box, start + i * step, start + (i + 1) * step, fill=colour)
-
-    return paint
-
-
-def ellipse_points(a, b, degrees, centre=(256, 192), n=720):
-    t, r = np.linspace(0, 2 * math.pi, n, endpoint=False), math.radians(degrees)
-    x = centre[0] + a * np.cos(t) * math.cos(r) - b * np.sin(t) * math.sin(r)
-    y = centre[1] + a * np.cos(t) * math.sin(r) + b * np.sin(t) * math.cos(r)
-    return list(zip(x, y, strict=True))
-
-
-def star_points(tips, outer, inner, centre=(256, 192), rotation=0.0):
-    return [
-        (
-            centre[0] + (outer if k % 2 == 0 else inner) * math.cos(math.pi * k / tips + rotation),
-            centre[1] + (outer if k % 2 == 0 else inner) * math.sin(math.pi * k / tips + rotation),
-        )
-        for k in range(2 * tips)
-    ]
-
-
-# --- running the pieces ------------------------------------------------------------------------------------
-_measured: dict = {}
-
-
-def measure(key: str, data: bytes) -> SimpleNamespace:
-    """Segmentation and features of one photo (cached per test session: several tests read one photo)."""
-    if key not in _measured:
-        photo = dermatology.decode_photo(io.BytesIO(data))
-        segmentation = dermatology.segment_lesion(photo.rgb)
-        geometry = dermatology.measure_geometry(segmentation.mask)
-        asymmetry = dermatology.measure_asymmetry(segmentation.mask, segmentation.lab, geometry.principal_angle)
-        _measured[key] = SimpleNamespace(
-            photo=photo,
-            segmentation=segmentation,
-            geometry=geometry,
-            asymmetry=asymmetry,
-            border=dermatology.measure_border_abruptness(
-                segmentation.mask, photo.rgb, segmentation.skin_lab, geometry, asymmetry.angle
-            ),
-            colours=dermatology.measure_colours(segmentation.mask, segmentation.lab, segmentation.skin_lab[0]),
-        )
-    return _measured[key]
-
-
-def fake_context(data: bytes, inputs: dict, *, filename="lesion.png", stages=None, organization_id=None):
-    recorded = stages if stages is not None else []
-
-    @contextmanager
-    def stage(name):
-        recorded.append(name)
-        yield
-
-    return AnalysisContext(
-        inputs=inputs,
-        files=[InputFile(filename, "image/png", len(data), lambda: io.BytesIO(data))],
-        patient=PATIENT,
-        stage=stage,
-        organization_id=organization_id,
-    )
-
-
-def analyze(data: bytes, inputs: dict | None = None, *, runtime=None, stages=None, organization_id=None):
-    resolved = ANALYZER.validate_inputs(inputs=inputs or {}, patient=PATIENT)
-    with mock.patch.object(dermatology, "_runtime", lambda: runtime):
-        result = ANALYZER.analyze(fake_context(data, resolved, stages=stages, organization_id=organization_id))
-    result.check(ANALYZER.catalogue)
-    return result
 
 
 # --- known truth: size and shape ---------------------------------------------------------------------------
@@ -234,8 +66,8 @@ def test_circle_in_millimetres_from_a_large_jpeg():
     assert result.biomarkers["lesion_diameter"] == pytest.approx(15.0, abs=0.25)
     assert result.biomarkers["lesion_diameter_pixels"] == pytest.approx(600, abs=10)
     assert result.biomarkers["lesion_area"] == pytest.approx(math.pi * 7.5**2, rel=0.04)  # 2 x the diameter's
-    assert result.results["working_size"] == [1024, 768] and result.results["original_size"] == [2048, 1536]
-    assert result.results["diameter"]["flag"] is None and result.results["scale"]["status"] == "given"
+    assert result.details["working_size"] == [1024, 768] and result.details["original_size"] == [2048, 1536]
+    assert result.details["diameter"]["flag"] is None and result.details["scale"]["status"] == "given"
 
 
 def test_ellipse_is_symmetric_convex_and_elongated():
@@ -258,7 +90,7 @@ def test_star_has_an_irregular_border_but_is_symmetric():
     area = 2 * tips * 0.5 * outer * inner * math.sin(math.pi / tips)
     assert m.geometry.irregularity == pytest.approx(perimeter / hull, rel=0.03)  # 1.29
     assert m.geometry.compactness == pytest.approx(perimeter**2 / (4 * math.pi * area), rel=0.10)  # 2.66
-    assert m.geometry.irregularity > dermatology.IRREGULARITY_THRESHOLD
+    assert m.geometry.irregularity > IRREGULARITY_THRESHOLD
     assert m.asymmetry.score == 0  # an 8-pointed star has perpendicular mirror axes
 
 
@@ -347,9 +179,9 @@ def test_dermoscopy_rim_is_outside_the_field():
     ids=["uniform skin", "tiny lesion", "touching the edge", "whole photo"],
 )
 def test_segmentation_failures_say_why(paint, message):
-    photo = dermatology.decode_photo(io.BytesIO(render(paint)))
+    photo = decode_photo(io.BytesIO(render(paint)))
     with pytest.raises(PhotoProblem, match=message):
-        dermatology.segment_lesion(photo.rgb)
+        segment_lesion(photo.rgb)
 
 
 def _png(array) -> bytes:
@@ -373,7 +205,7 @@ def _png(array) -> bytes:
 )
 def test_unusable_photos_are_refused_with_the_reason(data, message):
     with pytest.raises(PhotoProblem, match=message):
-        dermatology.decode_photo(io.BytesIO(data))
+        decode_photo(io.BytesIO(data))
 
 
 def test_analysis_failures_are_readable():
@@ -426,34 +258,35 @@ def test_total_dermoscopy_score_refuses_values_outside_its_terms(kwargs):
         total_dermoscopy_score(**kwargs)
 
 
-def test_tds_risk_rescales_the_score_and_keeps_stolzs_bands():
-    assert tds_risk(1.0) == (0.0, "low") and tds_risk(8.9) == (100.0, "high")
+def test_tds_risk_is_the_tds_itself_in_stolzs_bands():
+    # The headline is the TDS in points, no longer rescaled to 0-100 (before: 0.0, 100.0 and 46.8 here).
+    assert tds_risk(1.0) == (1.0, "low") and tds_risk(8.9) == (8.9, "high")
     assert tds_risk(4.7)[1] == "low" and tds_risk(4.8)[1] == "intermediate"
     assert tds_risk(5.4)[1] == "intermediate" and tds_risk(5.5)[1] == "high"
-    assert tds_risk(4.7)[0] == pytest.approx((4.7 - 1.0) / 7.9 * 100, abs=0.05)
+    assert tds_risk(4.7)[0] == pytest.approx(4.7, abs=0.05)
 
 
 def test_tds_is_computed_only_for_dermoscopy_with_a_clinician_count():
     data = render(disc(80))
     clinical = analyze(data, {"pixels_per_mm": 10})
     assert "total_dermoscopy_score" not in clinical.biomarkers
-    assert clinical.results["tds"] == {
+    assert clinical.details["tds"] == {
         "status": "not computed",
         "reason": "the Stolz TDS applies to dermoscopy images only",
     }
     uncounted = analyze(data, {"image_type": "dermoscopy"})
     assert (
         "total_dermoscopy_score" not in uncounted.biomarkers
-        and "count of dermoscopic structures" in (uncounted.results["tds"]["reason"])
+        and "count of dermoscopic structures" in (uncounted.details["tds"]["reason"])
     )
     counted = analyze(data, {"image_type": "dermoscopy", "dermoscopic_structures": 2})
     # A 0 (symmetric), B 8 (a sharp edge all round), C 1 (dark brown), D 2: 0 + 0.8 + 0.5 + 1.0
     assert counted.biomarkers["total_dermoscopy_score"] == 2.3
-    assert counted.results["tds"]["D_source"] == "entered by the clinician"
-    assert counted.results["risk_basis"] == "total_dermoscopy_score"
+    assert counted.details["tds"]["D_source"] == "entered by the clinician"
+    assert counted.details["risk_basis"] == "total_dermoscopy_score"
     assert (counted.risk_score, counted.risk_level) == tds_risk(2.3)
-    rows = {row["factor"]: row for row in counted.contributions}
-    assert rows["border_abrupt_segments"]["tds_points"] == 0.8 and rows["lesion_asymmetry_score"]["tds_points"] == 0
+    rows = {row.factor: row for row in counted.contributions}
+    assert rows["border_abrupt_segments"].change == 0.8 and rows["lesion_asymmetry_score"].change == 0
 
 
 # --- evolution and the ABCD(E) checklist -------------------------------------------------------------------
@@ -563,8 +396,8 @@ def test_an_evolving_lesion_raises_the_level_and_is_reported():
     # truth: 160 px at 10 px/mm = 16 mm now (+4 mm), area 201 mm2 (+83%)
     assert result.biomarkers["lesion_diameter_change"] == pytest.approx(4.0, abs=SIZE_PX / 10)
     assert result.biomarkers["lesion_area_change"] == pytest.approx(83, abs=6)
-    assert result.results["evolution"]["evolving"] is True
-    criteria = {c["criterion"]: c for c in result.results["abcd_checklist"]["criteria"]}
+    assert result.details["evolution"]["evolving"] is True
+    criteria = {c["criterion"]: c for c in result.details["abcd_checklist"]["criteria"]}
     assert criteria["E"]["positive"] is True and criteria["D"]["positive"] is True  # 16 mm > 6 mm
     assert result.risk_level == "intermediate"  # D and E: 2 of 5
     assert any("changed since its earlier photo" in r["text"] for r in result.recommendations)
@@ -589,7 +422,8 @@ def test_abcd_checklist(asymmetry_score, irregularity, colours, diameter, evolvi
         evolving=evolving,
     )
     assert (result["positive"], result["evaluable"], result["risk_level"]) == (positive, evaluable, level)
-    assert result["risk_score"] == round(100 * positive / evaluable, 1)
+    # The headline is the number of positive criteria (before: the share, 100 x positive / evaluable).
+    assert result["risk_score"] == positive
 
 
 # --- inputs ------------------------------------------------------------------------------------------------
@@ -661,20 +495,20 @@ def test_analysis_runs_every_stage_and_reports_no_scale():
         "colour_count",
         "lesion_diameter_pixels",
     }
-    assert result.results["diameter"] == {
+    assert result.details["diameter"] == {
         "max_feret_px": result.biomarkers["lesion_diameter_pixels"],
         "max_feret_mm": None,
         "flag": "no scale",
     }
     assert "no scale" in result.explanation_summary.lower() or "no scale given" in result.explanation_summary
     # symmetric, convex, one colour; D is not evaluable without a scale, E without an earlier photo
-    assert result.results["abcd_checklist"]["evaluable"] == 3 and result.risk_level == "low"
+    assert result.details["abcd_checklist"]["evaluable"] == 3 and result.risk_level == "low"
     assert result.risk_score == 0.0 and result.confidence is None
-    assert result.results["model"]["status"] == "no model" and result.model_version_id is None
+    assert result.details["model"]["status"] == "no model" and result.model_version_id is None
     assert any("ruler" in r["text"] for r in result.recommendations)
     image = Image.open(io.BytesIO(result.explanation_image_png))
     assert image.format == "PNG" and max(image.size) <= 768
-    json.dumps(result.results)  # JSON-safe, as the pipeline stores it
+    json.dumps(result.document())  # JSON-safe, as the pipeline stores it
 
 
 def test_an_active_model_runs_and_is_reported_beside_the_measurements():
@@ -710,7 +544,7 @@ def test_an_active_model_runs_and_is_reported_beside_the_measurements():
     data = render(disc(80))
     with_model = analyze(data, {"pixels_per_mm": 10}, runtime=runtime, organization_id=7)
     assert with_model.model_version_id == 42
-    model = with_model.results["model"]
+    model = with_model.details["model"]
     assert model["status"] == "ran" and model["probabilities"] == {"benign": 0.8, "melanoma": 0.2}
     assert model["top_label"] == "benign" and "not for clinical use" in model["note"]
     assert seen["predict"][0] == (384, 512, 3) and seen["predict"][2] >= 0 and seen["predict"][3] <= 1
@@ -796,11 +630,12 @@ def test_dermoscopy_photo_through_the_api_and_the_pipeline(tenant_a, s3_server, 
     assert by_name["lesion_asymmetry_score"]["value"] == 1 and by_name["lesion_asymmetry_score"]["flag"] == "high"
     # TDS: A 1 (the colour halves), B 8, C 2, D 3 = 1.3 + 0.8 + 1.0 + 1.5 = 4.6, benign (< 4.75)
     tds = by_name["total_dermoscopy_score"]
-    assert tds["value"] == 4.6 and tds["unit"] == "score" and tds["flag"] == "normal"
-    assert tds["reference_range"] == {"low": None, "high": 4.75, "low_inclusive": True, "high_inclusive": False}
+    # In TDS points, flagged in Stolz's bands (a banded score has no reference limits: both are null)
+    assert tds["value"] == 4.6 and tds["unit"] == "points" and tds["flag"] == "normal"
+    assert tds["reference_range"] == {"low": None, "high": None, "low_inclusive": True, "high_inclusive": True}
     assert body["risk_level"] == "low" and body["risk_score"] == tds_risk(4.6)[0] and body["confidence"] is None
     assert body["explanation"]["has_image"] is True and "Stolz TDS 4.6" in body["explanation"]["summary"]
-    assert body["results"]["model"]["status"] == "no model" and body["model_version"] is None
+    assert body["results"]["details"]["model"]["status"] == "no model" and body["model_version"] is None
     assert body["inputs"]["lesion_id"] == "back 1"
 
 
@@ -826,7 +661,7 @@ def test_a_second_photo_of_the_same_lesion_is_compared_with_the_first(tenant_a, 
     # truth: 100 px -> 160 px across at 10 px/mm, 10 mm -> 16 mm (+6 mm, flagged above the 1 mm of growth)
     assert by_name["lesion_diameter_change"]["value"] == pytest.approx(6.0, abs=2 * SIZE_PX / 10)
     assert by_name["lesion_diameter_change"]["flag"] == "high"
-    assert body["results"]["evolution"]["evolving"] is True
+    assert body["results"]["details"]["evolution"]["evolving"] is True
 
     # a photo of another lesion of the same patient is not compared with either
     other = _post(tenant_a, patient, [("c.png", render(disc(50)), "image/png")], {**inputs, "lesion_id": "back"})
@@ -865,7 +700,7 @@ def test_an_organizations_active_model_runs_through_the_real_runtime(tenant_a, s
     outcome, assessment = _run(tenant_a, response.json()["id"])
     assert outcome == "completed", assessment.failure_reason
     assert assessment.model_version_id == version.pk
-    model = assessment.results["model"]
+    model = assessment.results["details"]["model"]
     assert model["status"] == "ran" and set(model["probabilities"]) == set(description["labels"])
     assert sum(model["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
 
