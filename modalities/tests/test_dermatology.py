@@ -693,7 +693,7 @@ def test_an_organizations_active_model_runs_through_the_real_runtime(tenant_a, s
         organization=tenant_a.organization,
         is_reference=True,
     )
-    services.activate_model_version(acting_user=None, model_version=version)
+    services.activate_model_version(acting_user=None, model_version=version, allow_reference=True)
     runtime.clear_cache()
     response = _post(tenant_a, make_patient(tenant_a), [("lesion.png", render(disc(80)), "image/png")])
     assert response.status_code == 201, response.content
