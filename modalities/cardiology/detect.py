@@ -28,6 +28,9 @@ MIN_RELATIVE_QRS_SLOPE = 0.4
 STEEP_PERCENTILE = 90
 DERIVATIVE_SMOOTHING_S = 0.008
 SLOPE_REACH_S = 0.06
+EXTRA_TOLERANCE = 0.15
+EXTRA_STEEPNESS = 0.6
+SEARCH_BACK_RR = 1.66  # Pan & Tompkins 1985
 
 
 def _neurokit():
@@ -75,13 +78,62 @@ def r_peaks(cleaned, sampling_rate: float):
     candidates = np.unique(np.asarray(found, dtype=int))
     if len(candidates) == 0:
         return candidates
-    steepness = _steepness(slope(band, sampling_rate), candidates, sampling_rate)
+    slopes = slope(band, sampling_rate)
+    steepness = _steepness(slopes, candidates, sampling_rate)
     kept = _refractory(candidates, steepness, int(round(REFRACTORY_S * sampling_rate)))
     candidates, steepness = candidates[kept], steepness[kept]
     if len(candidates) < 3:
         return candidates
     steep = np.percentile(steepness, STEEP_PERCENTILE)
-    return candidates[steepness >= MIN_RELATIVE_QRS_SLOPE * steep]
+    strong = steepness >= MIN_RELATIVE_QRS_SLOPE * steep
+    peaks = _drop_extra(candidates[strong], steepness[strong], steep)
+    return _search_back(peaks, band, slopes, steep, sampling_rate)
+
+
+def _drop_extra(peaks, steepness, steep: float):
+    """A detection that splits one RR interval into two (their sum within 15% of the median RR) and is less
+    steep than the beats (under 60% of them) is noise, not a beat: the "extra beat" of Lipponen & Tarvainen (J
+    Med Eng Technol 2019;43:173). A premature beat does not split an interval: its pause makes up the cycle.
+    At either end of the record, where there is no interval to split, a shallow detection that comes early
+    (its one interval under 80% of the median) is dropped the same way."""
+    import numpy as np
+
+    while len(peaks) >= 4:
+        rr = np.diff(peaks)
+        median = float(np.median(rr))
+        shallow = steepness < EXTRA_STEEPNESS * steep
+        splits = np.zeros(len(peaks), dtype=bool)
+        splits[1:-1] = np.abs(rr[:-1] + rr[1:] - median) <= EXTRA_TOLERANCE * median
+        splits[0], splits[-1] = rr[0] < 0.8 * median, rr[-1] < 0.8 * median
+        suspects = np.nonzero(splits & shallow)[0]
+        if not len(suspects):
+            break
+        drop = int(suspects[np.argmin(steepness[suspects])])
+        peaks, steepness = np.delete(peaks, drop), np.delete(steepness, drop)
+    return peaks
+
+
+def _search_back(peaks, band, slopes, steep: float, sampling_rate: float):
+    """Pan & Tompkins' search-back (1985): an RR interval over 166% of the median is searched again for a QRS
+    at half the detection threshold (20% of the steep beats' slope), at least 200 ms from both its ends."""
+    import numpy as np
+
+    if len(peaks) < 3:
+        return peaks
+    median = float(np.median(np.diff(peaks)))
+    gap = int(round(REFRACTORY_S * sampling_rate))
+    reach = int(SLOPE_REACH_S * sampling_rate)
+    found = []
+    for start, end in zip(peaks[:-1], peaks[1:], strict=True):
+        if end - start <= SEARCH_BACK_RR * median or end - start <= 2 * gap:
+            continue
+        low, high = start + gap, end - gap
+        steepest = low + int(np.argmax(slopes[low:high]))
+        if slopes[steepest] < 0.5 * MIN_RELATIVE_QRS_SLOPE * steep:
+            continue
+        around = slice(max(low, steepest - reach), min(high, steepest + reach))
+        found.append(around.start + int(np.argmax(band[around])))
+    return np.sort(np.concatenate([peaks, np.asarray(found, dtype=int)])) if found else peaks
 
 
 def _steepness(slopes, peaks, sampling_rate: float):
