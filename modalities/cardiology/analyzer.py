@@ -9,13 +9,16 @@ when present, else the first lead, and the result says which. Ranges, flags and 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
 from typing import Any
 
 from ..base import AnalysisContext, AnalysisResult, Analyzer, DemoCase, InputError, StageSpec, rounded
 from ..registry import register
 from ..results import Score
 from . import catalogue as ecg_catalogue
-from . import interpret, records
+from . import deidentify, interpret, records
 
 MAX_FILES = 20
 
@@ -56,13 +59,32 @@ class CardiologyAnalyzer(Analyzer):
         return {}
 
     def prepare_files(self, files: list) -> list:
+        """Check the record (a 400, nothing stored, for anything unusable), set each file's stored extension, and
+        replace each file by its copy without identifiers (see ``deidentify``), which must read to the same
+        samples."""
         if len(files) > MAX_FILES:
             raise InputError({"files": f"{len(files)} files: upload one ECG record (at most {MAX_FILES} files)."})
         sources = records.sources_from_uploads(files)
-        records.read_record(sources)  # raises InputError (a 400, nothing stored) for anything unusable
-        for upload, source in zip(files, sources, strict=True):
+        uploaded = records.read_record(sources)
+        cleaned = [
+            records.Source(source.name, source.content_type, deidentify.scrub(source, source.kind))
+            for source in sources
+        ]
+        stored = records.read_record(cleaned)
+        if not deidentify.same_samples(uploaded, stored):
+            raise InputError({"files": "The ECG file could not be stored without its identifiers unchanged."})
+        prepared = []
+        for upload, source, clean in zip(files, sources, cleaned, strict=True):
             upload.extension = records.EXTENSIONS[source.kind]
-        return files
+            if clean.data != source.data:
+                upload = dataclasses.replace(
+                    upload,
+                    size=len(clean.data),
+                    sha256_stored=hashlib.sha256(clean.data).hexdigest(),
+                    content=io.BytesIO(clean.data),
+                )
+            prepared.append(upload)
+        return prepared
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
         from . import explanation, measure, strip
