@@ -68,59 +68,66 @@ def qtc_thresholds(sex: str) -> dict[str, float]:
 
 def findings(*, heart_rate, nrmssd, rr_count, pr, qrs, qtc_fridericia, sex) -> list[dict]:
     """Each abnormal finding with its points, the value behind it and its source."""
-    found = []
+    found = [
+        _qtc(qtc_fridericia, sex),
+        _irregular(nrmssd, rr_count),
+        _qrs(qrs),
+        _pr(pr),
+        _rate(heart_rate),
+    ]
+    return [finding for finding in found if finding is not None]
 
-    def add(key, label, points, value, unit, source):
-        found.append({"finding": key, "label": label, "points": points, "value": value, "unit": unit, "source": source})
 
-    if qtc_fridericia is not None:
-        limits = qtc_thresholds(sex)
-        if qtc_fridericia > limits["critical"]:
-            add("qtc_over_500", "QTc above 500 ms", 5, qtc_fridericia, "ms", DREW)
-        elif qtc_fridericia > limits["above_99th"]:
-            add("qtc_above_99th_percentile", f"QTc above {limits['above_99th']} ms", 3, qtc_fridericia, "ms", DREW)
-        elif qtc_fridericia >= limits["prolonged"]:
-            add(
-                "qtc_prolonged",
-                f"QTc {limits['prolonged']} ms or more (prolonged)",
-                1,
-                qtc_fridericia,
-                "ms",
-                RAUTAHARJU,
-            )
-    if nrmssd is not None and rr_count >= AF_MIN_RR_INTERVALS and nrmssd > AF_NRMSSD_THRESHOLD:
-        add(
-            "irregular_rr",
-            "Irregular RR intervals suggesting atrial fibrillation (or ectopy)",
-            3,
-            nrmssd,
-            "ratio",
-            DASH,
-        )
-    if qrs is not None:
-        if qrs >= 120:
-            add("qrs_wide", "QRS 120 ms or more (bundle-branch block range)", 2, qrs, "ms", SURAWICZ)
-        elif qrs >= 110:
-            add("qrs_borderline", "QRS 110-119 ms (incomplete block range)", 1, qrs, "ms", SURAWICZ)
-    if pr is not None:
-        if pr > 200:
-            add("pr_long", "PR above 200 ms (first-degree AV block)", 1, pr, "ms", KUSUMOTO)
-        elif pr < 120:
-            add("pr_short", "PR below 120 ms (short PR)", 1, pr, "ms", SURAWICZ)
+def _finding(key, label, points, value, unit, source) -> dict:
+    return {"finding": key, "label": label, "points": points, "value": value, "unit": unit, "source": source}
+
+
+def _qtc(qtc, sex) -> dict | None:
+    if qtc is None:
+        return None
+    limits = qtc_thresholds(sex)
+    if qtc > limits["critical"]:
+        return _finding("qtc_over_500", "QTc above 500 ms", 5, qtc, "ms", DREW)
+    if qtc > limits["above_99th"]:
+        return _finding("qtc_above_99th_percentile", f"QTc above {limits['above_99th']} ms", 3, qtc, "ms", DREW)
+    if qtc >= limits["prolonged"]:
+        label = f"QTc {limits['prolonged']} ms or more (prolonged)"
+        return _finding("qtc_prolonged", label, 1, qtc, "ms", RAUTAHARJU)
+    return None
+
+
+def _irregular(nrmssd, rr_count) -> dict | None:
+    if nrmssd is None or rr_count < AF_MIN_RR_INTERVALS or nrmssd <= AF_NRMSSD_THRESHOLD:
+        return None
+    label = "Irregular RR intervals suggesting atrial fibrillation (or ectopy)"
+    return _finding("irregular_rr", label, 3, nrmssd, "ratio", DASH)
+
+
+def _qrs(qrs) -> dict | None:
+    if qrs is not None and qrs >= 120:
+        return _finding("qrs_wide", "QRS 120 ms or more (bundle-branch block range)", 2, qrs, "ms", SURAWICZ)
+    if qrs is not None and qrs >= 110:
+        return _finding("qrs_borderline", "QRS 110-119 ms (incomplete block range)", 1, qrs, "ms", SURAWICZ)
+    return None
+
+
+def _pr(pr) -> dict | None:
+    if pr is not None and pr > 200:
+        return _finding("pr_long", "PR above 200 ms (first-degree AV block)", 1, pr, "ms", KUSUMOTO)
+    if pr is not None and pr < 120:
+        return _finding("pr_short", "PR below 120 ms (short PR)", 1, pr, "ms", SURAWICZ)
+    return None
+
+
+def _rate(heart_rate) -> dict | None:
     if heart_rate < 60:
-        add("bradycardia", "Bradycardia (under 60 bpm)", 1, heart_rate, "bpm", CONVENTIONAL_RATE)
-    elif heart_rate >= 150:
-        add(
-            "tachycardia_marked",
-            "Tachycardia of 150 bpm or more (tachyarrhythmia range)",
-            3,
-            heart_rate,
-            "bpm",
-            PANCHAL,
-        )
-    elif heart_rate > 100:
-        add("tachycardia", "Tachycardia (over 100 bpm)", 1, heart_rate, "bpm", CONVENTIONAL_RATE)
-    return found
+        return _finding("bradycardia", "Bradycardia (under 60 bpm)", 1, heart_rate, "bpm", CONVENTIONAL_RATE)
+    if heart_rate >= 150:
+        label = "Tachycardia of 150 bpm or more (tachyarrhythmia range)"
+        return _finding("tachycardia_marked", label, 3, heart_rate, "bpm", PANCHAL)
+    if heart_rate > 100:
+        return _finding("tachycardia", "Tachycardia (over 100 bpm)", 1, heart_rate, "bpm", CONVENTIONAL_RATE)
+    return None
 
 
 def risk(found: list[dict]) -> tuple[int, str]:

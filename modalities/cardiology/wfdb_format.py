@@ -46,93 +46,92 @@ _FORMAT = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?
 _GAIN = re.compile(r"^(?P<gain>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)?(?:\((?P<baseline>[-+]?\d+)\))?(?:/(?P<units>\S+))?$")
 
 
+def _refuse(message: str):
+    raise InputError({"files": f"The WFDB header is not valid: {message}."})
+
+
 def parse_wfdb_header(text: str) -> WfdbHeader:
     """Parse the header of a single-segment WFDB record (PhysioNet's header(5) format), strictly.
 
     Raises InputError with what is wrong, in terms a user can act on.
     """
-
-    def refuse(message: str):
-        raise InputError({"files": f"The WFDB header is not valid: {message}."})
-
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and not line.startswith("#")]
     if not lines:
-        refuse("it has no record line")
-    record = lines[0].split()
+        _refuse("it has no record line")
+    name, n_signals, sampling_rate, n_samples = _record_line(lines[0].split())
+    signal_lines = lines[1:]
+    if len(signal_lines) < n_signals:
+        _refuse(f"the record line declares {n_signals} signals but {len(signal_lines)} signal lines follow")
+    signals = [_signal_line(line, index) for index, line in enumerate(signal_lines[:n_signals], start=1)]
+    return WfdbHeader(name, n_signals, sampling_rate, n_samples, signals)
+
+
+def _record_line(record: list[str]) -> tuple[str, int, float, int]:
     if len(record) < 2:
-        refuse("the record line must give the record name and the number of signals")
+        _refuse("the record line must give the record name and the number of signals")
     name = record[0]
     if "/" in name:
         raise InputError({"files": "Multi-segment WFDB records are not supported: upload a single-segment record."})
     if not _RECORD_NAME.match(name):
-        refuse(f"'{name[:40]}' is not a record name")
+        _refuse(f"'{name[:40]}' is not a record name")
     try:
         n_signals = int(record[1])
     except ValueError:
-        refuse(f"the number of signals '{record[1][:20]}' is not a whole number")
+        _refuse(f"the number of signals '{record[1][:20]}' is not a whole number")
     if not 1 <= n_signals <= 64:
-        refuse(f"{n_signals} signals is not a plausible ECG record (1 to 64)")
+        _refuse(f"{n_signals} signals is not a plausible ECG record (1 to 64)")
     sampling_rate = 250.0  # the WFDB default when the field is absent
     if len(record) > 2:
         match = re.match(r"^(\d*\.?\d+)", record[2])
         if not match:
-            refuse(f"the sampling frequency '{record[2][:20]}' is not a number")
+            _refuse(f"the sampling frequency '{record[2][:20]}' is not a number")
         sampling_rate = float(match.group(1))
         if sampling_rate <= 0:
-            refuse("the sampling frequency is zero")
+            _refuse("the sampling frequency is zero")
     if len(record) < 4 or not record[3].isdigit():
-        refuse("the record line does not give the number of samples per signal")
+        _refuse("the record line does not give the number of samples per signal")
     n_samples = int(record[3])
     if n_samples == 0:
-        refuse("the record declares 0 samples")
-    signal_lines = lines[1:]
-    if len(signal_lines) < n_signals:
-        refuse(f"the record line declares {n_signals} signals but {len(signal_lines)} signal lines follow")
-    signals = []
-    for index, line in enumerate(signal_lines[:n_signals], start=1):
-        parts = line.split(maxsplit=8)
-        if len(parts) < 2:
-            refuse(f"signal line {index} must give at least a file name and a format")
-        file_name = parts[0]
-        if file_name in ("~", "-") or "/" in file_name or "\\" in file_name:
-            refuse(f"signal {index} does not name a signal file")
-        spec = _FORMAT.match(parts[1])
-        if not spec:
-            refuse(f"signal {index} has the format '{parts[1][:20]}', which is not a WFDB format")
-        fmt = spec.group("fmt")
-        if fmt not in WFDB_FORMATS:
-            raise InputError(
-                {
-                    "files": f"WFDB format {fmt} is not supported here "
-                    f"(supported: {', '.join(sorted(WFDB_FORMATS, key=int))})."
-                }
-            )
-        if spec.group("spf") not in (None, "1") or spec.group("skew") not in (None, "0"):
-            raise InputError({"files": "WFDB records with several samples per frame or skew are not supported."})
-        gain, baseline, units = 200.0, 0, "mV"
-        if len(parts) > 2:
-            g = _GAIN.match(parts[2])
-            if not g:
-                refuse(f"signal {index} has the gain '{parts[2][:30]}', which is not a number")
-            gain = float(g.group("gain")) if g.group("gain") else 200.0
-            gain = gain or 200.0  # 0 means the default, per the WFDB specification
-            units = g.group("units") or "mV"
-            adc_zero = int(parts[4]) if len(parts) > 4 and re.match(r"^[-+]?\d+$", parts[4]) else 0
-            baseline = int(g.group("baseline")) if g.group("baseline") else adc_zero
-        description = parts[8].strip() if len(parts) > 8 else ""
-        signals.append(
-            WfdbSignal(
-                file_name=file_name,
-                fmt=fmt,
-                gain=gain,
-                baseline=baseline,
-                units=units,
-                byte_offset=int(spec.group("offset") or 0),
-                description=description,
-            )
-        )
-    return WfdbHeader(name, n_signals, sampling_rate, n_samples, signals)
+        _refuse("the record declares 0 samples")
+    return name, n_signals, sampling_rate, n_samples
+
+
+def _signal_line(line: str, index: int) -> WfdbSignal:
+    parts = line.split(maxsplit=8)
+    if len(parts) < 2:
+        _refuse(f"signal line {index} must give at least a file name and a format")
+    file_name = parts[0]
+    if file_name in ("~", "-") or "/" in file_name or "\\" in file_name:
+        _refuse(f"signal {index} does not name a signal file")
+    spec = _FORMAT.match(parts[1])
+    if not spec:
+        _refuse(f"signal {index} has the format '{parts[1][:20]}', which is not a WFDB format")
+    fmt = spec.group("fmt")
+    if fmt not in WFDB_FORMATS:
+        supported = ", ".join(sorted(WFDB_FORMATS, key=int))
+        raise InputError({"files": f"WFDB format {fmt} is not supported here (supported: {supported})."})
+    if spec.group("spf") not in (None, "1") or spec.group("skew") not in (None, "0"):
+        raise InputError({"files": "WFDB records with several samples per frame or skew are not supported."})
+    gain, baseline, units = 200.0, 0, "mV"
+    if len(parts) > 2:
+        g = _GAIN.match(parts[2])
+        if not g:
+            _refuse(f"signal {index} has the gain '{parts[2][:30]}', which is not a number")
+        gain = float(g.group("gain")) if g.group("gain") else 200.0
+        gain = gain or 200.0  # 0 means the default, per the WFDB specification
+        units = g.group("units") or "mV"
+        adc_zero = int(parts[4]) if len(parts) > 4 and re.match(r"^[-+]?\d+$", parts[4]) else 0
+        baseline = int(g.group("baseline")) if g.group("baseline") else adc_zero
+    return WfdbSignal(
+        file_name=file_name,
+        fmt=fmt,
+        gain=gain,
+        baseline=baseline,
+        units=units,
+        byte_offset=int(spec.group("offset") or 0),
+        description=parts[8].strip() if len(parts) > 8 else "",
+    )
 
 
 def wfdb_bytes_needed(fmt: str, total_samples: int) -> int:
