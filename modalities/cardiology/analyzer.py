@@ -72,7 +72,9 @@ class CardiologyAnalyzer(Analyzer):
         ]
         stored = records.read_record(cleaned)
         if not deidentify.same_samples(uploaded, stored):
-            raise InputError({"files": "The ECG file could not be stored without its identifiers unchanged."})
+            raise InputError(
+                {"files": "The ECG file could not be cleared of identifiers without changing its samples; not stored."}
+            )
         prepared = []
         for upload, source, clean in zip(files, sources, cleaned, strict=True):
             upload.extension = records.EXTENSIONS[source.kind]

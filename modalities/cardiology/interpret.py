@@ -15,15 +15,14 @@ not a probability). Points:
     heart rate < 60 bpm (bradycardia) or > 100 bpm (tachycardia)    1
 
 Only the highest QTc item and the higher heart-rate item count. Sex unknown: the men's (lower) QTc thresholds.
-A QTc at or under 390 ms is
-flagged "low" on the biomarker (Rautaharju's short-QT statement) but scores nothing: most such ECGs are normal
-(the real Mortara record in the tests, read "ECG NORMALE" by its device, has a QTc of 370 ms), and the
-short-QT syndrome needs far shorter values. A measurement that could not be made adds nothing and is listed
-as not measured. The headline score is the points themselves ("ECG triage points (MediLens rule)", 0 to
-14); risk level: 0 points low, 1-2 borderline, 3-4 intermediate, 5 or more high (MediLens's own bands). So a QTc
-above 500 ms alone is high, suspected atrial fibrillation alone is intermediate, a 220 bpm tachycardia is
-intermediate, and sinus bradycardia alone is borderline. Premature (ectopic) beats add no points: they are
-reported, and removed before the RR-irregularity measure.
+A QTc at or under 390 ms is flagged "low" on the biomarker (Rautaharju's short-QT statement) but scores
+nothing: most such ECGs are normal (the real Mortara record in the tests, read "ECG NORMALE" by its device,
+has a QTc of 370 ms), and the short-QT syndrome needs far shorter values. A measurement that could not be
+made adds nothing and is listed as not measured. The headline score is the points themselves ("ECG triage
+points (MediLens rule)", 0 to 14); risk level: 0 points low, 1-2 borderline, 3-4 intermediate, 5 or more high
+(MediLens's own bands). So a QTc above 500 ms alone is high, suspected atrial fibrillation alone is
+intermediate, a 220 bpm tachycardia is intermediate, and sinus bradycardia alone is borderline. Premature
+(ectopic) beats add no points: they are reported, and removed before the RR-irregularity measure.
 
 The AF criterion: RMSSD of successive normal-to-normal RR intervals divided by their mean above 0.1, the
 RR-irregularity threshold of Dash et al. (Ann Biomed Eng 2009;37:1701-1709), assessed when there are at least 6

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from ..base import AnalysisError
 from . import detect, intervals, median_beat, rhythm
-from .rhythm import AF_MIN_RR_INTERVALS, AF_NRMSSD_THRESHOLD  # noqa: F401  (the rule reads them from here)
 
 MAX_ANALYSIS_RATE_HZ = 1000
 MIN_BEATS = 4

@@ -1,6 +1,6 @@
 """Reading an ECG upload: WFDB (.hea + .dat), EDF, CSV and JSON, into named leads in millivolts.
 
-The same code runs at upload (``check_uploads``: refuse with a clear 400 before anything is stored) and in
+The same code runs at upload (``prepare_files``: refuse with a clear 400 before anything is stored) and in
 the worker (``read_record``), so what is accepted is what can be analysed. Files are recognised by their
 content (libmagic's type plus a look at the text), never by their names; names matter only where WFDB itself
 uses them: a header names its signal files, and the uploaded ``.dat`` must carry that name.

@@ -65,8 +65,8 @@ class Rhythm:
 
     @property
     def regular(self) -> bool:
-        """Regular enough for a spectral line: judged regular, or too short to judge but steady."""
-        return self.irregular is False or (self.nrmssd is not None and self.nrmssd <= AF_NRMSSD_THRESHOLD)
+        """Steady enough for a spectral line (also when too short to be judged for atrial fibrillation)."""
+        return self.nrmssd is not None and self.nrmssd <= AF_NRMSSD_THRESHOLD
 
 
 def premature_beats(rr_ms: list[float]) -> list[int]:
