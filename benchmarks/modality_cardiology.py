@@ -160,8 +160,9 @@ def main():
         print(f"  tracemalloc peak of one analysis: {peak / 1e6:.1f} MB")
         values = result.biomarkers
         print(
-            f"  result: {result.results['beats']} beats, heart rate {values['heart_rate']:.0f} bpm, "
-            f"QTc(F) {values.get('qtc_fridericia', float('nan')):.0f} ms, risk {result.risk_level}"
+            f"  result: {result.details['beats']} beats, heart rate {values['heart_rate']:.0f} bpm, "
+            f"QTc(F) {values.get('qtc_fridericia', float('nan')):.0f} ms, "
+            f"{result.risk_score:.0f} triage points, risk {result.risk_level}"
         )
     print(
         f"\nresident set growth from start (imports included): {rss_mb() - rss_start:.0f} MB "

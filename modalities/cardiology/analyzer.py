@@ -9,11 +9,16 @@ when present, else the first lead, and the result says which. Ranges, flags and 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
 from typing import Any
 
-from ..base import AnalysisContext, AnalysisResult, Analyzer, DemoCase, InputError, StageSpec
+from ..base import AnalysisContext, AnalysisResult, Analyzer, DemoCase, InputError, StageSpec, rounded
 from ..registry import register
-from . import interpret, records
+from ..results import Score
+from . import catalogue as ecg_catalogue
+from . import deidentify, interpret, records
 
 MAX_FILES = 20
 
@@ -37,7 +42,7 @@ class CardiologyAnalyzer(Analyzer):
         StageSpec("measure", "Heart rate, HRV and PR/QRS/QT intervals"),
         StageSpec("interpret", "Rhythm flags, risk rule and rhythm strip"),
     )
-    catalogue = interpret.CATALOGUE
+    catalogue = ecg_catalogue.CATALOGUE
 
     def validate_inputs(self, *, inputs: dict[str, Any], patient) -> dict[str, Any]:
         if not isinstance(inputs, dict):
@@ -54,16 +59,37 @@ class CardiologyAnalyzer(Analyzer):
         return {}
 
     def prepare_files(self, files: list) -> list:
+        """Check the record (a 400, nothing stored, for anything unusable), set each file's stored extension, and
+        replace each file by its copy without identifiers (see ``deidentify``), which must read to the same
+        samples."""
         if len(files) > MAX_FILES:
             raise InputError({"files": f"{len(files)} files: upload one ECG record (at most {MAX_FILES} files)."})
         sources = records.sources_from_uploads(files)
-        records.read_record(sources)  # raises InputError (a 400, nothing stored) for anything unusable
-        for upload, source in zip(files, sources, strict=True):
+        uploaded = records.read_record(sources)
+        cleaned = [
+            records.Source(source.name, source.content_type, deidentify.scrub(source, source.kind))
+            for source in sources
+        ]
+        stored = records.read_record(cleaned)
+        if not deidentify.same_samples(uploaded, stored):
+            raise InputError(
+                {"files": "The ECG file could not be cleared of identifiers without changing its samples; not stored."}
+            )
+        prepared = []
+        for upload, source, clean in zip(files, sources, cleaned, strict=True):
             upload.extension = records.EXTENSIONS[source.kind]
-        return files
+            if clean.data != source.data:
+                upload = dataclasses.replace(
+                    upload,
+                    size=len(clean.data),
+                    sha256_stored=hashlib.sha256(clean.data).hexdigest(),
+                    content=io.BytesIO(clean.data),
+                )
+            prepared.append(upload)
+        return prepared
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
-        from . import measure, strip
+        from . import explanation, measure, strip
 
         with context.stage("read"):
             record = records.load_for_analysis(context.files)
@@ -72,26 +98,21 @@ class CardiologyAnalyzer(Analyzer):
             measurement = measure.detect_beats(lead.samples, lead.sampling_rate, lead_name=lead.label)
         with context.stage("measure"):
             measure.measure_beats(measurement)
-            values = _values(measurement)
+            values = rounded(ecg_catalogue.CATALOGUE, explanation.biomarker_values(measurement))
         with context.stage("interpret"):
             sex = context.patient.sex_at_birth
-            rr_count = len(measurement.rr_ms)
             found = interpret.findings(
-                heart_rate=measurement.heart_rate,
-                nrmssd=measurement.nrmssd,
-                rr_count=rr_count,
+                heart_rate=values["heart_rate"],
+                nrmssd=values.get("rr_irregularity"),
+                rr_count=len(measurement.rhythm.normal_rr_ms),
                 pr=values.get("pr_interval"),
                 qrs=values.get("qrs_duration"),
                 qtc_fridericia=values.get("qtc_fridericia"),
                 sex=sex,
             )
-            score, level, points = interpret.risk(found)
-            flags = interpret.rhythm_flags(
-                heart_rate=measurement.heart_rate, nrmssd=measurement.nrmssd, rr_count=rr_count
-            )
+            points, level = interpret.risk(found)
             title = (
-                f"Lead {lead.label} (cleaned)  |  25 mm/s, 10 mm/mV  |  "
-                f"heart rate {measurement.heart_rate:.0f} bpm  |  "
+                f"Lead {lead.label} (cleaned)  |  25 mm/s, 10 mm/mV  |  heart rate {values['heart_rate']:.0f} bpm  |  "
                 f"{len(measurement.rpeaks)} R-peaks marked (red); QRS boundaries in blue"
             )
             image = strip.render(
@@ -102,55 +123,22 @@ class CardiologyAnalyzer(Analyzer):
                 qrs_onsets=measurement.qrs_onsets,
                 qrs_offsets=measurement.qrs_offsets,
             )
-            not_measured = {
-                name: measurement.notes[name]
-                for name in ("pr_interval", "qrs_duration", "qt_interval", "hrv")
-                if name in measurement.notes
-            }
-            results = {
-                "source_format": record.source_format,
-                "leads": [lead_.label for lead_ in record.leads],
-                "ignored_channels": record.ignored,
-                "rhythm_lead": lead.label,
-                "rhythm_lead_choice": lead_choice,
-                "lead_inverted": measurement.inverted,
-                "sampling_rate_hz": lead.sampling_rate,
-                "analysed_at_hz": measurement.sampling_rate,
-                "duration_s": round(lead.duration, 2),
-                "beats": len(measurement.rpeaks),
-                "rr_intervals_ms": [round(v, 1) for v in measurement.rr_ms],
-                "interval_beats": measurement.interval_beats,
-                "not_measured": not_measured,
-                "rhythm_flags": flags,
-                "findings": found,
-                "risk_points": points,
-                "qtc_thresholds_ms": interpret.qtc_thresholds(sex),
-                "qtc_thresholds_sex": sex if sex in ("female", "male") else "unknown (men's thresholds used)",
-                "signal_quality": round(measurement.quality, 3),
-            }
-            summary = _summary(lead.label, lead.duration, measurement, values, found, level, not_measured)
         return AnalysisResult(
             method_version=interpret.METHOD_VERSION,
-            risk_score=score,
+            score=Score(float(points), ecg_catalogue.SCALE),
             risk_level=level,
             # The signal-quality index gates the analysis but is no probability of correctness: none invented.
             confidence=None,
             recommendations=interpret.recommendations(found),
-            results=results,
             biomarkers=values,
-            explanation_summary=summary,
-            contributions=[
-                {
-                    "factor": f["finding"],
-                    "label": f["label"],
-                    "points": f["points"],
-                    "value": round(f["value"], 3),
-                    "unit": f["unit"],
-                    "source": f["source"],
-                }
-                for f in found
-            ],
+            measurements=explanation.measurements(measurement, lead.duration),
+            not_applicable=explanation.not_applicable(measurement),
+            notes=explanation.notes(measurement, lead_choice, sex),
+            details=explanation.details(record, lead, lead_choice, measurement, found, points, sex),
+            explanation_summary=explanation.summary(lead.label, lead.duration, measurement, values, found, level),
+            contributions=interpret.contributions(found),
             explanation_image_png=image,
+            spec_overrides=ecg_catalogue.spec_overrides(sex),
         )
 
     def demo_cases(self) -> list[DemoCase]:
@@ -175,45 +163,3 @@ class CardiologyAnalyzer(Analyzer):
             DemoCase(files=[("bradycardia48.csv", synthetic.csv_bytes(slow, 500))]),
             DemoCase(files=[("irregular.json", synthetic.json_bytes(irregular, 500))]),
         ]
-
-
-def _values(m) -> dict[str, float]:
-    from . import formulas
-
-    values = {"heart_rate": round(m.heart_rate, 1), "ecg_signal_quality": round(m.quality, 3)}
-    if m.nrmssd is not None:
-        values["rr_irregularity"] = round(m.nrmssd, 4)
-    for name, value in (("hrv_sdnn", m.sdnn), ("hrv_rmssd", m.rmssd), ("hrv_pnn50", m.pnn50)):
-        if value is not None:
-            values[name] = round(value, 1)
-    for name in ("pr_interval", "qrs_duration", "qt_interval"):
-        if m.intervals.get(name) is not None:
-            values[name] = round(m.intervals[name], 1)
-    qt = m.intervals.get("qt_interval")
-    if qt is not None:
-        rr_s = sum(m.rr_ms) / len(m.rr_ms) / 1000.0
-        values["qtc_bazett"] = round(formulas.qtc_bazett(qt_ms=qt, rr_s=rr_s), 1)
-        values["qtc_fridericia"] = round(formulas.qtc_fridericia(qt_ms=qt, rr_s=rr_s), 1)
-    return values
-
-
-def _summary(lead_label, duration, m, values, found, level, not_measured) -> str:
-    parts = [f"Lead {lead_label}, {duration:.0f} s, {len(m.rpeaks)} beats: heart rate {m.heart_rate:.0f} bpm."]
-    intervals = []
-    for name, label in (("pr_interval", "PR"), ("qrs_duration", "QRS"), ("qt_interval", "QT")):
-        if name in values:
-            intervals.append(f"{label} {values[name]:.0f} ms")
-    if "qtc_fridericia" in values:
-        intervals.append(f"QTc {values['qtc_fridericia']:.0f} ms (Fridericia), {values['qtc_bazett']:.0f} ms (Bazett)")
-    if intervals:
-        parts.append(", ".join(intervals) + ".")
-    if not_measured:
-        parts.append(
-            "Not measured: " + "; ".join(f"{k.replace('_', ' ')} ({v})" for k, v in not_measured.items()) + "."
-        )
-    if found:
-        parts.append("Findings: " + "; ".join(f["label"] for f in found) + f". Risk level {level}.")
-    else:
-        parts.append("No abnormal finding by these measurements (risk level low).")
-    parts.append(f"Signal quality {m.quality:.2f} (acceptable from 0.66).")
-    return " ".join(parts)

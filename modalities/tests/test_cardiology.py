@@ -69,6 +69,11 @@ def analyze(files: list[tuple[str, bytes]], *, sex="female", stages=None):
     return result
 
 
+def withheld(result) -> dict[str, str]:
+    """What the analysis did not measure, with the reason given."""
+    return {item.name: item.reason for item in result.not_applicable}
+
+
 def refused(files: list[tuple[str, bytes]]) -> str:
     """The 400 message prepare_files gives for these uploads (the generic type check passes first)."""
     with pytest.raises(InputError) as caught:
@@ -119,8 +124,8 @@ def test_neurokit_simulated_ecg_heart_rate_comes_back_within_2_bpm(heart_rate):
     # ecgsyn varies the rate around the set mean (heart_rate_std 1 bpm by default) and R-peak timing at 500 Hz
     # is good to 2 ms a beat, so the issue's 2 bpm covers both; the measured value is typically within 0.2.
     assert result.biomarkers["heart_rate"] == pytest.approx(heart_rate, abs=2)
-    assert result.results["rhythm_flags"]["bradycardia"] is (heart_rate < 60)
-    assert result.results["rhythm_flags"]["tachycardia"] is (heart_rate > 100)
+    assert result.details["rhythm_flags"]["bradycardia"] is (heart_rate < 60)
+    assert result.details["rhythm_flags"]["tachycardia"] is (heart_rate > 100)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +188,7 @@ def test_a_real_12_lead_ecg_agrees_with_the_recording_device():
     assert values["pr_interval"] == pytest.approx(device["PR Interval"], abs=15)
     assert values["qrs_duration"] == pytest.approx(device["QRS Duration"], abs=10)
     assert values["qt_interval"] == pytest.approx(device["QT Interval"], abs=25)
-    assert result.results["rhythm_lead"] == "II" and result.risk_level == "low"
+    assert result.details["rhythm_lead"] == "II" and result.risk_level == "low"
     # Beat by beat in lead II: R-peaks within 10 ms of the device's fiducial points and QRS onsets within 10 ms
     # of the device's; QRS offsets too, but for one beat of the nine (30 ms late: its ST segment keeps sloping),
     # which the median over beats absorbs.
@@ -201,17 +206,18 @@ def test_irregularly_irregular_rhythm_is_flagged_and_pr_is_not_measured():
     r_times = synthetic.irregular_r_times(80, 10, seed=7)
     leads = synthetic.ecg(r_times, p_mv=0.0, fibrillation_mv=0.04, qt_ms=360, seed=7)
     result = analyze(csv_file(leads))
-    assert result.results["rhythm_flags"]["irregular_rr_suggesting_af"] is True
+    assert result.details["rhythm_flags"]["irregular_rr_suggesting_af"] is True
     assert result.biomarkers["rr_irregularity"] > 0.1
     assert "pr_interval" not in result.biomarkers
-    assert "irregular" in result.results["not_measured"]["pr_interval"]
-    assert result.risk_level == "intermediate" and result.risk_score == 60
+    assert "irregular" in withheld(result)["pr_interval"]
+    # 3 points (irregular RR): the headline is the points themselves (it read 60 = 20 x points before issue 9).
+    assert result.risk_level == "intermediate" and result.risk_score == 3
     assert any("atrial fibrillation" in r["text"] for r in result.recommendations)
 
 
 def test_a_regular_rhythm_is_not_flagged_irregular():
     result = analyze(csv_file(lead_ii(70)))
-    assert result.results["rhythm_flags"] == {
+    assert result.details["rhythm_flags"] == {
         "bradycardia": False,
         "tachycardia": False,
         "irregular_rr_suggesting_af": False,
@@ -223,7 +229,7 @@ def test_an_inverted_lead_is_turned_upright_and_measured_the_same():
     leads = lead_ii(75, seed=3)
     upright = analyze(csv_file(leads))
     inverted = analyze(csv_file({"II": -leads["II"]}))
-    assert inverted.results["lead_inverted"] is True
+    assert inverted.details["lead_inverted"] is True
     assert inverted.biomarkers["heart_rate"] == pytest.approx(upright.biomarkers["heart_rate"], abs=0.5)
 
 
@@ -244,12 +250,12 @@ def _points(**overrides):
 
 
 def test_risk_rule_points_levels_and_sex_specific_qtc_thresholds():
-    assert _points() == (set(), (0.0, "low", 0))
-    assert _points(heart_rate=55) == ({"bradycardia"}, (20.0, "borderline", 1))
-    assert _points(heart_rate=105) == ({"tachycardia"}, (20.0, "borderline", 1))
-    assert _points(nrmssd=0.15) == ({"irregular_rr"}, (60.0, "intermediate", 3))
+    assert _points() == (set(), (0, "low"))
+    assert _points(heart_rate=55) == ({"bradycardia"}, (1, "borderline"))
+    assert _points(heart_rate=105) == ({"tachycardia"}, (1, "borderline"))
+    assert _points(nrmssd=0.15) == ({"irregular_rr"}, (3, "intermediate"))
     assert _points(nrmssd=0.15, rr_count=5)[0] == set()  # too few intervals to judge
-    assert _points(qtc_fridericia=505) == ({"qtc_over_500"}, (100.0, "high", 5))
+    assert _points(qtc_fridericia=505) == ({"qtc_over_500"}, (5, "high"))
     # 465 ms: prolonged for a man (>= 450), not for a woman (>= 460 is prolonged: still 1 point).
     assert _points(qtc_fridericia=455)[0] == {"qtc_prolonged"}
     assert _points(qtc_fridericia=455, sex="female")[0] == set()
@@ -257,13 +263,13 @@ def test_risk_rule_points_levels_and_sex_specific_qtc_thresholds():
     assert _points(qtc_fridericia=475, sex="female")[0] == {"qtc_prolonged"}
     assert _points(qtc_fridericia=475, sex="unknown")[0] == {"qtc_above_99th_percentile"}
     assert _points(qtc_fridericia=370)[0] == set()  # flagged low on the biomarker, not scored
-    assert _points(qrs=125) == ({"qrs_wide"}, (40.0, "borderline", 2))
+    assert _points(qrs=125) == ({"qrs_wide"}, (2, "borderline"))
     assert _points(qrs=112)[0] == {"qrs_borderline"}
     assert _points(pr=220)[0] == {"pr_long"} and _points(pr=110)[0] == {"pr_short"}
-    # Not measured adds nothing; points add up and the score caps at 100.
-    assert _points(pr=None, qrs=None, qtc_fridericia=None) == (set(), (0.0, "low", 0))
-    assert _points(qtc_fridericia=505, nrmssd=0.2, qrs=130)[1] == (100.0, "high", 10)
-    assert _points(nrmssd=0.2, heart_rate=110)[1] == (80.0, "intermediate", 4)
+    # Not measured adds nothing; points add up (the headline is the points: no more 20 x points capped at 100).
+    assert _points(pr=None, qrs=None, qtc_fridericia=None) == (set(), (0, "low"))
+    assert _points(qtc_fridericia=505, nrmssd=0.2, qrs=130)[1] == (10, "high")
+    assert _points(nrmssd=0.2, heart_rate=110)[1] == (4, "intermediate")
 
 
 def test_every_finding_has_a_recommendation_with_a_source():
@@ -318,8 +324,8 @@ def test_lead_ii_is_chosen_by_its_name_else_the_first_lead_and_the_result_says_w
         lead, why = record.rhythm_lead()
         assert lead.label == label and why.startswith("lead II")
     result = analyze(csv_file({"V5": base, "V1": base}))
-    assert result.results["rhythm_lead"] == "V5"
-    assert "no lead II" in result.results["rhythm_lead_choice"]
+    assert result.details["rhythm_lead"] == "V5"
+    assert "no lead II" in result.details["rhythm_lead_choice"]
 
 
 def test_csv_units_and_json_units_are_converted_to_millivolts():
@@ -361,7 +367,7 @@ def test_the_strip_marks_every_r_peak_in_red():
     columns = np.nonzero(red.any(axis=0))[0]
     # One red marker per beat: clusters of red columns, as many as R-peaks.
     clusters = 1 + int(np.count_nonzero(np.diff(columns) > 3))
-    assert clusters == result.results["beats"] == len(synthetic.regular_r_times(60, 10)) == 9
+    assert clusters == result.details["beats"] == len(synthetic.regular_r_times(60, 10)) == 9
 
 
 def test_demo_cases_are_normal_bradycardic_and_irregular():
@@ -374,9 +380,9 @@ def test_demo_cases_are_normal_bradycardic_and_irregular():
     ]
     outcomes = [analyze(case.files) for case in cases]
     assert [o.risk_level for o in outcomes] == ["low", "borderline", "intermediate"]
-    assert len(outcomes[0].results["leads"]) == 12
-    assert outcomes[1].results["rhythm_flags"]["bradycardia"] is True
-    assert outcomes[2].results["rhythm_flags"]["irregular_rr_suggesting_af"] is True
+    assert len(outcomes[0].details["leads"]) == 12
+    assert outcomes[1].details["rhythm_flags"]["bradycardia"] is True
+    assert outcomes[2].details["rhythm_flags"]["irregular_rr_suggesting_af"] is True
 
 
 def test_stages_are_entered_in_order():
@@ -587,8 +593,9 @@ def test_a_12_lead_wfdb_record_completes_with_units_ranges_flags_and_a_strip(ten
     }
     assert markers["qrs_duration"]["flag"] == "normal" and markers["ecg_signal_quality"]["unit"] == "r"
     # A man: QTcF >= 450 ms is prolonged (1 point) and bradycardia (1 point): borderline, 40.
-    assert body["risk_level"] == "borderline" and body["risk_score"] == 40
-    assert body["results"]["rhythm_lead"] == "II" and len(body["results"]["leads"]) == 12
+    assert body["risk_level"] == "borderline" and body["risk_score"] == 2  # 2 points (was 40 = 20 x points)
+    details = body["results"]["details"]
+    assert details["rhythm_lead"] == "II" and len(details["leads"]) == 12
     assert body["explanation"]["has_image"] and "heart rate 52 bpm" in body["explanation"]["summary"]
 
 
