@@ -228,6 +228,21 @@ def test_demo_cases_are_a_steady_voice_a_rough_voice_and_connected_speech():
     assert levels == ["low", "high", ""]
 
 
+def test_demo_cases_pass_the_upload_check_and_are_stored_as_they_analyse():
+    from assessments.uploads import PreparedUpload
+
+    analyzer = registry.get("speech")
+    for case in analyzer.demo_cases():
+        [(name, data)] = case.files
+        upload = PreparedUpload(name, "audio/x-wav", name.rsplit(".", 1)[1], len(data), "", "", io.BytesIO(data))
+        [stored] = analyzer.prepare_files([upload])
+        stored.content.seek(0)
+        kept = stored.content.read()
+        assert stored.size == len(kept) and kept[:4] in (b"RIFF", b"fLaC")
+        task = case.inputs["task"]
+        assert analyze(kept, task).biomarkers == analyze(data, task).biomarkers
+
+
 def test_result_carries_units_ranges_explanation_and_no_invented_confidence():
     samples, _ = synthetic.synthesize_voice(f0=118.0, duration=3.0, jitter=0.02, shimmer=0.06, snr_db=12, seed=10)
     result = analyze(wav(samples), sex="male")
