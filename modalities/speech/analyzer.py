@@ -22,6 +22,7 @@ from ..base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, Dem
 from ..registry import register
 from . import catalogue, decoding, deidentify, measurement, report, voicing
 from .catalogue import DEFAULT_TASK, TASKS
+from .harmonicity import harmonicity
 
 
 class SpeechInputForm(forms.Form):
@@ -114,8 +115,6 @@ class SpeechAnalyzer(Analyzer):
         ]
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
-        from .harmonicity import harmonicity
-
         task = context.inputs.get("task") or DEFAULT_TASK
         sustained = task == "sustained_vowel"
         parselmouth, _ = measurement.praat()
@@ -166,22 +165,14 @@ def _read(context: AnalysisContext) -> decoding.Recording:
 
 
 def _same_audio(cleaned, recording: decoding.Recording) -> None:
-    """The cleaned copy decodes as the upload did (a guard: the cleaning cuts tags only)."""
-    import soundfile
-
+    """The cleaned copy decodes as the upload did: same rate, channels and number of frames (a guard: the
+    cleaning cuts tags only; header estimates of an MP3's length are not trusted, the copy is decoded)."""
     try:
-        info = soundfile.info(cleaned)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
-        info = None
-    finally:
-        cleaned.seek(0)
-    expected = round(recording.duration * recording.original_rate)
-    if (
-        info is None
-        or info.samplerate != recording.original_rate
-        or info.channels != recording.channels
-        or abs(info.frames - expected) > decoding.TRUNCATION_TOLERANCE * expected
-    ):
+        rate, channels, frames = decoding.decoded_length(cleaned)
+    except decoding.AudioRejected:
+        rate = channels = frames = None
+    expected = (recording.original_rate, recording.channels, recording.frames)
+    if (rate, channels, frames) != expected:
         raise decoding.AudioRejected(f"removing its tags would change its audio: {deidentify.UNREADABLE}.")
 
 

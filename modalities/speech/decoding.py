@@ -60,6 +60,7 @@ class Recording:
     peak_dbfs: float
     clipped_fraction: float
     format: str
+    frames: int = 0  # decoded sample frames
     native: Any = None  # numpy float32, mono, at ``original_rate`` (kept for the analysis)
     preview: Any = None  # numpy float32, mono, at ``preview_rate`` (kept for the upload check)
     preview_rate: float = 0.0
@@ -154,6 +155,7 @@ def read_recording(fileobj: IO[bytes], *, keep_samples: bool = True) -> Recordin
         peak_dbfs=peak_dbfs,
         clipped_fraction=decoded.clipped / max(decoded.decoded * decoded.channels, 1),
         format=decoded.file_format,
+        frames=decoded.decoded,
         native=np.concatenate(decoded.blocks) if keep_samples else None,
         preview=None if keep_samples else decoded.preview.samples(),
         preview_rate=0.0 if keep_samples else decoded.preview.rate,
@@ -205,6 +207,25 @@ def _read_blocks(audio, result: _Decoded) -> None:
             result.preview.add(mono)
         if result.decoded / result.rate > MAX_DURATION_S + DURATION_SLACK_S:
             raise AudioRejected(f"the recording is longer than the {MAX_DURATION_S:.0f} s this analysis takes.")
+
+
+def decoded_length(fileobj: IO[bytes]) -> tuple[int, int, int]:
+    """(sampling rate, channels, frames) by decoding the whole file block by block, keeping nothing."""
+    import soundfile
+
+    fileobj.seek(0)
+    try:
+        with soundfile.SoundFile(fileobj) as audio:
+            frames = 0
+            while True:
+                block = audio.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                if not len(block):
+                    return audio.samplerate, audio.channels, frames
+                frames += len(block)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
+        raise AudioRejected("the audio cannot be decoded.") from None
+    finally:
+        fileobj.seek(0)
 
 
 def _check_complete(fileobj: IO[bytes], decoded: _Decoded) -> None:
