@@ -50,7 +50,8 @@ PRAAT_SHIMMER = (
 )
 HARMONICITY_METHOD = (
     "To Harmonicity (cc) with Praat's standard settings (time step 0.01 s, minimum pitch 75 Hz, silence "
-    "threshold 0.1, 1 period per window) at the recording's own sampling rate, mean over the voiced frames"
+    "threshold 0.1, 1 period per window) at the recording's own sampling rate, mean over the voiced frames "
+    "(beyond 6 s of voice, over about 500 of them evenly spaced)"
 )
 PRAAT_HNR = (
     f"{PRAAT}: {HARMONICITY_METHOD}; >= 20 dB: MediLens's screening limit, after the Praat manual 'Harmonicity' "

@@ -11,8 +11,8 @@ keeps the harmonics, so HNR read 4-5 dB high (a breathy voice Praat measures at 
 
 Cost, and how it is kept within the 2 s budget: the cross-correlation searches every lag from two samples up
 to one period of 75 Hz over a window of the same length, so a frame costs in proportion to the square of the
-sampling rate: 0.7-1.2 ms at 44.1 kHz on the reference machine (2 shared cores), with no cost per call beyond
-its frames. All frames of 30 s of speech would take 2-3 s on their own (noise frames cost more still). Two
+sampling rate: 0.8-1.2 ms at 44.1 kHz on the reference machine (2 shared cores), with no cost per call beyond
+its frames. All frames of 30 s of speech would take 1.4-3 s on their own (noise frames cost more still). Two
 measures, neither changing a frame's value:
 
 * only the voiced stretches are analysed (each with 1/75 s plus 5 ms of context on either side, so its first
