@@ -9,6 +9,8 @@ touched (no re-encoding: the stored file decodes to the same samples).
   CUESHEET blocks go, and so do ID3 tags some tools put around a FLAC stream.
 * Ogg (Vorbis, Opus, FLAC): the comment header is emptied (the encoder's vendor string stays; it names the
   encoder library, not the patient); pictures in Ogg are comments, so they go with them.
+* Any other container libsndfile decodes (RF64, which libmagic calls WAV; RIFX, AIFF, CAF) is refused: its
+  tags are not cleaned here.
 
 mutagen (Quod Libet's tagging library) edits the compressed formats in place: it rewrites only the tag bytes
 (and, for Ogg, the pages of the comment packet with their checksums), never the audio frames.
@@ -39,10 +41,16 @@ def clean(source: IO[bytes]) -> IO[bytes]:
     try:
         if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
             _clean_wav(source, output)
-        else:
+        elif head[:4] in (b"OggS", b"fLaC") or head[:3] == b"ID3" or _mpeg_sync(head):
             shutil.copyfileobj(source, output, COPY_BYTES)
             output.seek(0)
             _clean_tagged(output, head)
+        else:
+            # RF64, RIFX, AIFF, CAF...: libsndfile decodes them, but their tags are not cleaned here.
+            raise AudioRejected(
+                "this container is not a standard WAV, FLAC, OGG or MP3 file, so its tags cannot be removed before "
+                "storage; export the recording as one of those."
+            )
     except BaseException:
         output.close()
         raise
@@ -50,6 +58,11 @@ def clean(source: IO[bytes]) -> IO[bytes]:
         source.seek(0)
     output.seek(0)
     return output
+
+
+def _mpeg_sync(head: bytes) -> bool:
+    """An MPEG audio frame header starts with 11 set bits."""
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
 
 
 # --- WAV --------------------------------------------------------------------------------------------------------

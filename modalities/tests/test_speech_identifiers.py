@@ -126,3 +126,26 @@ def test_a_streamed_wav_with_placeholder_sizes_is_stored_with_its_real_sizes(ten
     assert struct.unpack("<I", stored[4:8])[0] == len(stored) - 8
     assert stored[36:40] == b"data" and struct.unpack("<I", stored[40:44])[0] == len(stored) - 44
     assert (soundfile.read(io.BytesIO(stored))[0] == soundfile.read(io.BytesIO(streamed))[0]).all()
+
+
+@pytest.mark.django_db
+def test_an_rf64_file_whose_tags_cannot_be_removed_is_refused_and_nothing_is_stored(
+    tenant_a, patient, s3_server, s3_bucket
+):
+    from assessments.tests.helpers_api import assert_error, multipart_create, nothing_stored, upload
+
+    # libmagic calls RF64 (the 64-bit WAV) audio/x-wav and libsndfile decodes it, tags included.
+    buffer = io.BytesIO()
+    with soundfile.SoundFile(buffer, "w", RATE, 1, format="RF64", subtype="PCM_16") as audio:
+        audio.title = signals.NAME
+        audio.write(_voice())
+    data = buffer.getvalue()
+    assert data[:4] == b"RF64" and signals.found_identifiers(data)
+    with nothing_stored(s3_server, s3_bucket):
+        response = tenant_a.api("clinician").post(
+            URL,
+            multipart_create(patient, modality="speech", files=upload("voice.wav", data, "audio/wav")),
+            format="multipart",
+        )
+    [message] = assert_error(response, 400, field="files")["fields"]["files"]
+    assert "not a standard WAV, FLAC, OGG or MP3 file, so its tags cannot be removed" in message
