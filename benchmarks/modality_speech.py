@@ -6,12 +6,14 @@ Inputs (the issue's typical input is 30 s of speech):
 
 * 30 s of connected speech made by espeak-ng (Debian package espeak-ng) from Aesop's "The North Wind and the
   Sun" (public domain; the passage phoneticians record), repeated to 30 s, as espeak-ng writes it (22.05 kHz
-  WAV) and resampled to 44.1 kHz (a common recorder rate; the analyzer resamples it to 16 kHz). Without
-  espeak-ng, the synthetic speech-like signal of the test suite stands in (said in the output).
+  WAV) and resampled to 44.1 kHz (a common recorder rate; the analyzer measures pitch, pulses and intensity at
+  16 kHz and HNR at the recording's own rate). Without espeak-ng, the synthetic speech-like signal of the test
+  suite stands in (said in the output).
 * 30 s of the same speech as a 44.1 kHz MP3 (decoding cost of a lossy format).
 * a 5 s sustained vowel (synthetic, 44.1 kHz WAV): the voice-quality path.
 
-Each run does what the web process does at upload (``prepare_files``: decode and check, block by block) and
+Each run does what the web process does at upload (``prepare_files``: decode and check block by block, the
+voice check on the decimated preview, and the copy without tags) and
 what the worker does (``analyze`` with a fake context, every stage, the explanation image included); the two
 are timed apart. Peak memory: tracemalloc's peak of Python-visible allocations (numpy included, Praat's own
 C++ buffers not) in a separate untimed pass, and the resident-set (ru_maxrss) growth over the whole run.
@@ -73,35 +75,45 @@ def speech_30s():
     import numpy as np
     import soundfile
 
-    from modalities import speech
+    from modalities.speech import synthetic
 
     if shutil.which("espeak-ng"):
         wav = subprocess.run(["espeak-ng", "-v", "en", "--stdout", PASSAGE], capture_output=True, check=True).stdout  # noqa: S603, S607
         samples, rate = soundfile.read(io.BytesIO(wav))
         repeats = int(np.ceil(30 * rate / samples.size))
         return np.tile(samples, repeats)[: 30 * rate], rate, "espeak-ng 'North Wind and the Sun'"
-    samples, _ = speech.synthesize_speech_like(phrases=[9, 8, 10, 7, 9, 8, 10, 9, 8, 7], seed=1)
+    samples, _ = synthetic.synthesize_speech_like(phrases=[9, 8, 10, 7, 9, 8, 10, 9, 8, 7], seed=1)
     return samples[: 30 * 16000], 16000, "synthetic speech-like signal (espeak-ng not installed)"
 
 
 def build_inputs():
     from scipy.signal import resample_poly
 
-    from modalities import speech
+    from modalities.speech import synthetic
 
     samples, rate, source = speech_30s()
     at_44k = resample_poly(samples, 44100, rate) if rate != 44100 else samples
-    vowel, _ = speech.synthesize_voice(f0=190, duration=5.0, sample_rate=44100, jitter=0.005, shimmer=0.03, seed=2)
+    vowel, _ = synthetic.synthesize_voice(f0=190, duration=5.0, sample_rate=44100, jitter=0.005, shimmer=0.03, seed=2)
     return [
         (
             f"30 s speech, {rate / 1000:g} kHz WAV ({source})",
-            speech.encode(samples, rate, "WAV", "PCM_16"),
+            synthetic.encode(samples, rate, "WAV", "PCM_16"),
             "connected_speech",
             True,
         ),
-        ("30 s speech, 44.1 kHz WAV", speech.encode(at_44k, 44100, "WAV", "PCM_16"), "connected_speech", True),
-        ("30 s speech, 44.1 kHz MP3", speech.encode(at_44k, 44100, "MP3", "MPEG_LAYER_III"), "connected_speech", True),
-        ("5 s sustained vowel, 44.1 kHz WAV", speech.encode(vowel, 44100, "WAV", "PCM_16"), "sustained_vowel", False),
+        ("30 s speech, 44.1 kHz WAV", synthetic.encode(at_44k, 44100, "WAV", "PCM_16"), "connected_speech", True),
+        (
+            "30 s speech, 44.1 kHz MP3",
+            synthetic.encode(at_44k, 44100, "MP3", "MPEG_LAYER_III"),
+            "connected_speech",
+            True,
+        ),
+        (
+            "5 s sustained vowel, 44.1 kHz WAV",
+            synthetic.encode(vowel, 44100, "WAV", "PCM_16"),
+            "sustained_vowel",
+            False,
+        ),
     ]
 
 
@@ -112,10 +124,10 @@ def main():
     setup_django()
 
     from assessments.uploads import PreparedUpload
-    from modalities import speech
     from modalities.base import AnalysisContext, InputFile, PatientFacts
+    from modalities.speech.analyzer import SpeechAnalyzer
 
-    analyzer = speech.SpeechAnalyzer()
+    analyzer = SpeechAnalyzer()
     facts = PatientFacts(
         age=64,
         sex_at_birth="male",
@@ -168,10 +180,12 @@ def main():
         )
         print(f"  analysis (analyze):           p50 {p50:.0f} ms, p95 {p95:.0f} ms{verdict}")
         print(f"  tracemalloc peak of one analysis: {peak / 1e6:.1f} MB")
-        extra = result.results
+        extra = result.details
+        hnr = result.biomarkers.get("hnr", result.biomarkers.get("hnr_connected"))
         print(
             f"  result: {extra.get('syllable_nuclei', '-')} syllables, {extra.get('pauses', '-')} pauses, "
-            f"F0 {result.biomarkers['f0_mean']:.0f} Hz, risk {result.risk_level or 'none'}"
+            f"F0 {result.biomarkers['f0_mean']:.0f} Hz, HNR {hnr} dB ({extra['hnr_frames']} frames at "
+            f"{extra['hnr_sample_rate_hz']} Hz, step {extra['hnr_time_step_s']} s), risk {result.risk_level or 'none'}"
         )
     print(f"\nresident set growth over all runs: {rss_mb() - rss_before:.1f} MB (peak RSS {rss_mb():.0f} MB)")
     print(f"target (30 s of speech under {TARGET_MS:.0f} ms p95): {'met' if met else 'NOT met'}")
