@@ -101,7 +101,6 @@ TEMPLATES = [
 ]
 
 
-
 def _private_var_dir() -> None:
     """var/ holds the database, the secret key, uploaded files, the broker's socket and files, and the demo
     passwords: only this user may enter it. Files the embedded processes create from here on are 0600
