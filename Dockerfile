@@ -45,4 +45,4 @@ RUN SECRET_KEY="$COLLECTSTATIC_SECRET_KEY" \
 
 USER medilens
 EXPOSE 8000
-CMD ["gunicorn", "medilens.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "--config", "python:medilens.gunicorn_config", "medilens.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

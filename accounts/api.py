@@ -6,7 +6,14 @@ time. ``OrganizationPermission`` refuses suspended organizations and checks the 
 key's organization scope; every API view derives from it.
 """
 
-from django.core.exceptions import ImproperlyConfigured
+import logging
+
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -29,15 +36,30 @@ class TenantAPIView(APIView):
     required_permission: str | dict[str, str] | None = None
     throttle_classes = [ApiKeyThrottle]
 
-    def get_required_permission(self, request) -> str:
+    def get_required_permission(self, request) -> str | None:
+        """The permission this request needs; None for OPTIONS, which describes the endpoint and reads no
+        data (any valid key of an active organization may ask). HEAD needs what GET needs."""
+        method = request.method
+        if method == "OPTIONS":
+            return None
         required = self.required_permission
         if isinstance(required, dict):
-            required = required.get(request.method) or required.get("*")
+            if method == "HEAD" and method not in required:
+                method = "GET"
+            required = required.get(method) or required.get("*")
         if required not in PERMISSIONS:
-            raise ImproperlyConfigured(f"{type(self).__name__} must name a known required_permission")
+            raise ImproperlyConfigured(f"{type(self).__name__} must name a known required_permission for {method}")
         return required
 
+    def _handles(self, method: str) -> bool:
+        name = method.lower()
+        return name in self.http_method_names and hasattr(self, name)
+
     def initial(self, request, *args, **kwargs):
+        # A method the view does not handle is a 405 before authentication and permissions: its
+        # permission is not declared (the lookup above would fail), and the answer reveals nothing.
+        if not self._handles(request.method):
+            raise exceptions.MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
         request.organization = request.auth.organization
         request.api_client = request.auth
@@ -52,12 +74,38 @@ class TenantAPIView(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+logger = logging.getLogger(__name__)
+
+# Refusals Django raises while reading a request, which DRF would hand to Django's HTML 400 (or, for
+# RecursionError, a 500). The API parsers turn them into API errors already; this is the net for a body
+# read some other way.
+_REQUEST_REFUSALS = {
+    RequestDataTooBig: (413, "request_too_large", "The request body is larger than this endpoint accepts."),
+    TooManyFilesSent: (400, "too_many_files", "The request carries more files than allowed."),
+    TooManyFieldsSent: (400, "too_many_fields", "The request carries more fields than allowed."),
+    RecursionError: (400, "too_deeply_nested", "The request is nested too deeply to read."),
+}
+
+
+def _request_refusal(exc, view) -> exceptions.APIException | None:
+    for kind, (status_code, code, message) in _REQUEST_REFUSALS.items():
+        if isinstance(exc, kind):
+            if kind is RecursionError:  # the parsers bound nesting: this one came from elsewhere
+                logger.warning("RecursionError in %s answered 400", type(view).__name__)
+            refusal = exceptions.APIException(message, code)
+            refusal.status_code = status_code
+            return refusal
+    return None
+
+
 def exception_handler(exc, context):
     """One error shape everywhere: {"error": {"status", "code", "message", "fields"?}}."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif (refusal := _request_refusal(exc, context.get("view"))) is not None:
+        exc = refusal
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

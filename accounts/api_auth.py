@@ -2,14 +2,18 @@
 ``rest_framework.views`` itself is loading)."""
 
 import hmac
+import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
+
+from audit import context as audit_context
 
 from .models import ApiClient
 from .roles import role_has
@@ -34,6 +38,41 @@ class ApiClientPrincipal:
         return f"api:{self.client.name}"
 
 
+def client_address(request) -> str:
+    """The address the audit log records for this request: one place decides which proxies to trust."""
+    return audit_context.current().ip or request.META.get("REMOTE_ADDR") or "unknown"
+
+
+class InvalidKeyThrottle:
+    """Failed API keys per client address (API_INVALID_KEY_RATE, default 20/min), counted in fixed windows
+    with the cache's atomic increment (concurrent guesses are all counted). Once an address is over, every
+    key it sends is refused with a 429 until the window ends, before the key is looked at: checking the
+    key first would keep answering the guess."""
+
+    scope = "api_invalid_key"
+
+    def __init__(self, request):
+        count, period = settings.API_INVALID_KEY_RATE.split("/")  # DRF's rate syntax: "20/min"
+        self.limit, self.window = int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+        now = time.time()
+        start = int(now // self.window) * self.window
+        self.wait = max(1, int(start + self.window - now + 0.999))
+        self.key = f"throttle_{self.scope}_{client_address(request)}_{start}"
+
+    def check(self) -> None:
+        if (cache.get(self.key) or 0) >= self.limit:
+            raise exceptions.Throttled(
+                wait=self.wait, detail="Too many invalid API keys from this address. Try again later."
+            )
+
+    def record_failure(self) -> None:
+        cache.add(self.key, 0, self.window + 1)
+        try:
+            cache.incr(self.key)
+        except ValueError:  # expired between add and incr
+            cache.set(self.key, 1, self.window + 1)
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
@@ -41,6 +80,15 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts:
             return None
+        throttle = InvalidKeyThrottle(request)
+        throttle.check()
+        try:
+            return self._authenticate(parts)
+        except exceptions.AuthenticationFailed:
+            throttle.record_failure()
+            raise
+
+    def _authenticate(self, parts):
         if parts[0].lower() != self.keyword or len(parts) != 2:
             raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <API key>'.")
         try:
@@ -82,7 +130,7 @@ class OrganizationPermission(BasePermission):
         if not client.organization.is_active:
             raise exceptions.PermissionDenied("This organization is suspended.")
         required = view.get_required_permission(request)
-        return role_has(client.role, required)
+        return required is None or role_has(client.role, required)
 
 
 class ApiKeyThrottle(SimpleRateThrottle):

@@ -2,7 +2,6 @@ import uuid
 from datetime import date
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -238,7 +237,12 @@ class UploadedFile(TenantModel):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="files")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INPUT)
     storage_key = models.CharField(max_length=300, unique=True)
+    # The name the file was uploaded under: often a patient's name or MRN, so it is never shown, signed
+    # or used in a key (display_name is); kept for the issue that encrypts PHI at rest.
     original_filename = models.CharField(max_length=255)
+    # What pages, the API and downloads call the file: modality, upload date and index, no PHI
+    # (e.g. "cardiology-2026-12-06-1.edf"; attachments "cardiology-document-2026-12-06-1.pdf").
+    display_name = models.CharField(max_length=100)
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
     sha256_original = models.CharField(max_length=64)
@@ -252,7 +256,7 @@ class UploadedFile(TenantModel):
         ordering = ["created_at"]
 
     def __str__(self):
-        return self.original_filename
+        return self.display_name
 
 
 class AIExplanation(TenantModel):
@@ -282,7 +286,9 @@ class ChatMessage(TenantModel):
 
 
 class IdempotencyRecord(TenantModel):
-    """The first response to a POST with an Idempotency-Key, replayed for retries with the same body."""
+    """The outcome of a POST with an Idempotency-Key: its status and the ids of what it created, never
+    the response body (patient data). A retry with the same body re-reads those resources. Expires after
+    IDEMPOTENCY_KEY_TTL_HOURS (see assessments.api.idempotency)."""
 
     api_client = models.ForeignKey("accounts.ApiClient", on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
@@ -290,10 +296,11 @@ class IdempotencyRecord(TenantModel):
     path = models.CharField(max_length=300)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(encoder=DjangoJSONEncoder)
+    resource_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "api_client", "key"], name="idempotency_key_unique")
         ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]

@@ -31,7 +31,7 @@ from .models import (
     PipelineStage,
     UploadedFile,
 )
-from .uploads import ATTACHMENT_TYPES, prepare_upload
+from .uploads import ATTACHMENT_TYPES, display_name, prepare_upload
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +173,12 @@ def prepare_files(uploads, *, allowed: dict[str, str], max_pixels: int | None = 
 
 
 def _store_files(*, assessment, prepared, kind, actor, written: list[str]) -> list[UploadedFile]:
+    """Store and record files; the caller holds the assessment (new, or locked) so the index of each
+    display name is not taken twice."""
     rows = []
-    for item in prepared:
+    earlier = UploadedFile.objects.filter(assessment=assessment, kind=kind).count() if prepared else 0
+    today = timezone.localdate()
+    for index, item in enumerate(prepared, start=earlier + 1):
         key = storage.object_key(assessment.organization_id, assessment.pk, item.extension)
         storage.store(key, item.as_file())
         written.append(key)
@@ -185,6 +189,9 @@ def _store_files(*, assessment, prepared, kind, actor, written: list[str]) -> li
                 kind=kind,
                 storage_key=key,
                 original_filename=item.original_filename,
+                display_name=display_name(
+                    modality=assessment.modality, kind=kind, day=today, index=index, extension=item.extension
+                ),
                 content_type=item.content_type,
                 size=item.size,
                 sha256_original=item.sha256_original,
@@ -315,7 +322,9 @@ def add_attachments(*, actor, assessment: Assessment, files) -> list[UploadedFil
 def issue_download_url(*, actor, uploaded_file: UploadedFile) -> str:
     """The permission check is the caller's (a view naming assessments.view_results); this audits the
     issue of a five-minute URL. The download itself goes to the object store, not through Django."""
-    url = storage.download_url(uploaded_file.storage_key, uploaded_file.original_filename, uploaded_file.content_type)
+    url = storage.download_url(
+        uploaded_file.storage_key, uploaded_file.display_name, uploaded_file.content_type, issued_to=actor
+    )
     audit.record(
         action="file.download_url_issued",
         actor=actor,
@@ -331,7 +340,9 @@ def issue_explanation_image_url(*, actor, assessment: Assessment) -> str | None:
     explanation = AIExplanation.objects.filter(assessment=assessment).exclude(image_key="").first()
     if explanation is None:
         return None
-    url = storage.download_url(explanation.image_key, f"explanation-{assessment.pk}.png", "image/png")
+    url = storage.download_url(
+        explanation.image_key, f"explanation-{assessment.pk}.png", "image/png", issued_to=actor
+    )
     audit.record(
         action="explanation.image_url_issued",
         actor=actor,

@@ -88,3 +88,11 @@ def sweep_orphan_objects() -> int:
     from .sweep import sweep_orphans
 
     return sweep_orphans(grace_seconds=settings.ORPHAN_GRACE_SECONDS)
+
+
+@shared_task(ignore_result=True)
+def purge_idempotency_records() -> int:
+    """Beat: idempotency records past IDEMPOTENCY_KEY_TTL_HOURS go (lookups ignore them already)."""
+    from .api.idempotency import purge_expired
+
+    return purge_expired()

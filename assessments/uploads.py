@@ -4,9 +4,11 @@
   Content-Type or the file name; each use has an allow-list.
 * Size caps (bytes, and pixels for images) are checked before decoding; Pillow's decompression-bomb
   guard stays on.
-* Images are stored without metadata (EXIF, GPS, comments) and never re-compressed lossily: a JPEG keeps
-  its compressed stream byte for byte with the metadata segments cut out; a JPEG whose EXIF orientation
-  is not upright is rotated and stored as PNG (lossless); PNG is re-encoded as PNG (lossless).
+* Images are stored without metadata (EXIF, GPS, XMP, MPF, comments) and never re-compressed lossily: a
+  JPEG keeps its first frame's compressed stream byte for byte with the metadata segments cut out and
+  nothing after the end-of-image marker that closes it (appended images, trailing bytes); a JPEG whose
+  EXIF orientation is not upright is rotated and stored as PNG (lossless); PNG is re-encoded as PNG
+  (lossless). The ICC colour profile is kept: colour analyses need it.
 * Non-image uploads are streamed: Django spools them to a temporary file, we hash them in chunks, and
   storage uploads them in parts. They are never read into memory whole.
 """
@@ -33,9 +35,13 @@ ATTACHMENT_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/tiff"}
 DEFAULT_MAX_PIXELS = 50_000_000
 
-# JPEG segments that carry metadata rather than pixels: APP1 (EXIF, XMP), APP3-APP13 (vendor data,
-# IPTC/Photoshop in APP13), APP15, and COM comments. APP0 (JFIF), APP2 (ICC colour profile) and APP14
-# (Adobe colour transform) change how pixels decode, so they stay.
+# JPEG markers (ITU-T T.81, table B.1). Segments that carry metadata rather than pixels are left out:
+# APP1 (EXIF, XMP), APP3-APP13 (vendor data, IPTC/Photoshop in APP13), APP15 and COM comments; of APP0
+# and APP2 only what changes how pixels decode stays (JFIF density, the ICC profile). APP14 (Adobe colour
+# transform) stays.
+_SOI, _EOI, _SOS, _APP0, _APP2 = 0xD8, 0xD9, 0xDA, 0xE0, 0xE2
+_RST0, _RST7 = 0xD0, 0xD7
+_STANDALONE = {0x01, *range(_RST0, _RST7 + 1)}  # TEM and RSTn have no length field
 _JPEG_DROP = {0xE1, *range(0xE3, 0xEE), 0xEF, 0xFE}
 
 
@@ -62,12 +68,21 @@ class PreparedUpload:
 
 
 def safe_filename(name: str | None) -> str:
-    """The display name only (storage keys never use it): no directories, no control characters."""
+    """The uploaded name as an error message may quote it back to its uploader (it is never stored in a
+    key, shown later, or signed): no directories, no control characters."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
     name = re.sub(r"\s+", " ", name)
     return name[:200] or "upload"
+
+
+def display_name(*, modality: str, kind: str, day, index: int, extension: str) -> str:
+    """What a stored file is called wherever it is shown, signed or downloaded: the modality, the upload
+    date and its place among the assessment's files of that kind (from 1). Never the uploaded name,
+    which often holds a patient's name or MRN. The migration 0007 keeps a frozen copy of this."""
+    prefix = modality.replace("_", "-") + ("-document" if kind == "attachment" else "")
+    return f"{prefix}-{day:%Y-%m-%d}-{index}.{extension}"
 
 
 def sniff(fileobj: IO[bytes]) -> str:
@@ -87,37 +102,88 @@ def sha256_of(fileobj: IO[bytes]) -> str:
 
 
 def _strip_jpeg_metadata(data: bytes) -> bytes:
-    """Copy a JPEG, leaving out metadata segments; the entropy-coded image data is untouched."""
+    """Copy a JPEG's first frame, leaving out metadata segments and everything after the end-of-image
+    marker that closes it (a phone's appended preview, depth or HDR image with its own EXIF, or an HTML
+    polyglot). Segments are read by their lengths up to each start-of-scan; the entropy-coded data that
+    follows is copied byte for byte (0xFF00 stuffing and restart markers are part of it) up to the next
+    marker."""
     if data[:2] != b"\xff\xd8":
         raise UploadRejected("The JPEG file is corrupt (no start-of-image marker).")
     out = bytearray(b"\xff\xd8")
-    pos = 2
-    while pos < len(data):
-        if data[pos] != 0xFF:
-            raise UploadRejected("The JPEG file is corrupt (bad segment marker).")
-        marker = data[pos + 1] if pos + 1 < len(data) else None
-        if marker is None:
-            raise UploadRejected("The JPEG file is truncated.")
-        if marker == 0xFF:  # fill byte
-            pos += 1
+    pos, scanned = 2, False
+    while True:
+        if pos >= len(data) and scanned:  # no end-of-image marker: end the copy as the decoder did
+            return bytes(out + b"\xff\xd9")
+        marker, pos = _next_marker(data, pos)
+        if marker == _EOI:
+            return bytes(out + b"\xff\xd9")
+        if marker == _SOI:
+            raise UploadRejected("The JPEG file is corrupt (an image starts inside another).")
+        if marker in _STANDALONE:
+            out += bytes((0xFF, marker))
             continue
-        if marker == 0xDA:  # start of scan: the rest is image data (and later markers), kept as is
-            out += data[pos:]
-            return bytes(out)
-        if 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
-            out += data[pos : pos + 2]
-            pos += 2
-            continue
-        if pos + 4 > len(data):
-            raise UploadRejected("The JPEG file is truncated.")
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        end = pos + 2 + length
-        if length < 2 or end > len(data):
-            raise UploadRejected("The JPEG file is truncated.")
-        if marker not in _JPEG_DROP:
-            out += data[pos:end]
+        end = _segment_end(data, pos)
+        kept = _kept_segment(marker, data[pos - 2 : end])
+        if kept:
+            out += kept
         pos = end
-    raise UploadRejected("The JPEG file is truncated (no image data).")
+        if marker == _SOS:
+            scan_end = _entropy_coded_end(data, pos)
+            out += data[pos:scan_end]
+            pos, scanned = scan_end, True
+
+
+def _next_marker(data: bytes, pos: int) -> tuple[int, int]:
+    """The marker at ``pos`` (after any fill bytes) and the position after it."""
+    if pos >= len(data):
+        raise UploadRejected("The JPEG file is truncated.")
+    if data[pos] != 0xFF:
+        raise UploadRejected("The JPEG file is corrupt (bad segment marker).")
+    while pos < len(data) and data[pos] == 0xFF:
+        pos += 1
+    if pos >= len(data):
+        raise UploadRejected("The JPEG file is truncated.")
+    return data[pos], pos + 1
+
+
+def _segment_end(data: bytes, pos: int) -> int:
+    """``pos`` is just after a marker with a length field (which counts itself, not the marker)."""
+    if pos + 2 > len(data):
+        raise UploadRejected("The JPEG file is truncated.")
+    length = int.from_bytes(data[pos : pos + 2], "big")
+    if length < 2 or pos + length > len(data):
+        raise UploadRejected("The JPEG file is truncated.")
+    return pos + length
+
+
+def _entropy_coded_end(data: bytes, pos: int) -> int:
+    """Where the entropy-coded data starting at ``pos`` ends: at the first 0xFF that begins a marker,
+    i.e. is followed (after fill bytes) by neither 0x00 (a stuffed 0xFF) nor a restart marker."""
+    while True:
+        found = data.find(b"\xff", pos)
+        if found < 0:
+            return len(data)
+        following = found + 1
+        while following < len(data) and data[following] == 0xFF:
+            following += 1
+        if following >= len(data):  # fill bytes up to the end, no end-of-image marker
+            return len(data)
+        if data[following] != 0x00 and not _RST0 <= data[following] <= _RST7:
+            return found
+        pos = following + 1
+
+
+def _kept_segment(marker: int, segment: bytes) -> bytes | None:
+    """The segment as stored, or None to leave it out."""
+    payload = segment[4:]
+    if marker == _APP0:
+        # JFIF's density stays; its thumbnail (and any other APP0, e.g. a JFXX thumbnail) goes.
+        if payload[:5] != b"JFIF\x00" or len(payload) < 14:
+            return None
+        return b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00"
+    if marker == _APP2:  # the ICC colour profile stays; MPF (the index of appended images), FlashPix go
+        return segment if payload.startswith(b"ICC_PROFILE\x00") else None
+    return None if marker in _JPEG_DROP else segment
 
 
 def _open_image(fileobj: IO[bytes], max_pixels: int) -> Image.Image:

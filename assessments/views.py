@@ -14,7 +14,6 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
@@ -95,6 +94,9 @@ def _finish(request, url: str):
 
 
 def _oversize_message(request) -> str | None:
+    if getattr(request, "upload_over_request_limit", False):
+        limit = filesizeformat(settings.MAX_REQUEST_UPLOAD_BYTES)
+        return f"The files you chose total more than {limit}, the limit for one upload. Nothing was saved."
     names = getattr(request, "oversize_uploads", None)
     if not names:
         return None
@@ -729,15 +731,16 @@ class ExplanationImageView(OrganizationMixin, View):
 @never_cache
 @require_safe
 def signed_download(request, token):
-    """The embedded default's download (files on the local disk): the signed, expiring token issued by
-    FileDownloadView after its permission check is the authorization, so no session is needed."""
+    """The embedded default's download (files on the local disk). The opaque, expiring token issued by
+    FileDownloadView after its permission check is the authorization: a member's link opens in that
+    member's session only, an API client's without a session."""
     try:
-        payload = storage.read_download_token(token)
-    except signing.SignatureExpired:
+        payload = storage.read_download_token(token, user=request.user)
+    except storage.DownloadExpired:
         response = render(request, "assessments/download_expired.html", status=410)
         response["Cache-Control"] = "no-store"
         return response
-    except signing.BadSignature:
+    except storage.UnknownDownload:
         raise Http404("No such download.") from None
     try:
         handle = default_storage.open(payload["k"], "rb")

@@ -220,6 +220,9 @@ def bare_urlconf(organization, api_client) -> str:
     from assessments.api.views import Cursor
     from assessments.models import Assessment
 
+    # The API's keys here may view results: serialize what it serializes for them.
+    full = {"view_results": True}
+
     def queryset():
         return selectors.with_details(Assessment.objects.with_scopes_disabled().filter(organization=organization))
 
@@ -233,7 +236,8 @@ def bare_urlconf(organization, api_client) -> str:
             with scopes_disabled():
                 paginator = Cursor()
                 page = paginator.paginate_queryset(queryset(), request, self)
-                return paginator.get_paginated_response(AssessmentSerializer(page, many=True).data)
+                data = AssessmentSerializer(page, many=True, context=full).data
+                return paginator.get_paginated_response(data)
 
     class BareAssessmentDetail(APIView):
         authentication_classes = []
@@ -243,7 +247,7 @@ def bare_urlconf(organization, api_client) -> str:
         def get(self, request, pk):
             with scopes_disabled():
                 assessment = get_object_or_404(queryset(), pk=pk)
-                return Response(AssessmentSerializer(assessment).data)
+                return Response(AssessmentSerializer(assessment, context=full).data)
 
     class BareAssessmentDetailAudited(BareAssessmentDetail):
         def get(self, request, pk):
@@ -253,7 +257,7 @@ def bare_urlconf(organization, api_client) -> str:
             with organization_scope(organization):
                 services.record_view(actor=api_client, organization=organization, obj=assessment)
             with scopes_disabled():
-                return Response(AssessmentSerializer(assessment).data)
+                return Response(AssessmentSerializer(assessment, context=full).data)
 
     module = types.ModuleType("bench_api_latency_urls")
     module.urlpatterns = [

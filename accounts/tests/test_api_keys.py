@@ -168,3 +168,27 @@ def test_api_client_form_rejects_bad_input(tenant_a):
         assert message in response.content.decode()
     with scopes_disabled():
         assert ApiClient.objects.count() == before
+
+
+@override_settings(API_INVALID_KEY_RATE="5/min")
+def test_invalid_keys_are_throttled_by_address_before_any_key_is_checked(tenant_a):
+    """Issue 10: keys could be guessed at full speed. Five wrong keys a minute from one address, then a
+    429 for every key that address sends (a valid one too: answering it would keep the guess useful)."""
+    guesser = "198.51.100.23"
+    for attempt in range(5):
+        # A forged X-Forwarded-For does not make a new address.
+        response = _with_header(f"Bearer mlk_guess{attempt}_secret").get(
+            URL, REMOTE_ADDR=guesser, HTTP_X_FORWARDED_FOR=f"10.0.0.{attempt}"
+        )
+        assert response.status_code == 401, attempt
+    refused = _with_header("Bearer mlk_guess9_secret").get(URL, REMOTE_ADDR=guesser)
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert _error(refused)["code"] == "throttled"
+    valid = tenant_a.api_keys["clinician"]
+    assert _with_header(f"Bearer {valid}").get(URL, REMOTE_ADDR=guesser).status_code == 429
+    # Other addresses are not affected, and valid keys never count.
+    assert _with_header(f"Bearer {valid}").get(URL, REMOTE_ADDR="198.51.100.24").status_code == 200
+    assert _with_header("Bearer mlk_x_y").get(URL, REMOTE_ADDR="198.51.100.24").status_code == 401
+    partner = _with_header(f"Bearer {valid}")
+    assert {partner.get(URL, REMOTE_ADDR="198.51.100.25").status_code for _ in range(8)} == {200}

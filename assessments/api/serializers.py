@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from assessments.models import Assessment, BiomarkerValue, Patient, PipelineStage, UploadedFile
 from assessments.presenters import REFERENCE_MODEL_NOTICE, biomarker_spec
+from medilens import safe_json
 from modalities import registry
 
 
@@ -118,7 +119,12 @@ class BiomarkerHistorySerializer(_RiskBandsMixin, serializers.ModelSerializer):
 
 
 class FileSerializer(serializers.ModelSerializer):
-    filename = serializers.CharField(source="original_filename")
+    # The neutral display name (modality, date, index): the name a file was uploaded under often holds a
+    # patient's name or MRN and is never returned. A partner matches its own files by sha256_original.
+    filename = serializers.CharField(
+        source="display_name",
+        help_text="A neutral name: modality, upload date and index, e.g. 'cardiology-2026-12-06-1.edf'.",
+    )
     sha256 = serializers.CharField(source="sha256_stored")
 
     class Meta:
@@ -126,7 +132,29 @@ class FileSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "filename", "content_type", "size", "sha256", "sha256_original", "created_at"]
 
 
+# What assessments.view_results guards: a key or member without it sees an assessment's status, stages
+# and inputs, not its outcome.
+RESULT_FIELDS = frozenset(
+    {
+        "risk_score",
+        "risk_score_label",
+        "risk_score_unit",
+        "risk_level",
+        "confidence",
+        "biomarkers",
+        "explanation",
+        "recommendations",
+        "results",
+        "files",
+        "review",
+    }
+)
+
+
 class AssessmentSerializer(serializers.ModelSerializer):
+    """Result fields (RESULT_FIELDS) are left out unless the context says ``view_results=True``: a caller
+    that forgets to say fails closed."""
+
     patient = serializers.UUIDField(source="patient_id")
     stages = StageSerializer(many=True)
     biomarkers = serializers.SerializerMethodField()
@@ -175,6 +203,13 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "cancelled_at",
             "updated_at",
         ]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not self.context.get("view_results", False):
+            for name in RESULT_FIELDS:
+                fields.pop(name, None)
+        return fields
 
     @extend_schema_field(BiomarkerSerializer(many=True))
     def get_biomarkers(self, obj) -> list[dict]:
@@ -226,10 +261,25 @@ class AssessmentSerializer(serializers.ModelSerializer):
         }
 
 
+class BoundedJSONField(serializers.JSONField):
+    """DRF's JSONField decodes a multipart form's string with json.loads, where a deeply nested one is a
+    RecursionError (a 500): decode it with the nesting bounded instead."""
+
+    def to_internal_value(self, data):
+        if getattr(data, "is_json_string", False):
+            try:
+                return safe_json.loads(data)
+            except safe_json.JSONTooDeep as error:
+                raise serializers.ValidationError(str(error)) from None
+            except ValueError:
+                self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class AssessmentCreateSerializer(serializers.Serializer):
     patient = serializers.UUIDField()
     modality = serializers.CharField(max_length=40)
-    inputs = serializers.JSONField(
+    inputs = BoundedJSONField(
         required=False,
         default=dict,
         help_text="Risk factors overriding the patient's record (JSON object; a JSON string in multipart requests).",
@@ -244,10 +294,10 @@ class AssessmentCreateSerializer(serializers.Serializer):
 
     def validate_inputs(self, value):
         if isinstance(value, str):
-            import json
-
             try:
-                value = json.loads(value) if value.strip() else {}
+                value = safe_json.loads(value) if value.strip() else {}
+            except safe_json.JSONTooDeep as error:
+                raise serializers.ValidationError(str(error)) from None
             except ValueError:
                 raise serializers.ValidationError("inputs must be a JSON object.") from None
         if not isinstance(value, dict):

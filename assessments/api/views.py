@@ -1,21 +1,23 @@
 """REST API v1 for patients and assessments. Every view derives from TenantAPIView: the API key's
 organization is the scope of the whole request; another tenant's id is a 404."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api import TenantAPIView
+from accounts.roles import role_has
 from assessments import selectors, services
 from assessments.models import Assessment, Patient, UploadedFile
 from assessments.uploads import UploadRejected
 
-from .idempotency import idempotent
+from .idempotency import idempotent, with_resources
+from .parsers import JSONParser, MultiPartParser
 from .serializers import (
     AssessmentCreateSerializer,
     AssessmentSerializer,
@@ -56,10 +58,35 @@ def _oversize(request) -> Response | None:
     # The size-limit upload handler marks the request while the body is parsed: parse it first, or an
     # oversize file is silently dropped and the request goes on without it.
     request.data  # noqa: B018
+    if getattr(request._request, "upload_over_request_limit", False):
+        limit = settings.MAX_REQUEST_UPLOAD_BYTES // (1024 * 1024)
+        message = (
+            f"The files of this request total more than {limit} MB, the limit for one request. Nothing was stored."
+        )
+        error = {"status": 413, "code": "request_too_large", "message": message, "fields": {"files": [message]}}
+        return Response({"error": error}, status=413)
     names = getattr(request._request, "oversize_uploads", None)
     if names:
         return _upload_error(UploadRejected(f"{', '.join(names)}: larger than the upload limit.", status=413))
     return None
+
+
+def _view_results(request) -> bool:
+    return role_has(request.auth.role, "assessments.view_results")
+
+
+def _assessment_data(request, assessments, *, many: bool = False):
+    """Assessments as the key may see them: without result fields unless it may view results."""
+    return AssessmentSerializer(assessments, many=many, context={"view_results": _view_results(request)}).data
+
+
+def _fresh_assessment(pk) -> Assessment:
+    return get_object_or_404(selectors.with_details(Assessment.objects.all()), pk=pk)
+
+
+# The schema describes what a key that may view results gets.
+ASSESSMENT_SCHEMA = AssessmentSerializer(context={"view_results": True})
+ASSESSMENT_LIST_SCHEMA = AssessmentSerializer(many=True, context={"view_results": True})
 
 
 def _text_param(request, name: str) -> str:
@@ -97,7 +124,10 @@ class PatientListView(TenantAPIView):
             )
         except DjangoValidationError as error:
             _raise_validation(error)
-        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+        return with_resources(Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED), [patient.pk])
+
+    def replay(self, request, resource_ids):
+        return PatientSerializer(get_object_or_404(Patient, pk=resource_ids[0])).data
 
 
 class PatientDetailView(TenantAPIView):
@@ -180,7 +210,7 @@ class AssessmentListView(TenantAPIView):
     parser_classes = [JSONParser, MultiPartParser]
     pagination_class = Cursor  # read by the schema generator: the list is cursor-paginated
 
-    @extend_schema(parameters=[AssessmentFilter], responses=AssessmentSerializer(many=True))
+    @extend_schema(parameters=[AssessmentFilter], responses=ASSESSMENT_LIST_SCHEMA)
     def get(self, request):
         filters = AssessmentFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -190,9 +220,9 @@ class AssessmentListView(TenantAPIView):
         queryset = selectors.with_details(selectors.assessments(**criteria))
         paginator = Cursor()
         page = paginator.paginate_queryset(queryset, request, self)
-        return paginator.get_paginated_response(AssessmentSerializer(page, many=True).data)
+        return paginator.get_paginated_response(_assessment_data(request, page, many=True))
 
-    @extend_schema(request=AssessmentCreateSerializer, responses={201: AssessmentSerializer})
+    @extend_schema(request=AssessmentCreateSerializer, responses={201: ASSESSMENT_SCHEMA})
     @idempotent
     def post(self, request):
         if (oversize := _oversize(request)) is not None:
@@ -217,18 +247,21 @@ class AssessmentListView(TenantAPIView):
             return _upload_error(error)
         except DjangoValidationError as error:
             _raise_validation(error)
-        assessment = selectors.with_details(Assessment.objects.filter(pk=assessment.pk)).get()
-        return Response(AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)
+        data = _assessment_data(request, _fresh_assessment(assessment.pk))
+        return with_resources(Response(data, status=status.HTTP_201_CREATED), [assessment.pk])
+
+    def replay(self, request, resource_ids):
+        return _assessment_data(request, _fresh_assessment(resource_ids[0]))
 
 
 class AssessmentDetailView(TenantAPIView):
     required_permission = "assessments.view_results"
 
-    @extend_schema(responses=AssessmentSerializer)
+    @extend_schema(responses=ASSESSMENT_SCHEMA)
     def get(self, request, pk):
-        assessment = get_object_or_404(selectors.with_details(Assessment.objects.all()), pk=pk)
+        assessment = _fresh_assessment(pk)
         services.record_view(actor=request.auth, organization=request.organization, obj=assessment)
-        return Response(AssessmentSerializer(assessment).data)
+        return Response(_assessment_data(request, assessment))
 
 
 class _AssessmentAction(TenantAPIView):
@@ -236,7 +269,7 @@ class _AssessmentAction(TenantAPIView):
     # Not named ``action``: drf-spectacular reads ``view.action`` as a ViewSet action name.
     service = None
 
-    @extend_schema(request=None, responses=AssessmentSerializer)
+    @extend_schema(request=None, responses=ASSESSMENT_SCHEMA)
     @idempotent
     def post(self, request, pk):
         assessment = get_object_or_404(Assessment, pk=pk)
@@ -247,8 +280,10 @@ class _AssessmentAction(TenantAPIView):
                 {"error": {"status": 409, "code": "invalid_transition", "message": " ".join(error.messages)}},
                 status=status.HTTP_409_CONFLICT,
             )
-        assessment = selectors.with_details(Assessment.objects.filter(pk=pk)).get()
-        return Response(AssessmentSerializer(assessment).data)
+        return with_resources(Response(_assessment_data(request, _fresh_assessment(pk))), [pk])
+
+    def replay(self, request, resource_ids, pk):
+        return _assessment_data(request, _fresh_assessment(resource_ids[0]))
 
 
 class AssessmentCancelView(_AssessmentAction):
@@ -290,7 +325,12 @@ class AssessmentAttachmentsView(TenantAPIView):
             return _upload_error(error)
         except DjangoValidationError as error:
             _raise_validation(error)
-        return Response(FileSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+        response = Response(FileSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+        return with_resources(response, [row.pk for row in rows])
+
+    def replay(self, request, resource_ids, pk):
+        rows = UploadedFile.objects.filter(assessment_id=pk, pk__in=resource_ids).order_by("created_at", "pk")
+        return FileSerializer(rows, many=True).data
 
 
 class ExplanationImageView(TenantAPIView):

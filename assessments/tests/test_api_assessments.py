@@ -82,7 +82,9 @@ def test_create_multipart_with_inputs_as_a_json_string_and_a_pdf_attachment(tena
     body = response.json()
     assert body["status"] == "queued" and body["inputs"]["systolic_bp"] == 120
     [file] = body["files"]
-    assert file["kind"] == "attachment" and file["filename"] == "referral.pdf"
+    # A neutral name, not the uploaded one (issue 10: uploaded names often hold a patient's name or MRN).
+    assert file["kind"] == "attachment" and file["filename"] == f"cvd-risk-document-{timezone.localdate()}-1.pdf"
+    assert "original_filename" not in file
     assert file["content_type"] == "application/pdf" and file["size"] == len(PDF)
     assert file["sha256"] == file["sha256_original"] == hashlib.sha256(PDF).hexdigest()
     with scopes_disabled():
@@ -220,7 +222,11 @@ def test_attachments_can_be_added_and_listed(tenant_a, s3_server, s3_bucket):
         format="multipart",
     )
     assert response.status_code == 201, response.content
-    assert sorted(f["filename"] for f in response.json()) == ["lab.pdf", "letter.pdf"]
+    today = timezone.localdate()
+    assert sorted(f["filename"] for f in response.json()) == [
+        f"cvd-risk-document-{today}-1.pdf",
+        f"cvd-risk-document-{today}-2.pdf",
+    ]
     listed = tenant_a.api("read_only").get(f"/api/v1/assessments/{assessment.pk}/attachments/").json()
     assert {f["id"] for f in listed} == {f["id"] for f in response.json()}
     with scopes_disabled():
@@ -238,3 +244,31 @@ def test_unknown_assessment_id_is_404_not_500(tenant_a):
     assert_error(api.post(f"/api/v1/assessments/{uuid.uuid4()}/cancel/"), 404)
     assert api.get("/api/v1/assessments/not-a-uuid/").status_code == 404
     assert json.loads(api.get(f"/api/v1/files/{10**9}/download/").content)["error"]["status"] == 404
+
+
+def test_the_list_shows_results_only_to_a_key_that_may_view_them(tenant_a, monkeypatch):
+    """Issue 10: the list needed only assessments.view but returned results. No API access lacks
+    assessments.view_results today, so the read-only key acts here as a technician, the member role
+    without it."""
+    from accounts.models import ApiClient
+    from accounts.roles import Role, role_has
+    from assessments.api.serializers import RESULT_FIELDS
+
+    from .portal import make_assessment as make_completed
+    from .portal import make_patient as make_portal_patient
+
+    completed = make_completed(tenant_a, make_portal_patient(tenant_a, "RES-1"), run=True)
+    assert completed.status == "completed" and completed.risk_score is not None
+    monkeypatch.setattr(
+        ApiClient, "role", property(lambda self: Role.TECHNICIAN if self.access == "read_only" else Role.CLINICIAN)
+    )
+    assert not role_has(tenant_a.api_clients["read_only"].role, "assessments.view_results")
+
+    [limited] = tenant_a.api("read_only").get("/api/v1/assessments/").json()["results"]
+    assert limited["id"] == str(completed.pk) and limited["status"] == "completed"
+    assert not RESULT_FIELDS & set(limited), RESULT_FIELDS & set(limited)
+    assert {"stages", "inputs", "modality", "patient"} <= set(limited)
+    assert tenant_a.api("read_only").get(f"/api/v1/assessments/{completed.pk}/").status_code == 403
+
+    [full] = tenant_a.api("clinician").get("/api/v1/assessments/").json()["results"]
+    assert RESULT_FIELDS <= set(full) and full["risk_score"] == completed.risk_score

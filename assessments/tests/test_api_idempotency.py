@@ -145,3 +145,88 @@ def test_an_overlong_key_is_400(tenant_a):
     )
     assert_error(response, 400, code="invalid_idempotency_key")
     assert _count(Patient, organization=tenant_a.organization) == 0
+
+
+# --- issue 10: no response bodies kept, 48 hours ----------------------------------------------------
+def _record(client_row, key):
+    from assessments.models import IdempotencyRecord
+
+    with scopes_disabled():
+        return IdempotencyRecord.objects.get(api_client=client_row, key=key)
+
+
+def test_a_record_keeps_the_status_and_the_ids_not_the_response(tenant_a):
+    api = tenant_a.api("clinician")
+    first = api.post("/api/v1/patients/", PATIENT, format="json", HTTP_IDEMPOTENCY_KEY="phi-1")
+    record = _record(tenant_a.api_clients["clinician"], "phi-1")
+    assert (record.response_status, record.resource_ids) == (201, [first.json()["id"]])
+    stored = " ".join(str(getattr(record, field.attname)) for field in record._meta.concrete_fields)
+    for phi in (PATIENT["given_name"], PATIENT["family_name"], PATIENT["mrn"], PATIENT["date_of_birth"]):
+        assert phi not in stored
+
+
+def test_a_replay_re_reads_the_resource_and_answers_the_first_status(tenant_a):
+    api = tenant_a.api("clinician")
+    first = api.post("/api/v1/patients/", PATIENT, format="json", HTTP_IDEMPOTENCY_KEY="reread-1")
+    patient_id = first.json()["id"]
+    assert api.patch(f"/api/v1/patients/{patient_id}/", {"family_name": "Renamed"}, format="json").status_code == 200
+    again = api.post("/api/v1/patients/", PATIENT, format="json", HTTP_IDEMPOTENCY_KEY="reread-1")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == patient_id and again.json()["family_name"] == "Renamed"
+
+    # An assessment, a cancel, and attachments likewise: the current state, the first status.
+    patient = make_patient(tenant_a)
+    created = api.post("/api/v1/assessments/", create_payload(patient), format="json", HTTP_IDEMPOTENCY_KEY="a-9")
+    url = f"/api/v1/assessments/{created.json()['id']}/"
+    cancelled = api.post(url + "cancel/", HTTP_IDEMPOTENCY_KEY="c-9")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    replayed = api.post("/api/v1/assessments/", create_payload(patient), format="json", HTTP_IDEMPOTENCY_KEY="a-9")
+    assert replayed.status_code == 201 and replayed.json()["status"] == "cancelled"
+    assert api.post(url + "cancel/", HTTP_IDEMPOTENCY_KEY="c-9").status_code == 200  # not the 409 a rerun gives
+    files = {"files": [upload("lab.pdf", PDF)]}
+    attached = api.post(url + "attachments/", files, format="multipart", HTTP_IDEMPOTENCY_KEY="f-9")
+    files = {"files": [upload("lab.pdf", PDF)]}
+    again = api.post(url + "attachments/", files, format="multipart", HTTP_IDEMPOTENCY_KEY="f-9")
+    assert attached.status_code == again.status_code == 201
+    assert again.json() == attached.json() and _count(UploadedFile, assessment_id=created.json()["id"]) == 1
+
+
+def test_a_record_expires_after_48_hours(tenant_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from assessments.api.idempotency import purge_expired
+    from assessments.models import IdempotencyRecord
+    from assessments.tasks import purge_idempotency_records
+
+    api = tenant_a.api("clinician")
+    client_row = tenant_a.api_clients["clinician"]
+    assert api.post("/api/v1/patients/", PATIENT, format="json", HTTP_IDEMPOTENCY_KEY="old").status_code == 201
+    assert api.post("/api/v1/patients/", {**PATIENT, "mrn": "IDEM-3"}, format="json",
+                    HTTP_IDEMPOTENCY_KEY="recent").status_code == 201
+    now = timezone.now()
+    with scopes_disabled():
+        IdempotencyRecord.objects.filter(key="old").update(created_at=now - timedelta(hours=48, minutes=1))
+        IdempotencyRecord.objects.filter(key="recent").update(created_at=now - timedelta(hours=47))
+    # At lookup: the expired key no longer names the first request; another body under it is a new request.
+    fresh = api.post("/api/v1/patients/", {**PATIENT, "mrn": "IDEM-4"}, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    assert _record(client_row, "old").resource_ids == [fresh.json()["id"]]
+    # The periodic purge (a Celery beat task) removes what has expired, and only that.
+    with scopes_disabled():
+        IdempotencyRecord.objects.filter(key="old").update(created_at=now - timedelta(hours=49))
+    assert purge_idempotency_records() == 1
+    with scopes_disabled():
+        assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"recent"}
+    assert purge_expired(now=now + timedelta(hours=2)) == 1
+
+
+def test_the_purge_runs_on_celery_beat(settings):
+    from medilens.celery import app
+
+    entries = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values()
+               if entry["task"] == "assessments.tasks.purge_idempotency_records"]
+    assert len(entries) == 1 and entries[0]["schedule"] <= 3600
+    app.loader.import_default_modules()
+    assert "assessments.tasks.purge_idempotency_records" in app.tasks

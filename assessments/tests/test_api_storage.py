@@ -135,7 +135,9 @@ def test_download_gives_a_five_minute_presigned_url_and_is_audited(tenant_a, ten
     assert query["X-Amz-Expires"] == ["300"] and query["X-Amz-Signature"][0]
     with urllib.request.urlopen(url, timeout=10) as download:
         assert download.read() == PDF
-        assert 'filename="lab report.pdf"' in download.headers["Content-Disposition"]
+        # The display name, not the uploaded one (issue 10).
+        assert f'filename="{row.display_name}"' in download.headers["Content-Disposition"]
+        assert "lab report" not in url and "lab report" not in download.headers["Content-Disposition"]
     event = AuditEvent.objects.get(action="file.download_url_issued", target_id=str(row.pk))
     assert event.actor_api_client_id == tenant_a.api_clients["read_only"].pk
     assert event.details["assessment_id"] == str(row.assessment_id) and event.details["ttl_seconds"] == 300

@@ -137,10 +137,11 @@ def test_a_technician_sees_status_but_never_a_risk_score(tenant_a, objects):
     detail = text(client.get(pages[0]))
     assert "Completed" in detail  # the status is there
     assert objects.completed.explanation.summary not in detail
-    assert "letter.pdf" not in detail  # input files and attachments are results too
+    # Input files and attachments are results too (shown by their display names since issue 10).
+    assert objects.file.display_name not in detail
 
     clinician = text(tenant_a.client_for(Role.CLINICIAN).get(pages[0]))
-    assert score in clinician and "Risk summary" in clinician and "letter.pdf" in clinician
+    assert score in clinician and "Risk summary" in clinician and objects.file.display_name in clinician
 
 
 def test_another_organizations_ids_are_404_and_change_nothing(tenant_a, tenant_b, objects):

@@ -169,30 +169,84 @@ def local_disk(tmp_path):
         yield tmp_path
 
 
-def test_on_local_disk_the_download_is_a_signed_expiring_link(tenant_a, local_disk, monkeypatch):
+def test_on_local_disk_the_download_is_an_opaque_expiring_link(tenant_a, local_disk, monkeypatch):
     patient = make_patient(tenant_a, "W-3")
     assessment = make_assessment(tenant_a, patient, attachments=[upload("lab.pdf", pdf_bytes(), "application/pdf")])
     [uploaded] = _files(assessment)
-    response = tenant_a.client_for(Role.CLINICIAN).get(f"/files/{uploaded.pk}/download/")
+    clinician = tenant_a.client_for(Role.CLINICIAN)
+    response = clinician.get(f"/files/{uploaded.pk}/download/")
     assert response.status_code == 302
     url = response["Location"]
     assert url.startswith("/files/signed/")
     assert events(tenant_a.organization, "file.download_url_issued", uploaded).count() == 1
 
-    # The token is the authorization: no session needed.
-    anonymous = Client()
-    download = anonymous.get(url)
+    # The token is the authorization, in the session of the member it was issued to.
+    download = clinician.get(url)
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == pdf_bytes()
     assert download["Content-Type"] == "application/pdf"
-    assert download["Content-Disposition"] == 'attachment; filename="lab.pdf"'
+    assert download["Content-Disposition"] == f'attachment; filename="{uploaded.display_name}"'
     assert "no-store" in download["Cache-Control"]
+    # Issue 10: a member's link does not open for anyone else (it was "no session needed" before).
+    assert Client().get(url).status_code == 404
+    assert tenant_a.client_for(Role.AUDITOR).get(url).status_code == 404
 
+    anonymous = Client()
     token = url.removeprefix("/files/signed/").rstrip("/")
-    assert anonymous.get(f"/files/signed/{token[:-2]}xx/").status_code == 404
+    assert clinician.get(f"/files/signed/{token[:-2]}xx/").status_code == 404
     assert anonymous.get("/files/signed/not-a-token/").status_code == 404
-    assert anonymous.post(url).status_code == 405
+    assert clinician.post(url).status_code == 405
     monkeypatch.setattr(storage, "DOWNLOAD_TTL_SECONDS", -1)
-    expired = anonymous.get(url)
+    expired = clinician.get(url)
     assert expired.status_code == 410 and "no-store" in expired["Cache-Control"]
     assert "This download link has expired" in text(expired)
+
+
+def _decodings(token: str):
+    """Whatever the token's parts decode to, as Django's signing would read them (base64, maybe zlib)."""
+    import base64
+    import zlib
+
+    for part in token.split(":"):
+        part = part.lstrip(".")
+        try:
+            raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except ValueError:
+            continue
+        yield raw
+        try:
+            yield zlib.decompress(raw)
+        except zlib.error:
+            pass
+
+
+def test_a_download_token_is_opaque_and_lives_on_the_server(tenant_a, local_disk):
+    """Issue 10: the link carried a readable signed payload (storage key, file name); now a random id whose
+    meaning is kept server-side, so forgetting it there ends the link."""
+    patient = make_patient(tenant_a, "W-4")
+    assessment = make_assessment(
+        tenant_a, patient, attachments=[upload("Zelda Phiname MRN-4711.pdf", pdf_bytes(), "application/pdf")]
+    )
+    [uploaded] = _files(assessment)
+    clinician = tenant_a.client_for(Role.CLINICIAN)
+    url = clinician.get(f"/files/{uploaded.pk}/download/")["Location"]
+    token = url.removeprefix("/files/signed/").rstrip("/")
+    for decoded in _decodings(token):
+        for secret in (uploaded.storage_key, "Zelda", "MRN-4711", uploaded.display_name, str(assessment.pk)):
+            assert secret.encode() not in decoded
+    assert clinician.get(url).status_code == 200
+    from django.core.cache import cache
+
+    cache.delete(storage._token_cache_key(token))
+    assert clinician.get(url).status_code == 404
+
+
+def test_an_api_clients_local_download_link_needs_no_session(tenant_a, local_disk):
+    """A partner's system fetches the link it was given: no session to bind it to."""
+    patient = make_patient(tenant_a, "W-5")
+    assessment = make_assessment(tenant_a, patient, attachments=[upload("lab.pdf", pdf_bytes(), "application/pdf")])
+    [uploaded] = _files(assessment)
+    body = tenant_a.api("clinician").get(f"/api/v1/files/{uploaded.pk}/download/").json()
+    path = body["url"].split("://", 1)[1].split("/", 1)[1]
+    download = Client().get("/" + path)
+    assert download.status_code == 200 and b"".join(download.streaming_content) == pdf_bytes()
