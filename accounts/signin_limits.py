@@ -66,12 +66,12 @@ def _wait_for(failures: int) -> int:
 
 # --- sign-in -----------------------------------------------------------------------------------------
 def _address_key(request) -> str:
-    return f"signin:address:{_address(request)}"
+    return f"limits:signin:address:{_address(request)}"
 
 
 def _account_keys(email: str) -> tuple[str, str]:
     digest = _digest(email)
-    return f"signin:account:{digest}:failures", f"signin:account:{digest}:last"
+    return f"limits:signin:account:{digest}:failures", f"limits:signin:account:{digest}:last"
 
 
 def sign_in_refusal(request, email: str | None) -> Refusal | None:
@@ -114,8 +114,8 @@ def record_success(email: str) -> None:
 # --- password reset ----------------------------------------------------------------------------------
 def password_reset_refusal(request, email: str) -> Refusal | None:
     """Counts this request, and says why it must be refused (one answer for known and unknown emails)."""
-    by_address = _count(f"reset:address:{_address(request)}", _HOUR)
-    by_account = _count(f"reset:account:{_digest(email)}", _HOUR)
+    by_address = _count(f"limits:reset:address:{_address(request)}", _HOUR)
+    by_account = _count(f"limits:reset:account:{_digest(email)}", _HOUR)
     if by_address > settings.PASSWORD_RESET_ADDRESS_LIMIT:
         return Refusal("Too many password reset requests from your network. Try again in an hour.", _HOUR)
     if by_account > settings.PASSWORD_RESET_ACCOUNT_LIMIT:

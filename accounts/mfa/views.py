@@ -1,6 +1,6 @@
 """Pages of the second step and of factor resets; the rest of factor management is allauth's."""
 
-from allauth.account.internal.flows.login import perform_password_login
+from allauth.account.internal.flows.login import perform_login, record_authentication
 from allauth.account.models import Login
 from allauth.mfa.base.views import AuthenticateView
 from django.contrib import messages
@@ -16,9 +16,11 @@ from . import services
 
 def continue_sign_in(request, user, *, redirect_url: str):
     """After a right password: allauth's login stages sign the user in, or first ask for the second factor
-    when the user has one. The password step is recorded as allauth's own login view records it (its
-    re-authentication rules read that record)."""
-    return perform_password_login(request, {"email": user.email}, Login(user=user, redirect_url=redirect_url))
+    when the user has one. The password step goes into allauth's record of the session's steps as fresh
+    (``reauthenticated``): enrolling a factor right after signing in, as a required enrolment does, then
+    does not ask for the password again; after ACCOUNT_REAUTHENTICATION_TIMEOUT it does."""
+    record_authentication(request, user, "password", email=user.email, reauthenticated=True)
+    return perform_login(request, Login(user=user, redirect_url=redirect_url))
 
 
 class SecondStepView(AuthenticateView):

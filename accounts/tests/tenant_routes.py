@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from allauth.mfa.models import Authenticator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_scopes import scopes_disabled
-
-from allauth.mfa.models import Authenticator
 
 from accounts import services
 from accounts.mfa.services import enrol_totp

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 import pytest
 from django.test import Client
 
-from accounts.access import SESSION_KEY
 from accounts.models import ApiClient, Organization, User
 from accounts.roles import Role
 
@@ -62,6 +61,17 @@ def _force_login_completes_the_second_step(request, monkeypatch):
         complete_second_step(self, user)
 
     monkeypatch.setattr(Client, "force_login", force_login_with_second_step)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limits(settings):
+    """The sign-in limits count in Redis, which outlives each test's rolled-back database: each test starts
+    with no failures counted (only this session's keys are touched; the Redis is shared)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(match=f"{settings.CACHE_KEY_PREFIX}:*:limits:*", count=1000):
+        client.delete(key)
 
 
 @pytest.fixture

@@ -40,3 +40,26 @@ def signed_in_client(user, organization=None) -> Client:
         session[SESSION_KEY] = organization.pk
         session.save()
     return client
+
+
+def totp_secret_of(user) -> str:
+    from allauth.mfa.adapter import get_adapter
+
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    return get_adapter().decrypt(authenticator.data["secret"])
+
+
+def unused_totp_code(user, timeout: float = 40.0) -> str:
+    """The user's current TOTP code; if it was already used (allauth refuses a code twice), the next
+    period's, polled for with a deadline."""
+    from django.core.cache import cache
+
+    secret = totp_secret_of(user)
+    deadline = time.monotonic() + timeout
+    while True:
+        code = totp_code(secret)
+        if not cache.get(f"allauth.mfa.totp.used?user={user.pk}&code={code}"):
+            return code
+        if time.monotonic() > deadline:
+            raise TimeoutError("no unused TOTP code within the deadline")
+        time.sleep(0.2)
