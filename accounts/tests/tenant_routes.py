@@ -20,13 +20,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_scopes import scopes_disabled
 
 from accounts import services
-from accounts.mfa.services import enrol_totp
 from accounts.models import ApiClient, Invitation, Membership
 from accounts.roles import Role
 from accounts.tenancy import organization_scope
 from assessments import services as assessment_services
 from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
 from medilens.testing.factories import make_api_client, make_member
+from medilens.testing.mfa import enrol_totp
 
 _serial = itertools.count(1)
 
@@ -72,7 +72,7 @@ def _membership_state(kwargs):
 def _member_with_a_factor(tenant) -> dict:
     kwargs = _extra_membership(tenant)
     with scopes_disabled():
-        enrol_totp(user=Membership.objects.get(pk=kwargs["pk"]).user)
+        enrol_totp(Membership.objects.get(pk=kwargs["pk"]).user)
     return kwargs
 
 

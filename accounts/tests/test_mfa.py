@@ -251,10 +251,10 @@ def _membership(tenant, role):
 
 
 def test_an_org_admin_resets_a_members_factors(tenant_a):
-    from accounts.mfa.services import enrol_totp
+    from medilens.testing.mfa import enrol_totp
 
     clinician = tenant_a.users[Role.CLINICIAN]
-    enrol_totp(user=clinician)
+    enrol_totp(clinician)
     admin = tenant_a.client_for(Role.ORG_ADMIN)
     members = admin.get(reverse("accounts:members"))
     assert f"Reset second factors of {clinician.email}" in members.content.decode()
@@ -269,9 +269,9 @@ def test_an_org_admin_resets_a_members_factors(tenant_a):
 
 def test_an_org_admin_cannot_reset_another_admins_factors(tenant_a):
     other_admin = _new_org_admin(tenant_a)
-    from accounts.mfa.services import enrol_totp
+    from medilens.testing.mfa import enrol_totp
 
-    enrol_totp(user=other_admin)
+    enrol_totp(other_admin)
     with scopes_disabled():
         membership = Membership.objects.get(user=other_admin)
     admin = tenant_a.client_for(Role.ORG_ADMIN)

@@ -39,7 +39,7 @@ def build_tenant(slug: str) -> Tenant:
     for role in Role.values:
         tenant.users[role] = make_member(organization, role, email=f"{role}@{slug}.example.org")
     # Org admins cannot use the portal without a second factor.
-    _, tenant.totp_secrets[Role.ORG_ADMIN] = enrol_totp(user=tenant.users[Role.ORG_ADMIN])
+    _, tenant.totp_secrets[Role.ORG_ADMIN] = enrol_totp(tenant.users[Role.ORG_ADMIN])
     for access in ApiClient.Access.values:
         client, key = make_api_client(organization, access=access, name=f"{slug} {access}")
         tenant.api_keys[access] = key
