@@ -1,3 +1,5 @@
+from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -12,6 +14,13 @@ from .mfa import services as mfa_services
 from .models import ApiClient, Invitation, Membership, Organization, User
 from .roles import Role
 from .tenancy import scopes_disabled
+
+# allauth registers its models in admin. Email addresses are MediLens's User.email, and factors change only
+# through audited ways (allauth's own pages, the reset action below): an unaudited admin delete of a factor
+# would be a silent way around them.
+for _model in (EmailAddress, EmailConfirmation, Authenticator):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 class OrganizationAdminForm(forms.ModelForm):
