@@ -1,3 +1,5 @@
+from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -8,9 +10,17 @@ from django.utils.text import slugify
 from medilens.admin import AuditedModelAdmin
 
 from . import services
+from .mfa import services as mfa_services
 from .models import ApiClient, Invitation, Membership, Organization, User
 from .roles import Role
 from .tenancy import scopes_disabled
+
+# allauth registers its models in admin. Email addresses are MediLens's User.email, and factors change only
+# through audited ways (allauth's own pages, the reset action below): an unaudited admin delete of a factor
+# would be a silent way around them.
+for _model in (EmailAddress, EmailConfirmation, Authenticator):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 class OrganizationAdminForm(forms.ModelForm):
@@ -127,7 +137,17 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "full_name", "usable_password", "password1", "password2"]})
     ]
-    actions = ["deactivate"]
+    actions = ["deactivate", "reset_second_factors"]
+
+    @admin.action(description="Reset second factors of selected users (they enrol again at sign-in)")
+    def reset_second_factors(self, request, queryset):
+        reset = [
+            user.email for user in queryset if mfa_services.reset_factors_as_staff(acting_user=request.user, user=user)
+        ]
+        if reset:
+            self.message_user(request, f"Removed the second factors of: {', '.join(reset)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "None of the selected users had a second factor.", messages.WARNING)
 
     @admin.action(description="Deactivate selected users (they can no longer sign in)")
     def deactivate(self, request, queryset):

@@ -7,5 +7,6 @@ class EmailBackend(ModelBackend):
 
 def axes_username(request, credentials) -> str:
     """django-axes keys lockouts on the normalized email, so 'A@x.org' and 'a@x.org' count together."""
-    raw = (credentials or {}).get("username") or ""
+    # allauth's password re-entry passes the email as "email".
+    raw = (credentials or {}).get("username") or (credentials or {}).get("email") or ""
     return raw.strip().lower()

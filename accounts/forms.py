@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
+from . import signin_limits
 from .models import ApiClient, Organization
 from .roles import Role
 from .selectors import has_suspended_only
@@ -21,6 +22,13 @@ class LoginForm(AuthenticationForm):
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()
+
+    def clean(self):
+        # Before the password is checked: a refused attempt is not a guess, and is not counted.
+        self.refusal = signin_limits.sign_in_refusal(self.request, self.cleaned_data.get("username"))
+        if self.refusal is not None:
+            raise forms.ValidationError(self.refusal.message, code="throttled")
+        return super().clean()
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
@@ -64,10 +72,11 @@ class ApiClientForm(forms.Form):
 class OrganizationSettingsForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["data_retention_days", "require_consent_for_assessment"]
+        fields = ["data_retention_days", "require_consent_for_assessment", "require_mfa_for_all_members"]
         labels = {
             "data_retention_days": "Data retention (days)",
             "require_consent_for_assessment": "Require recorded consent before an assessment",
+            "require_mfa_for_all_members": "Require a second factor (authenticator app or passkey) for every member",
         }
 
     data_retention_days = forms.IntegerField(min_value=1, max_value=36500, label="Data retention (days)")

@@ -26,6 +26,10 @@ class Organization(models.Model):
     require_consent_for_assessment = models.BooleanField(
         default=True, help_text="Refuse new assessments for patients whose consent is not recorded."
     )
+    # Org admins and platform staff always need a second factor; this extends the rule to every member.
+    require_mfa_for_all_members = models.BooleanField(
+        default=False, help_text="Every member must sign in with a second factor, not only the admins."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -68,19 +68,29 @@ def set_organization_status(*, acting_user, organization: Organization, status: 
 
 
 def update_organization_settings(
-    *, acting_user, organization: Organization, data_retention_days: int, require_consent_for_assessment: bool
+    *,
+    acting_user,
+    organization: Organization,
+    data_retention_days: int,
+    require_consent_for_assessment: bool,
+    require_mfa_for_all_members: bool | None = None,
 ) -> Organization:
+    """``require_mfa_for_all_members`` None leaves that setting as it is."""
     if data_retention_days < 1:
         raise ValidationError({"data_retention_days": "Retention must be at least one day."})
+    wanted = {
+        "data_retention_days": data_retention_days,
+        "require_consent_for_assessment": require_consent_for_assessment,
+    }
+    if require_mfa_for_all_members is not None:
+        wanted["require_mfa_for_all_members"] = require_mfa_for_all_members
     with transaction.atomic():
         organization = Organization.objects.select_for_update().get(pk=organization.pk)
         changed = []
-        if organization.data_retention_days != data_retention_days:
-            organization.data_retention_days = data_retention_days
-            changed.append("data_retention_days")
-        if organization.require_consent_for_assessment != require_consent_for_assessment:
-            organization.require_consent_for_assessment = require_consent_for_assessment
-            changed.append("require_consent_for_assessment")
+        for field, value in wanted.items():
+            if getattr(organization, field) != value:
+                setattr(organization, field, value)
+                changed.append(field)
         if changed:
             organization.save(update_fields=[*changed, "updated_at"])
             audit.record(

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .mfa import views as mfa_views
 
 app_name = "accounts"
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("members/", views.MembersView.as_view(), name="members"),
     path("members/<int:pk>/role/", views.MemberRoleView.as_view(), name="member_role"),
     path("members/<int:pk>/remove/", views.MemberRemoveView.as_view(), name="member_remove"),
+    path("members/<int:pk>/reset-factors/", mfa_views.MemberFactorResetView.as_view(), name="member_factor_reset"),
     path("invitations/<int:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),
     path("invitations/accept/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
     path("api-clients/", views.ApiClientsView.as_view(), name="api_clients"),

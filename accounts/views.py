@@ -8,9 +8,11 @@ from django.urls import reverse, reverse_lazy
 from django.views import View
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import services, signin_limits
 from .access import SESSION_KEY, OrganizationMixin
 from .forms import AcceptNewUserForm, ApiClientForm, InviteForm, LoginForm, OrganizationSettingsForm, RoleForm
+from .mfa.policy import factor_user_ids
+from .mfa.views import continue_sign_in
 from .models import ApiClient, Invitation, Membership
 from .selectors import (
     memberships_for_user,
@@ -36,8 +38,22 @@ def _add_errors(form, error: ValidationError) -> None:
 
 # --- sign-in -----------------------------------------------------------------------------------------
 class LoginView(auth_views.LoginView):
+    """The password step. A right password goes on to allauth's login stages (the second factor, when the
+    user has one); a refusal under the sign-in limits is a 429 that says how long to wait."""
+
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        return continue_sign_in(self.request, form.get_user(), redirect_url=self.get_success_url())
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        refusal = getattr(form, "refusal", None)
+        if refusal is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -57,6 +73,13 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
         import audit
 
+        refusal = signin_limits.password_reset_refusal(self.request, form.cleaned_data["email"])
+        if refusal is not None:
+            response = render(
+                self.request, "registration/password_reset_throttled.html", {"message": refusal.message}, status=429
+            )
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
         audit.record(action="auth.password_reset_requested", actor="anonymous")
         return super().form_valid(form)
 
@@ -89,11 +112,13 @@ class MembersView(OrganizationMixin, View):
     template_name = "accounts/members.html"
 
     def get(self, request, invite_form=None, status=200):
+        members = list(organization_members(request.organization))
         return render(
             request,
             self.template_name,
             {
-                "members": organization_members(request.organization),
+                "members": members,
+                "users_with_factor": factor_user_ids(member.user_id for member in members),
                 "invitations": organization_open_invitations(request.organization),
                 "invite_form": invite_form or InviteForm(),
                 "role_form": RoleForm(),
@@ -283,6 +308,7 @@ class OrganizationSettingsView(OrganizationMixin, View):
                 organization=request.organization,
                 data_retention_days=form.cleaned_data["data_retention_days"],
                 require_consent_for_assessment=form.cleaned_data["require_consent_for_assessment"],
+                require_mfa_for_all_members=form.cleaned_data["require_mfa_for_all_members"],
             )
             messages.success(request, "Settings saved.")
             return redirect("accounts:settings")

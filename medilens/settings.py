@@ -44,6 +44,25 @@ elif EMBEDDED:
 else:
     raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production settings).")
 
+
+def _refuse_unsafe_production_settings() -> None:
+    """A weak key lets anyone forge sessions and signed links, and DEBUG pages leak settings and data: a
+    production start-up stops here, naming the setting, instead of warning (Django's check only warns).
+    The key rules are Django's own security.W009 (50 characters, 5 distinct, no django-insecure- prefix),
+    plus the placeholder of .env.example."""
+    key = SECRET_KEY
+    if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-") or "change-me" in key:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is too weak for production: use at least 50 random characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG must not be true when DATABASE_URL is set (production settings).")
+
+
+if not EMBEDDED:
+    _refuse_unsafe_production_settings()
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if EMBEDDED else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -58,6 +77,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Multi-factor sign-in (TOTP, WebAuthn passkeys, recovery codes): allauth.mfa needs allauth.account.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "django_celery_beat",
     "accounts",
     "audit",
@@ -66,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (audit, axes, throttles) reads the client address it resolved.
+    "accounts.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
@@ -73,8 +98,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "modalities.kiosk.KioskMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: both tell the person why they were sent to sign in or to enrol a second factor.
+    "accounts.sessions.SessionLimitsMiddleware",
+    "accounts.mfa.middleware.MultiFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes must come last: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
@@ -250,23 +279,66 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Idle timeout: every request pushes the expiry forward, so the session ends after this much idleness.
+# Idle timeout: each request pushes the expiry forward (accounts.sessions marks the session modified),
+# except polling requests (URLs ending in these suffixes), which must not keep an idle session alive.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_POLLING_PATH_SUFFIXES = ("/progress/",)
+# However active, a session ends this long after its sign-in.
+SESSION_ABSOLUTE_LIFETIME_HOURS = env.int("SESSION_ABSOLUTE_LIFETIME_HOURS", default=12)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# django-axes: lock one account from one address after N failures, for a cool-off period.
+# The client address: X-Forwarded-For is believed only when the connection comes from one of these
+# proxies (CIDRs); with none, REMOTE_ADDR is the client (accounts.client_address).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# django-axes: lock one account from one address after N failures (password or second factor), for a
+# cool-off period.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"  # Django's AuthenticationForm names the email field "username".
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Besides axes (accounts.signin_limits): failures from one address across accounts (password spraying),
+# and a per-account wait that doubles with each failure past AXES_FAILURE_LIMIT, from any address.
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
+LOGIN_ADDRESS_WINDOW_MINUTES = env.int("LOGIN_ADDRESS_WINDOW_MINUTES", default=15)
+LOGIN_ACCOUNT_DELAY_MAX_SECONDS = env.int("LOGIN_ACCOUNT_DELAY_MAX_SECONDS", default=300)
+# Password reset requests per hour, from one address and for one email address.
+PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=10)
+PASSWORD_RESET_ACCOUNT_LIMIT = env.int("PASSWORD_RESET_ACCOUNT_LIMIT", default=3)
+
+# Multi-factor sign-in with django-allauth's MFA. Our LoginView checks the password (axes, the limits
+# above), then hands the user to allauth's login stages, which ask for the second factor.
+ACCOUNT_ADAPTER = "accounts.mfa.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+# The second step is limited by the same rules as the password (accounts.signin_limits, axes), not by
+# a second, different set.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+MFA_ADAPTER = "accounts.mfa.adapter.MultiFactorAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+# Members join through an emailed invitation link: their address is proven, allauth need not verify it.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
+MFA_TOTP_ISSUER = "MediLens"
+# No tolerance: a code is good for its own 30-second period only, the period allauth remembers used codes.
+MFA_TOTP_TOLERANCE = 0
+# WebAuthn needs HTTPS or http://localhost (fido2 checks the origin; an IP address is no relying party).
+MFA_FORMS = {
+    "authenticate": "accounts.mfa.forms.SecondStepForm",
+    "authenticate_webauthn": "accounts.mfa.forms.SecondStepPasskeyForm",
+    "login_webauthn": "accounts.mfa.forms.PasskeySignInForm",
+}
 
 # --- Uploads ----------------------------------------------------------------------------------------
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_MB", default=100) * 1024 * 1024
@@ -331,6 +403,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Throttles key on REMOTE_ADDR, which accounts.client_address has already resolved; DRF's default
+    # (None) would believe any X-Forwarded-For a client sends.
+    "NUM_PROXIES": 0,
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
 # Invalid API keys per client address, before any key is looked at (accounts.api_auth.InvalidKeyThrottle).

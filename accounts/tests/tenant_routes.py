@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from allauth.mfa.models import Authenticator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_scopes import scopes_disabled
 
@@ -25,6 +26,7 @@ from accounts.tenancy import organization_scope
 from assessments import services as assessment_services
 from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
 from medilens.testing.factories import make_api_client, make_member
+from medilens.testing.mfa import enrol_totp
 
 _serial = itertools.count(1)
 
@@ -65,6 +67,19 @@ def _extra_membership(tenant) -> dict:
 def _membership_state(kwargs):
     with scopes_disabled():
         return Membership.objects.filter(pk=kwargs["pk"]).values_list("role", "organization_id").first()
+
+
+def _member_with_a_factor(tenant) -> dict:
+    kwargs = _extra_membership(tenant)
+    with scopes_disabled():
+        enrol_totp(Membership.objects.get(pk=kwargs["pk"]).user)
+    return kwargs
+
+
+def _factor_state(kwargs):
+    with scopes_disabled():
+        user_id = Membership.objects.filter(pk=kwargs["pk"]).values_list("user_id", flat=True).first()
+    return sorted(Authenticator.objects.filter(user_id=user_id).values_list("type", flat=True))
 
 
 def _open_invitation(tenant) -> dict:
@@ -213,6 +228,9 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "accounts:member_remove": ObjectRoute(
         make=_extra_membership, state=_membership_state, requests={"post": Request()}
     ),
+    "accounts:member_factor_reset": ObjectRoute(
+        make=_member_with_a_factor, state=_factor_state, requests={"post": Request()}
+    ),
     "accounts:invitation_revoke": ObjectRoute(
         make=_open_invitation, state=_invitation_state, requests={"post": Request()}
     ),
@@ -301,6 +319,8 @@ NOT_TENANT_OBJECTS: dict[str, str] = {
     "accounts:invitation_accept": "public link: the token is the credential (see test_invitations)",
     "password_reset_confirm": "Django's password reset link: uid and token, no tenant object",
     "assessments:signed_download": "signed, expiring token issued after FileDownloadView's permission check",
+    "mfa_remove_webauthn": "the signed-in user's own passkey: allauth looks it up among the user's own (test_mfa)",
+    "mfa_edit_webauthn": "the signed-in user's own passkey: allauth looks it up among the user's own (test_mfa)",
 }
 
 # Valid requests for writes on routes without a parameter (the role matrix sends them).
@@ -339,4 +359,22 @@ PUBLIC_ROUTES: dict[str, str] = {
     "api:docs": "API documentation page (Swagger UI over the schema): no tenant data",
     "api:redoc": "API documentation page (ReDoc over the schema): no tenant data",
     "assessments:signed_download": "the signed, expiring token issued after the permission check is the credential",
+    "account_login": "sign-in (the login page under allauth's name)",
+    "account_logout": "sign-out (under allauth's name)",
+    "account_change_password": "the signed-in user's own password (under allauth's name)",
+    "account_reauthenticate": "the signed-in user re-enters their own password",
+    "mfa_authenticate": "the second step of sign-in (a pending sign-in in the session)",
+    "mfa_index": "the signed-in user's own second factors",
+    "mfa_reauthenticate": "the signed-in user's own second factor, again",
+    "mfa_activate_totp": "the signed-in user's own second factors",
+    "mfa_deactivate_totp": "the signed-in user's own second factors",
+    "mfa_view_recovery_codes": "the signed-in user's own recovery codes",
+    "mfa_generate_recovery_codes": "the signed-in user's own recovery codes",
+    "mfa_download_recovery_codes": "the signed-in user's own recovery codes",
+    "mfa_list_webauthn": "the signed-in user's own passkeys",
+    "mfa_add_webauthn": "the signed-in user's own passkeys",
+    "mfa_reauthenticate_webauthn": "the signed-in user's own passkey, again",
+    "mfa_remove_webauthn": "the signed-in user's own passkeys (allauth looks them up by user)",
+    "mfa_edit_webauthn": "the signed-in user's own passkeys (allauth looks them up by user)",
+    "mfa_login_webauthn": "passkey sign-in",
 }

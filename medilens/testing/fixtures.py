@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 import pytest
 from django.test import Client
 
-from accounts.access import SESSION_KEY
 from accounts.models import ApiClient, Organization, User
 from accounts.roles import Role
 
 from .factories import DEFAULT_PASSWORD, OrganizationFactory, make_api_client, make_member
+from .mfa import complete_second_step, enrol_totp, signed_in_client
 
 
 @dataclass
@@ -18,14 +18,12 @@ class Tenant:
     users: dict[str, User] = field(default_factory=dict)
     api_keys: dict[str, str] = field(default_factory=dict)
     api_clients: dict[str, ApiClient] = field(default_factory=dict)
+    # Base32 TOTP secrets of the members enrolled with an authenticator app (the org admin: required).
+    totp_secrets: dict[str, str] = field(default_factory=dict)
 
     def client_for(self, role: str) -> Client:
-        client = Client()
-        client.force_login(self.users[role])
-        session = client.session
-        session[SESSION_KEY] = self.organization.pk
-        session.save()
-        return client
+        """A signed-in client; a member with a second factor is signed in as having used it."""
+        return signed_in_client(self.users[role], organization=self.organization)
 
     def api(self, access: str = ApiClient.Access.CLINICIAN):
         from rest_framework.test import APIClient
@@ -40,11 +38,45 @@ def build_tenant(slug: str) -> Tenant:
     tenant = Tenant(organization)
     for role in Role.values:
         tenant.users[role] = make_member(organization, role, email=f"{role}@{slug}.example.org")
+    # Org admins cannot use the portal without a second factor.
+    _, tenant.totp_secrets[Role.ORG_ADMIN] = enrol_totp(tenant.users[Role.ORG_ADMIN])
     for access in ApiClient.Access.values:
         client, key = make_api_client(organization, access=access, name=f"{slug} {access}")
         tenant.api_keys[access] = key
         tenant.api_clients[access] = client
     return tenant
+
+
+@pytest.fixture(autouse=True)
+def _force_login_completes_the_second_step(request, monkeypatch):
+    """``client.force_login`` (the test client's shortcut past the password) also passes the second step,
+    so tests of what staff and org admins do need not type codes; a test of the second-factor rules
+    themselves asks for ``force_login_without_second_step``."""
+    if "force_login_without_second_step" in request.fixturenames:
+        return
+    force_login = Client.force_login
+
+    def force_login_with_second_step(self, user, backend=None):
+        force_login(self, user, backend)
+        complete_second_step(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_second_step)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limits(settings):
+    """The sign-in limits count in Redis, which outlives each test's rolled-back database: each test starts
+    with no failures counted (only this session's keys are touched; the Redis is shared)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(match=f"{settings.CACHE_KEY_PREFIX}:*:limits:*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture
+def force_login_without_second_step():
+    """Opt out of the autouse fixture above: ``force_login`` then signs in with the password step only."""
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 Idempotent: a second run finds what the first made and reuses the passwords kept in
 var/demo-credentials.json (never in git). Writes that file and prints the logins.
+
+The platform admin and the org admins must sign in with a second factor: they are enrolled with an
+authenticator-app (TOTP) secret, written beside their password as ``totp_secret`` (base32), so that a
+newcomer can compute the current code (README says how) or add the secret to an authenticator app.
 """
 
 import json
@@ -9,11 +13,14 @@ import secrets
 from contextlib import nullcontext
 from pathlib import Path
 
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts import services
+from accounts.mfa import services as mfa_services
 from accounts.models import ApiClient, Membership, Organization, User
 from accounts.roles import Role
 from accounts.tenancy import scopes_disabled
@@ -27,6 +34,15 @@ SYSTEM = "system:seed_demo"
 
 def _password() -> str:
     return "demo-" + secrets.token_urlsafe(12)
+
+
+def _totp_secret(user) -> str:
+    """The user's authenticator-app secret, enrolling one on the first run (later runs keep it)."""
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if existing is not None:
+        return get_mfa_adapter().decrypt(existing.data["secret"])
+    _authenticator, secret = mfa_services.enrol_totp(user=user)
+    return secret
 
 
 class Command(BaseCommand):
@@ -44,6 +60,7 @@ class Command(BaseCommand):
                 known_keys[org["slug"]] = org["api_key"]
 
         credentials = {"platform_admin": self._user("admin@medilens.example", "Platform Admin", known, staff=True)}
+        credentials["platform_admin"]["totp_secret"] = _totp_secret(User.objects.get(email="admin@medilens.example"))
         credentials["organizations"] = []
         for slug, name in DEMO_ORGANIZATIONS:
             credentials["organizations"].append(self._organization(slug, name, known, known_keys))
@@ -106,6 +123,8 @@ class Command(BaseCommand):
             with scopes_disabled():
                 if not Membership.objects.filter(organization=organization, user=user).exists():
                     services.add_membership(acting_user=SYSTEM, organization=organization, user=user, role=role)
+            if role == Role.ORG_ADMIN:
+                login["totp_secret"] = _totp_secret(user)
             logins.append({**login, "role": role})
         api_key = self._api_key(organization, known_keys.get(slug))
         return {"slug": slug, "name": name, "logins": logins, "api_key": api_key}
@@ -132,4 +151,8 @@ class Command(BaseCommand):
             for login in org["logins"]:
                 out.write(f"    {login['role']:<12} {login['email']:<36} {login['password']}")
             out.write(f"    API key      {org['api_key']}")
-        out.write("\nPortal: http://127.0.0.1:8000/")
+        out.write(
+            "\nThe platform admin and the org admins also need a code from an authenticator app: their base32\n"
+            f"secrets are the totp_secret entries of {path}; README's Sign-in section prints the current code."
+        )
+        out.write("\nPortal: http://127.0.0.1:8000/ (for passkeys open http://localhost:8000/: WebAuthn refuses IPs)")
