@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "axes",
     "django_celery_beat",
     "accounts",
@@ -66,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "medilens.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -281,6 +284,43 @@ if not EMBEDDED:
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     if env.bool("DJANGO_BEHIND_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp): scripts, styles and everything else from this origin only; no
+# inline script or style, no eval, no plugins, no framing, forms post only here. A page that needs more
+# widens it on its own view (the API docs' data: images), never here. medilens.csp adds the object
+# store's origin to img-src (explanation images are presigned URLs there).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no page captures or senses anything, so every powerful
+# feature is off. Kept: fullscreen (patient mode asks for it) and passkeys (WebAuthn sign-in), for this
+# origin only.
+PERMISSIONS_POLICY = {
+    **{
+        feature: []
+        for feature in (
+            "accelerometer", "autoplay", "browsing-topics", "camera",
+            "captured-surface-control", "clipboard-read", "display-capture", "encrypted-media", "gamepad",
+            "geolocation", "gyroscope", "hid", "identity-credentials-get", "idle-detection", "interest-cohort",
+            "keyboard-map", "local-fonts", "magnetometer", "microphone", "midi", "otp-credentials", "payment",
+            "picture-in-picture", "screen-wake-lock", "serial", "speaker-selection", "storage-access", "usb",
+            "window-management", "xr-spatial-tracking",
+        )
+    },
+    "fullscreen": ["self"],
+    "publickey-credentials-create": ["self"],
+    "publickey-credentials-get": ["self"],
+}
 SILENCED_SYSTEM_CHECKS = [
     # security.W021: HSTS preload is a one-way door for the whole domain; the operator opts in with
     # DJANGO_HSTS_PRELOAD=true once every subdomain serves HTTPS.
@@ -316,6 +356,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise load a badge from validator.swagger.io, telling it the schema's URL.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

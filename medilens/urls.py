@@ -1,19 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
 from accounts.api import OrganizationView
 
-from . import views
+from . import api_docs, views
 
 api_v1 = [
     path("organization/", OrganizationView.as_view(), name="organization"),
     path("", include("assessments.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("docs/", api_docs.SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", api_docs.RedocView.as_view(url_name="api:schema"), name="redoc"),
 ]
 
 urlpatterns = [
