@@ -134,7 +134,7 @@ def _lock_org_admins(organization) -> int:
 
 def add_membership(*, acting_user, organization: Organization, user: User, role: str) -> Membership:
     _check_role(role)
-    with transaction.atomic(), scopes_disabled():
+    with transaction.atomic(), organization_scope(organization):
         if Membership.objects.filter(organization=organization, user=user).exists():
             raise ValidationError({"email": f"{user.email} is already a member of {organization.name}."})
         membership = Membership.objects.create(organization=organization, user=user, role=role)
@@ -202,7 +202,7 @@ def invite(*, acting_user, organization: Organization, email: str, role: str) ->
         validate_email(email)
     except ValidationError:
         raise ValidationError({"email": "Enter a valid email address."}) from None
-    with transaction.atomic(), scopes_disabled():
+    with transaction.atomic(), organization_scope(organization):
         if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
             raise ValidationError({"email": f"{email} is already a member of {organization.name}."})
         open_invites = Invitation.objects.filter(
