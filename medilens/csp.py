@@ -3,6 +3,7 @@ this middleware adds one source the settings cannot know: the origin the object 
 point at. An explanation image is an ``<img>`` whose URL redirects there, and a redirected image is
 checked against ``img-src`` like any other."""
 
+import logging
 from urllib.parse import urlsplit
 
 from csp.middleware import CSPMiddleware, PolicyParts
@@ -10,6 +11,7 @@ from django.core.files.storage import storages
 from storages.backends.s3 import S3Storage
 
 _PROBE_KEY = "csp-origin-probe"
+logger = logging.getLogger(__name__)
 
 
 def file_origin() -> str | None:
@@ -20,8 +22,12 @@ def file_origin() -> str | None:
         return None
     origin = getattr(storage, "_medilens_csp_origin", None)
     if origin is None:
-        # Presigning is computed locally (no request leaves), with the endpoint browsers are given.
-        parts = urlsplit(storage.url(_PROBE_KEY))
+        # Presigning is computed locally, with the endpoint browsers are given.
+        try:
+            parts = urlsplit(storage.url(_PROBE_KEY))
+        except Exception:  # no credentials yet, say: pages still work, explanation images stay blocked
+            logger.warning("could not work out the object store's origin for the Content-Security-Policy")
+            return None
         origin = f"{parts.scheme}://{parts.netloc}"
         storage._medilens_csp_origin = origin
     return origin

@@ -209,3 +209,19 @@ def test_the_api_docs_need_no_inline_script_and_load_nothing_from_elsewhere():
     code = b"".join(bundle.streaming_content) if bundle.streaming else bundle.content
     assert b"cdn.redoc.ly" not in code and api_docs.NO_LOGO.encode() in code
     assert "immutable" in bundle["Cache-Control"]
+
+
+# --- img-src follows where files are -----------------------------------------------------------------------
+@pytest.mark.django_db
+def test_img_src_names_the_origin_browsers_get_presigned_urls_for(s3_storage, settings):
+    """Explanation images redirect to a presigned URL: img-src allows that origin and no other."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "medilens.storage.PrivateS3Storage", "OPTIONS": s3_storage},
+    }
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = "https://files.medilens.example.org"
+    assert directives(Client().get("/accounts/login/"))["img-src"] == ["'self'", "https://files.medilens.example.org"]
+
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = ""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    assert directives(Client().get("/accounts/login/"))["img-src"] == ["'self'"]
