@@ -59,7 +59,15 @@ class OrganizationAdmin(AuditedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            services.update_organization_settings(
+                acting_user=request.user,
+                organization=obj,
+                name=form.cleaned_data["name"],
+                slug=form.cleaned_data["slug"],
+                data_retention_days=form.cleaned_data["data_retention_days"],
+                require_consent_for_assessment=form.cleaned_data["require_consent_for_assessment"],
+            )
+            obj.refresh_from_db()
             return
         created = services.create_organization(
             acting_user=request.user, name=obj.name, slug=obj.slug, data_retention_days=obj.data_retention_days
@@ -149,13 +157,24 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
         else:
             self.message_user(request, "None of the selected users had a second factor.", messages.WARNING)
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The creation form validated the password and set it (or made it unusable) on obj.
+        created = services.create_user(
+            acting_user=request.user,
+            email=obj.email,
+            full_name=obj.full_name,
+            password=form.cleaned_data.get("password1") if obj.has_usable_password() else None,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
     @admin.action(description="Deactivate selected users (they can no longer sign in)")
     def deactivate(self, request, queryset):
         for user in queryset.exclude(pk=request.user.pk):
-            if user.is_active:
-                user.is_active = False
-                user.save(update_fields=["is_active"])
-                self.log_change(request, user, [{"changed": {"fields": ["is_active"]}}])
+            services.deactivate_user(acting_user=request.user, user=user)
         self.message_user(request, "Deactivated the selected users (not yourself).", messages.SUCCESS)
 
 
@@ -231,7 +250,12 @@ class MembershipAdmin(AuditedModelAdmin):
     def save_model(self, request, obj, form, change):
         try:
             if change:
-                services.change_role(acting_user=request.user, membership=obj, role=form.cleaned_data["role"])
+                services.change_role(
+                    acting_user=request.user,
+                    organization=obj.organization,
+                    membership=obj,
+                    role=form.cleaned_data["role"],
+                )
             else:
                 created = services.add_membership(
                     acting_user=request.user,
@@ -262,11 +286,13 @@ class MembershipAdmin(AuditedModelAdmin):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj):
-        services.remove_membership(acting_user=request.user, membership=obj)
+        services.remove_membership(acting_user=request.user, organization=obj.organization, membership=obj)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset:
-            services.remove_membership(acting_user=request.user, membership=membership)
+            services.remove_membership(
+                acting_user=request.user, organization=membership.organization, membership=membership
+            )
 
 
 @admin.register(Invitation)
@@ -293,7 +319,9 @@ class InvitationAdmin(AuditedModelAdmin):
         revoked = 0
         for invitation in queryset:
             if invitation.state == "open":
-                services.revoke_invitation(acting_user=request.user, invitation=invitation)
+                services.revoke_invitation(
+                    acting_user=request.user, organization=invitation.organization, invitation=invitation
+                )
                 revoked += 1
         self.message_user(request, f"Revoked {revoked} invitation(s).", messages.SUCCESS)
 
@@ -352,5 +380,5 @@ class ApiClientAdmin(AuditedModelAdmin):
     @admin.action(description="Revoke selected API clients")
     def revoke(self, request, queryset):
         for client in queryset:
-            services.revoke_api_client(acting_user=request.user, client=client)
+            services.revoke_api_client(acting_user=request.user, organization=client.organization, client=client)
         self.message_user(request, "Revoked the selected API clients.", messages.SUCCESS)

@@ -2,9 +2,10 @@
 request finds its tenant), so they disable the scope explicitly and always filter by user."""
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from .models import ApiClient, Invitation, Membership, Organization
-from .tenancy import scopes_disabled
+from .tenancy import organization_scope, scopes_disabled
 
 
 def memberships_for_user(user) -> list[Membership]:
@@ -25,14 +26,35 @@ def has_suspended_only(user) -> bool:
         return memberships.exists() and not memberships.filter(organization__status=Organization.Status.ACTIVE).exists()
 
 
+# The organization is the argument, not whatever scope the caller happens to be in: under admin's
+# scopes_disabled() (or another organization's scope) these still return this organization's rows only.
 def organization_members(organization) -> QuerySet[Membership]:
-    """Inside the organization's scope (the guard filters by organization)."""
-    return Membership.objects.select_related("user").order_by("user__full_name", "user__email")
+    with organization_scope(organization):
+        return (
+            Membership.objects.filter(organization=organization)
+            .select_related("user")
+            .order_by("user__full_name", "user__email")
+        )
 
 
 def organization_open_invitations(organization) -> list[Invitation]:
-    return [i for i in Invitation.objects.select_related("invited_by").order_by("-created_at")[:200] if i.is_open]
+    with organization_scope(organization):
+        return list(
+            Invitation.objects.filter(
+                organization=organization,
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .select_related("invited_by")
+            .order_by("-created_at")[:200]
+        )
 
 
 def organization_api_clients(organization) -> QuerySet[ApiClient]:
-    return ApiClient.objects.select_related("created_by").order_by("revoked_at", "name")
+    with organization_scope(organization):
+        return (
+            ApiClient.objects.filter(organization=organization)
+            .select_related("created_by")
+            .order_by("revoked_at", "name")
+        )

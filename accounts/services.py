@@ -20,7 +20,7 @@ import audit
 
 from .models import ApiClient, Invitation, Membership, Organization, User, normalize_email
 from .roles import Role
-from .tenancy import scopes_disabled
+from .tenancy import organization_scope, scopes_disabled
 
 
 def _check_role(role: str) -> str:
@@ -67,6 +67,22 @@ def set_organization_status(*, acting_user, organization: Organization, status: 
     return organization
 
 
+def _checked_identity(organization: Organization, name: str | None, slug: str | None) -> dict:
+    """The new name and slug (None: unchanged), refused as create_organization refuses them."""
+    identity = {}
+    if name is not None:
+        identity["name"] = name.strip()
+        if not identity["name"]:
+            raise ValidationError({"name": "An organization needs a name."})
+    if slug is not None:
+        identity["slug"] = slugify(slug)
+        if not identity["slug"]:
+            raise ValidationError({"slug": "The slug must contain letters or digits."})
+        if Organization.objects.filter(slug=identity["slug"]).exclude(pk=organization.pk).exists():
+            raise ValidationError({"slug": f"The slug '{identity['slug']}' is already taken by another organization."})
+    return identity
+
+
 def update_organization_settings(
     *,
     acting_user,
@@ -74,11 +90,16 @@ def update_organization_settings(
     data_retention_days: int,
     require_consent_for_assessment: bool,
     require_mfa_for_all_members: bool | None = None,
+    name: str | None = None,
+    slug: str | None = None,
 ) -> Organization:
-    """``require_mfa_for_all_members`` None leaves that setting as it is."""
+    """The clinic's own settings (its admins, in the portal); platform staff may also rename it.
+    ``require_mfa_for_all_members`` None leaves that setting as it is."""
     if data_retention_days < 1:
         raise ValidationError({"data_retention_days": "Retention must be at least one day."})
+    identity = _checked_identity(organization, name, slug)
     wanted = {
+        **identity,
         "data_retention_days": data_retention_days,
         "require_consent_for_assessment": require_consent_for_assessment,
     }
@@ -104,14 +125,21 @@ def update_organization_settings(
 
 
 # --- memberships -------------------------------------------------------------------------------------
-def _org_admin_count(organization) -> int:
-    with scopes_disabled():
-        return Membership.objects.filter(organization=organization, role=Role.ORG_ADMIN).count()
+def _lock_org_admins(organization) -> int:
+    """Lock the organization's admins, in pk order and before the row being changed (one lock order for
+    every caller: two concurrent demotions neither deadlock nor both pass the last-admin check), and
+    count them. Runs inside the organization's scope."""
+    return len(
+        Membership.objects.select_for_update()
+        .filter(organization=organization, role=Role.ORG_ADMIN)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def add_membership(*, acting_user, organization: Organization, user: User, role: str) -> Membership:
     _check_role(role)
-    with transaction.atomic(), scopes_disabled():
+    with transaction.atomic(), organization_scope(organization):
         if Membership.objects.filter(organization=organization, user=user).exists():
             raise ValidationError({"email": f"{user.email} is already a member of {organization.name}."})
         membership = Membership.objects.create(organization=organization, user=user, role=role)
@@ -125,19 +153,16 @@ def add_membership(*, acting_user, organization: Organization, user: User, role:
     return membership
 
 
-def change_role(*, acting_user, membership: Membership, role: str) -> Membership:
+def change_role(*, acting_user, organization: Organization, membership: Membership, role: str) -> Membership:
+    """Re-fetched inside ``organization``: another organization's membership is ``Membership.DoesNotExist``
+    (the caller's 404), whatever lookup the caller did."""
     _check_role(role)
-    with transaction.atomic(), scopes_disabled():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    with transaction.atomic(), organization_scope(organization):
+        admins = _lock_org_admins(organization)
+        membership = Membership.objects.select_for_update().get(pk=membership.pk, organization=organization)
         if membership.role == role:
             return membership
-        # Lock the organization's admins so two concurrent demotions cannot both pass the check.
-        list(
-            Membership.objects.select_for_update()
-            .filter(organization_id=membership.organization_id, role=Role.ORG_ADMIN)
-            .values_list("pk", flat=True)
-        )
-        if membership.role == Role.ORG_ADMIN and _org_admin_count(membership.organization) <= 1:
+        if membership.role == Role.ORG_ADMIN and admins <= 1:
             raise ValidationError(
                 {"role": "This is the organization's last admin: make someone else admin first."}
             )
@@ -147,24 +172,21 @@ def change_role(*, acting_user, membership: Membership, role: str) -> Membership
         audit.record(
             action="membership.role_changed",
             actor=acting_user,
-            organization=membership.organization,
+            organization=organization,
             target=membership,
             details={"user_id": membership.user_id, "from": previous, "to": role},
         )
     return membership
 
 
-def remove_membership(*, acting_user, membership: Membership) -> None:
-    with transaction.atomic(), scopes_disabled():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        list(
-            Membership.objects.select_for_update()
-            .filter(organization_id=membership.organization_id, role=Role.ORG_ADMIN)
-            .values_list("pk", flat=True)
-        )
-        if membership.role == Role.ORG_ADMIN and _org_admin_count(membership.organization) <= 1:
+def remove_membership(*, acting_user, organization: Organization, membership: Membership) -> None:
+    """Re-fetched inside ``organization``, as change_role."""
+    with transaction.atomic(), organization_scope(organization):
+        admins = _lock_org_admins(organization)
+        membership = Membership.objects.select_for_update().get(pk=membership.pk, organization=organization)
+        if membership.role == Role.ORG_ADMIN and admins <= 1:
             raise ValidationError("This is the organization's last admin and cannot be removed.")
-        organization, user_id, pk = membership.organization, membership.user_id, membership.pk
+        user_id, pk = membership.user_id, membership.pk
         membership.delete()
         audit.record(
             action="membership.removed",
@@ -185,7 +207,7 @@ def invite(*, acting_user, organization: Organization, email: str, role: str) ->
         validate_email(email)
     except ValidationError:
         raise ValidationError({"email": "Enter a valid email address."}) from None
-    with transaction.atomic(), scopes_disabled():
+    with transaction.atomic(), organization_scope(organization):
         if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
             raise ValidationError({"email": f"{email} is already a member of {organization.name}."})
         open_invites = Invitation.objects.filter(
@@ -227,16 +249,15 @@ def invite(*, acting_user, organization: Organization, email: str, role: str) ->
     return invitation, token
 
 
-def revoke_invitation(*, acting_user, invitation: Invitation) -> None:
-    with transaction.atomic(), scopes_disabled():
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+def revoke_invitation(*, acting_user, organization: Organization, invitation: Invitation) -> None:
+    """Re-fetched inside ``organization``: another organization's invitation is ``Invitation.DoesNotExist``."""
+    with transaction.atomic(), organization_scope(organization):
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk, organization=organization)
         if invitation.state != "open":
             raise ValidationError("Only an open invitation can be revoked.")
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        audit.record(
-            action="invitation.revoked", actor=acting_user, organization=invitation.organization, target=invitation
-        )
+        audit.record(action="invitation.revoked", actor=acting_user, organization=organization, target=invitation)
 
 
 class InvitationInvalid(Exception):
@@ -327,19 +348,94 @@ def create_api_client(*, acting_user, organization: Organization, name: str, acc
     return client, key
 
 
-def revoke_api_client(*, acting_user, client: ApiClient) -> ApiClient:
-    with transaction.atomic(), scopes_disabled():
-        client = ApiClient.objects.select_for_update().get(pk=client.pk)
+def revoke_api_client(*, acting_user, organization: Organization, client: ApiClient) -> ApiClient:
+    """Re-fetched inside ``organization``: another organization's client is ``ApiClient.DoesNotExist``."""
+    with transaction.atomic(), organization_scope(organization):
+        client = ApiClient.objects.select_for_update().get(pk=client.pk, organization=organization)
         if client.revoked_at is None:
             client.revoked_at = timezone.now()
             client.save(update_fields=["revoked_at"])
-            audit.record(
-                action="api_client.revoked", actor=acting_user, organization=client.organization, target=client
-            )
+            audit.record(action="api_client.revoked", actor=acting_user, organization=organization, target=client)
     return client
+
+
+# --- users -------------------------------------------------------------------------------------------
+# Accounts are platform-wide (a person may belong to several organizations): their events go to the
+# platform chain.
+def create_user(
+    *, acting_user, email: str, full_name: str, password: str | None, is_staff: bool = False, is_superuser: bool = False
+) -> User:
+    """``password=None`` makes an account that cannot sign in with a password until one is set."""
+    from django.contrib.auth.password_validation import validate_password
+
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": "Enter a valid email address."}) from None
+    user = User(email=email, full_name=(full_name or "").strip(), is_staff=is_staff, is_superuser=is_superuser)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from None
+        user.set_password(password)
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError({"email": f"An account with {email} already exists."})
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise ValidationError({"email": f"An account with {email} already exists."}) from None
+        audit.record(
+            action="user.created",
+            actor=acting_user,
+            target=user,
+            details={"staff": is_staff, "superuser": is_superuser, "usable_password": password is not None},
+        )
+    return user
+
+
+def deactivate_user(*, acting_user, user: User) -> User:
+    """The account can no longer sign in, and its open sessions end at their next request (Django's
+    backends refuse inactive users). Its rows and audit events stay."""
+    if getattr(acting_user, "pk", None) is not None and acting_user.pk == user.pk:
+        raise ValidationError("You cannot deactivate your own account.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.is_active:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+            audit.record(action="user.deactivated", actor=acting_user, target=user)
+    return user
+
+
+def set_password(*, acting_user, user: User, password: str) -> User:
+    """Someone other than the user (platform staff, the demo's seeding) sets the password."""
+    from django.contrib.auth.password_validation import validate_password
+
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record(action="user.password_set", actor=acting_user, target=user)
+    return user
 
 
 # --- passwords ---------------------------------------------------------------------------------------
 def record_password_changed(*, user: User, via: str) -> None:
     """Django's views change the password; this records it (via: 'change' or 'reset')."""
     audit.record(action=f"auth.password_{'reset' if via == 'reset' else 'changed'}", actor=user, target=user)
+
+
+def record_password_reset_requested() -> None:
+    """Django's view sends the email (or not, for an unknown address: the page is the same); the event
+    names no account, so the log cannot be used to discover which addresses have one."""
+    audit.record(action="auth.password_reset_requested", actor="anonymous")

@@ -71,8 +71,6 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form):
-        import audit
-
         refusal = signin_limits.password_reset_refusal(self.request, form.cleaned_data["email"])
         if refusal is not None:
             response = render(
@@ -80,7 +78,7 @@ class PasswordResetView(auth_views.PasswordResetView):
             )
             response["Retry-After"] = str(refusal.retry_after)
             return response
-        audit.record(action="auth.password_reset_requested", actor="anonymous")
+        services.record_password_reset_requested()
         return super().form_valid(form)
 
 
@@ -156,8 +154,13 @@ class MemberRoleView(OrganizationMixin, View):
         try:
             # The service returns the updated row: the message must name the new role, not the old one.
             membership = services.change_role(
-                acting_user=request.user, membership=membership, role=form.cleaned_data["role"]
+                acting_user=request.user,
+                organization=request.organization,
+                membership=membership,
+                role=form.cleaned_data["role"],
             )
+        except Membership.DoesNotExist:
+            raise Http404("No such member.") from None
         except ValidationError as error:
             for message in _error_messages(error):
                 messages.error(request, message)
@@ -172,7 +175,11 @@ class MemberRemoveView(OrganizationMixin, View):
     def post(self, request, pk):
         membership = get_object_or_404(Membership, pk=pk)
         try:
-            services.remove_membership(acting_user=request.user, membership=membership)
+            services.remove_membership(
+                acting_user=request.user, organization=request.organization, membership=membership
+            )
+        except Membership.DoesNotExist:
+            raise Http404("No such member.") from None
         except ValidationError as error:
             for message in _error_messages(error):
                 messages.error(request, message)
@@ -187,7 +194,11 @@ class InvitationRevokeView(OrganizationMixin, View):
     def post(self, request, pk):
         invitation = get_object_or_404(Invitation, pk=pk)
         try:
-            services.revoke_invitation(acting_user=request.user, invitation=invitation)
+            services.revoke_invitation(
+                acting_user=request.user, organization=request.organization, invitation=invitation
+            )
+        except Invitation.DoesNotExist:
+            raise Http404("No such invitation.") from None
         except ValidationError as error:
             for message in _error_messages(error):
                 messages.error(request, message)
@@ -286,7 +297,10 @@ class ApiClientRevokeView(OrganizationMixin, View):
 
     def post(self, request, pk):
         client = get_object_or_404(ApiClient, pk=pk)
-        services.revoke_api_client(acting_user=request.user, client=client)
+        try:
+            services.revoke_api_client(acting_user=request.user, organization=request.organization, client=client)
+        except ApiClient.DoesNotExist:
+            raise Http404("No such API client.") from None
         messages.success(request, f"API client {client.name} revoked: its key no longer works.")
         return redirect("accounts:api_clients")
 

@@ -7,8 +7,10 @@ already exclusive (``transaction_mode=IMMEDIATE``).
 """
 
 import ipaddress
+from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
@@ -164,3 +166,33 @@ def verify_chain(organization_id: int | None):
         previous_hash = event.hash
         expected_sequence += 1
     return count, None
+
+
+@dataclass(frozen=True)
+class Export:
+    """The rows of one export, bounded to the log as it stood when the export was recorded: events
+    written while the file streams (the export's own event among them) are not in it, so the count in
+    the event is the count in the file."""
+
+    events: QuerySet
+    rows: int
+
+
+def export_events(*, acting_user, organization, filters: dict) -> Export:
+    """Record that ``acting_user`` exported the organization's log with ``filters``; returns the rows to
+    stream. Nothing is read here but a count: the caller iterates the rows as it writes them."""
+    from .selectors import organization_events
+
+    last = (
+        AuditEvent.objects.filter(organization=organization).order_by("-sequence").values_list("sequence", flat=True)
+    ).first()
+    events = organization_events(organization, filters=filters).filter(sequence__lte=last or 0).select_related(None)
+    with transaction.atomic():
+        rows = events.count()
+        record(
+            action="audit.exported",
+            actor=acting_user,
+            organization=organization,
+            details={"filters": {key: str(value) for key, value in filters.items()}, "rows": rows},
+        )
+    return Export(events=events, rows=rows)

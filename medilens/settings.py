@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "axes",
     # Multi-factor sign-in (TOTP, WebAuthn passkeys, recovery codes): allauth.mfa needs allauth.account.
     "allauth",
@@ -92,6 +93,8 @@ MIDDLEWARE = [
     # First: everything after it (audit, axes, throttles) reads the client address it resolved.
     "accounts.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "medilens.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -382,6 +385,43 @@ if not EMBEDDED:
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     if env.bool("DJANGO_BEHIND_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp): scripts, styles and everything else from this origin only; no
+# inline script or style, no eval, no plugins, no framing, forms post only here. A page that needs more
+# widens it on its own view (the API docs' data: images), never here. medilens.csp adds the object
+# store's origin to img-src (explanation images are presigned URLs there).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no page captures or senses anything, so every powerful
+# feature is off. Kept: fullscreen (patient mode asks for it) and passkeys (WebAuthn sign-in), for this
+# origin only.
+PERMISSIONS_POLICY = {
+    **{
+        feature: []
+        for feature in (
+            "accelerometer", "autoplay", "browsing-topics", "camera",
+            "captured-surface-control", "clipboard-read", "display-capture", "encrypted-media", "gamepad",
+            "geolocation", "gyroscope", "hid", "identity-credentials-get", "idle-detection", "interest-cohort",
+            "keyboard-map", "local-fonts", "magnetometer", "microphone", "midi", "otp-credentials", "payment",
+            "picture-in-picture", "screen-wake-lock", "serial", "speaker-selection", "storage-access", "usb",
+            "window-management", "xr-spatial-tracking",
+        )
+    },
+    "fullscreen": ["self"],
+    "publickey-credentials-create": ["self"],
+    "publickey-credentials-get": ["self"],
+}
 SILENCED_SYSTEM_CHECKS = [
     # security.W021: HSTS preload is a one-way door for the whole domain; the operator opts in with
     # DJANGO_HSTS_PRELOAD=true once every subdomain serves HTTPS.
@@ -422,6 +462,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise load a badge from validator.swagger.io, telling it the schema's URL.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

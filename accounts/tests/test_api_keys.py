@@ -49,7 +49,11 @@ def test_a_revoked_key_is_401(tenant_a):
 
     api = tenant_a.api("clinician")
     assert api.get(URL).status_code == 200
-    services.revoke_api_client(acting_user=tenant_a.users[Role.ORG_ADMIN], client=tenant_a.api_clients["clinician"])
+    services.revoke_api_client(
+        acting_user=tenant_a.users[Role.ORG_ADMIN],
+        organization=tenant_a.organization,
+        client=tenant_a.api_clients["clinician"],
+    )
     response = api.get(URL)
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")

@@ -63,7 +63,10 @@ def test_remove_a_member(tenant_a, admin):
 
 def test_an_org_admin_can_be_demoted_when_another_remains(tenant_a, admin):
     second = _membership(tenant_a, Role.CLINICIAN)
-    services.change_role(acting_user=tenant_a.users[Role.ORG_ADMIN], membership=second, role=Role.ORG_ADMIN)
+    services.change_role(
+        acting_user=tenant_a.users[Role.ORG_ADMIN], organization=tenant_a.organization, membership=second,
+        role=Role.ORG_ADMIN,
+    )
     own = _membership(tenant_a, Role.ORG_ADMIN)
     admin.post(reverse("accounts:member_role", kwargs={"pk": own.pk}), {"role": Role.CLINICIAN})
     assert _role_of(own) == Role.CLINICIAN
@@ -138,7 +141,10 @@ def test_a_role_that_does_not_exist_is_refused(tenant_a, admin):
     assert row_counts() == counts
     # The services refuse it too, whoever calls them.
     with pytest.raises(ValidationError, match="'superuser' is not a role"):
-        services.change_role(acting_user=tenant_a.users[Role.ORG_ADMIN], membership=membership, role="superuser")
+        services.change_role(
+            acting_user=tenant_a.users[Role.ORG_ADMIN], organization=tenant_a.organization, membership=membership,
+            role="superuser",
+        )
     with pytest.raises(ValidationError, match="'superuser' is not a role"):
         services.invite(
             acting_user=tenant_a.users[Role.ORG_ADMIN],

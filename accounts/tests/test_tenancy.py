@@ -132,7 +132,7 @@ def _activity(tenant, marker: str) -> dict:
     )
     with scopes_disabled():
         membership = Membership.objects.get(organization=tenant.organization, user=tenant.users[Role.TECHNICIAN])
-    services.change_role(acting_user=admin, membership=membership, role=Role.AUDITOR)
+    services.change_role(acting_user=admin, organization=tenant.organization, membership=membership, role=Role.AUDITOR)
     patient = make_patient(tenant, mrn=f"{marker}-mrn", given_name="Pat", family_name=f"{marker}-family")
     assessment = make_assessment(tenant, patient)
     with organization_scope(tenant.organization):

@@ -73,6 +73,47 @@ def page(page):
     return page
 
 
+# Installed in every page before its own scripts run (Playwright's init script, which the page's CSP does
+# not govern): each Content-Security-Policy violation is handed to Python through a binding.
+_REPORT_VIOLATIONS = """
+window.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation({
+    page: document.location.href,
+    directive: event.effectiveDirective,
+    blocked: event.blockedURI,
+    source: event.sourceFile,
+    line: event.lineNumber,
+    sample: event.sample,
+  });
+}, true);
+"""
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(browser, monkeypatch):
+    """Every browser test runs with the product's CSP on and fails on any violation, in any of its
+    browser contexts (the page fixture's and those a test opens itself). Violations arrive as the
+    securitypolicyviolation event and, for what no page script can observe, as Chromium's console
+    message; the test fails at teardown with the list."""
+    violations = []
+    open_context = browser.new_context
+
+    def on_console(message):
+        if "Content Security Policy" in message.text:
+            violations.append({"page": message.page.url if message.page else "", "console": message.text})
+
+    def new_context(*args, **kwargs):
+        context = open_context(*args, **kwargs)
+        context.expose_binding("__reportCspViolation", lambda source, violation: violations.append(violation))
+        context.add_init_script(_REPORT_VIOLATIONS)
+        context.on("console", on_console)
+        return context
+
+    monkeypatch.setattr(browser, "new_context", new_context)
+    yield violations
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
+
+
 @pytest.fixture
 def screenshot_dir() -> Path:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ def test_filter_by_action_and_export_the_filtered_rows_as_csv(page, live_server,
         services.invite(acting_user=admin, organization=organization, email=email, role=Role.CLINICIAN)
     with scopes_disabled():
         membership = Membership.objects.get(organization=organization, user=tenant.users["technician"])
-    services.change_role(acting_user=admin, membership=membership, role=Role.CLINICIAN)
+    services.change_role(acting_user=admin, organization=organization, membership=membership, role=Role.CLINICIAN)
     # Another tenant's invitation must show up neither in the page nor in the export.
     services.invite(
         acting_user=other.users["org_admin"], organization=other.organization, email="b@example.org", role="clinician"

@@ -32,7 +32,9 @@ def test_screenshots_of_the_portal_shell(page, live_server, password, sign_in, s
     services.invite(acting_user=admin, organization=tenant.organization, email="locum@example.org", role="clinician")
     with scopes_disabled():
         membership = Membership.objects.get(organization=tenant.organization, user=tenant.users["technician"])
-    services.change_role(acting_user=admin, membership=membership, role=Role.CLINICIAN)
+    services.change_role(
+        acting_user=admin, organization=tenant.organization, membership=membership, role=Role.CLINICIAN
+    )
 
     page.goto(f"{live_server.url}/accounts/login/")
     expect(page.get_by_role("heading", level=1)).to_be_visible()

@@ -101,12 +101,13 @@ class Command(BaseCommand):
         password = known.get(email)
         if user is None:
             password = password or _password()
-            creator = User.objects.create_superuser if staff else User.objects.create_user
-            user = creator(email=email, password=password, full_name=full_name)
+            user = services.create_user(
+                acting_user=SYSTEM, email=email, password=password, full_name=full_name,
+                is_staff=staff, is_superuser=staff,
+            )
         elif not password or not user.check_password(password):
             password = _password()
-            user.set_password(password)
-            user.save(update_fields=["password"])
+            services.set_password(acting_user=SYSTEM, user=user, password=password)
         return {"email": email, "password": password}
 
     @transaction.atomic
@@ -135,7 +136,7 @@ class Command(BaseCommand):
             if known_key and any(ApiClient.digest(known_key) == c.key_digest for c in clients):
                 return known_key
             for client in clients:
-                services.revoke_api_client(acting_user=SYSTEM, client=client)
+                services.revoke_api_client(acting_user=SYSTEM, organization=organization, client=client)
         _, key = services.create_api_client(
             acting_user=SYSTEM, organization=organization, name="Demo partner", access=ApiClient.Access.CLINICIAN
         )
