@@ -33,7 +33,7 @@ A kept attribute is still a place a name can be typed into, so none is copied bl
   a surname;
 * a number (DS, IS) is kept as the number it reads as, rewritten, or dropped when it is not a finite number; a
   UID (UI) only when it is digits and dots;
-* an element written with a VR other than its dictionary's (e.g. UN: opaque bytes) is dropped.
+* an element written with a VR other than its dictionary's (e.g. a window centre written as text) is dropped.
 
 None of this changes what the analysis reads: windows, LUTs, rescale, geometry and exposure are the same
 numbers (a test plants a name, an MRN and a birth date in every such attribute and compares the analysis).
