@@ -98,7 +98,7 @@ def summary(reading: Reading | None, probabilities, label, model_name: str, is_r
     if reading is not None:
         parts.append(
             f"{model} gives P(abnormal) {reading.abnormal:.2f} (threshold {reading.threshold:.2f}): "
-            f"{reading.score.value:.1f} % probability of an abnormal film, {reading.level}."
+            f"{reading.scale.display(reading.score.value)} % probability of an abnormal film, {reading.level}."
         )
     else:
         parts.append(f"{model} gives: " + ", ".join(f"{k} {v:.2f}" for k, v in probabilities.items()) + ".")
