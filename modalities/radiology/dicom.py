@@ -47,6 +47,8 @@ FRONTAL_VIEWS = {"PA", "AP"}
 CHEST_BODY_PARTS = {"CHEST", "THORAX", "LUNG"}
 MIN_SIDE = 256
 MAX_ASPECT_RATIO = 3.0
+
+
 @dataclass(frozen=True)
 class CheckedDicom:
     """A DICOM file that passed the checks: the parsed dataset and its decoded stored values."""
