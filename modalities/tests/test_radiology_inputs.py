@@ -269,6 +269,7 @@ def _without_rescale(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR")
 def test_kept_attributes_keep_their_form_only():
     from pydicom.dataelem import DataElement
 
