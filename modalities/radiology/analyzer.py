@@ -29,7 +29,7 @@ from ..base import (
 )
 from ..registry import register
 from ..results import Measurement, NotApplicable
-from . import deidentify, demo, dicom, explain, image, rule, suitability
+from . import deidentify, dicom, explain, image, rule, suitability
 from .catalogue import CATALOGUE, MODEL_LABELS, NORMAL_LABEL, probability_biomarker
 from .explain import MIN_RMS_CONTRAST
 
@@ -143,6 +143,8 @@ class RadiologyAnalyzer(Analyzer):
         return _result(radiograph, shown, quality, checked, model, probabilities, label, overlay)
 
     def demo_cases(self):
+        from . import demo  # the demo's generator: never on the worker's path
+
         return demo.cases()
 
 

@@ -186,3 +186,17 @@ def test_every_catalogue_entry_states_its_precision_and_no_range():
         "vessel_tortuosity": 3,
     }
     assert all("no established reference range" in spec.source for spec in catalogue.CATALOGUE.values())
+
+
+def test_the_workers_import_path_does_not_import_the_demo_generators():
+    """The worker imports every analyzer (modalities.apps); the generators are for the demo and the tests."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys; django.setup(); import modalities.retinal, modalities.radiology; "
+        "loaded = sorted(m for m in sys.modules if m.endswith(('retinal.synthetic', 'radiology.demo')) "
+        "or 'build_reference_model' in m); print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
