@@ -1,7 +1,7 @@
-"""Small image helpers shared by the image modalities (retinal; usable by dermatology and radiology).
+"""Small image helpers shared by the image modalities (retinal and radiology; usable by dermatology).
 
-numpy and Pillow only, both imported inside the functions: the web process imports every analyzer
-module at start-up and must not pay for them. Arrays are ``uint8`` RGB, shape (height, width, 3),
+numpy and Pillow (and scipy for ``circle_deviation``), imported inside the functions: the web process
+imports every analyzer module at start-up and must not pay for them. Arrays are ``uint8`` RGB, shape (height, width, 3),
 unless a function says otherwise.
 
 * ``load_rgb(file, max_pixels=...)``: an ``InputFile`` decoded to an RGB array (greyscale, palette,
@@ -14,6 +14,9 @@ unless a function says otherwise.
 * ``overlay_mask(rgb, mask, colour, opacity)``: a boolean mask painted over a photo.
 * ``draw_circle(rgb, centre, radius, colour, width)``: a circle outline, e.g. to mark a landmark.
 * ``encode_png(rgb)``: PNG bytes, e.g. for ``AnalysisResult.explanation_image_png``.
+* ``largest_region(mask)``: the largest connected region of a boolean mask, holes filled.
+* ``circle_deviation(field)``: how far a region's outline is from a circle (a fundus camera's field of view
+  is one; a chest's outline or a page is not).
 """
 
 from __future__ import annotations
@@ -137,3 +140,65 @@ def encode_png(rgb: np.ndarray, *, compress_level: int = 3) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+def largest_region(mask):
+    """The largest 4-connected region of a boolean mask, its holes filled (the mask itself when empty)."""
+    import numpy as np
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return ndimage.binary_fill_holes(labels == int(np.argmax(sizes)))
+
+
+# circle_deviation's defaults, in pixels of a thumbnail of about 256 px.
+NOTCH_RADIUS = 3  # a vessel crossing a fundus field's rim is 1-4 px wide at this size
+MIN_SURROUND_FRACTION = 0.05  # a surround is a real part of the frame, not a few dark corner pixels
+MIN_OUTLINE_PIXELS = 40
+ANGLE_BINS = 36
+MIN_ANGLE_COVERAGE = 0.5  # of the directions round the centre (a fundus field cut by the frame: 0.65-0.75)
+
+
+def circle_deviation(field) -> float | None:
+    """The root-mean-square distance of a region's outline from its least-squares circle, as a fraction of the
+    circle's radius (Kåsa, "A circle fitting procedure and its error analysis", IEEE Trans Instrum Meas
+    1976;IM-25:8-14). ``field``: a boolean mask of one region (e.g. ``largest_region``), on a thumbnail.
+
+    The outline along the frame's edges is left out (a field cut by the frame is still a circle). None when
+    the region has almost no surround (it fills the frame), too little outline to fit, or an outline that does
+    not go round the circle's centre in at least half the directions (a short arc, such as a chest's shoulders,
+    fits some circle well and says nothing). Dark vessels crossing a fundus field's rim cut notches into it: a
+    closing with a disc of ``NOTCH_RADIUS`` mends them, on a copy padded with its own edge so that a field cut
+    by the frame is not eaten back from the frame's side.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    field = np.asarray(field, dtype=bool)
+    if field.size == 0 or 1.0 - float(field.mean()) < MIN_SURROUND_FRACTION:
+        return None
+    pad = NOTCH_RADIUS + 1
+    yy, xx = np.mgrid[-NOTCH_RADIUS : NOTCH_RADIUS + 1, -NOTCH_RADIUS : NOTCH_RADIUS + 1]
+    disc = xx * xx + yy * yy <= NOTCH_RADIUS * NOTCH_RADIUS
+    field = ndimage.binary_closing(np.pad(field, pad, mode="edge"), structure=disc)[pad:-pad, pad:-pad]
+    outline = field & ~ndimage.binary_erosion(field)
+    outline[0, :] = outline[-1, :] = outline[:, 0] = outline[:, -1] = False
+    rows, columns = np.nonzero(outline)
+    if len(rows) < MIN_OUTLINE_PIXELS:
+        return None
+    x, y = columns.astype(np.float64), rows.astype(np.float64)
+    # Kåsa: x^2 + y^2 = 2 a x + 2 b y + c is linear in (a, b, c); the radius^2 is c + a^2 + b^2.
+    design = np.stack([2 * x, 2 * y, np.ones_like(x)], axis=1)
+    (a, b, c), *_ = np.linalg.lstsq(design, x * x + y * y, rcond=None)
+    radius_squared = c + a * a + b * b
+    if radius_squared <= 0:
+        return None
+    directions = np.floor((np.arctan2(y - b, x - a) + np.pi) / (2 * np.pi) * ANGLE_BINS).astype(int) % ANGLE_BINS
+    if len(np.unique(directions)) < MIN_ANGLE_COVERAGE * ANGLE_BINS:
+        return None
+    radius = float(np.sqrt(radius_squared))
+    return float(np.sqrt(np.mean((np.hypot(x - a, y - b) - radius) ** 2)) / radius)

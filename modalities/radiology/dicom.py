@@ -7,37 +7,11 @@ refused, as are lateral or oblique views when ViewPosition says so (the model re
 a BodyPartExamined other than the chest, multi-frame objects, and images whose BurnedInAnnotation is YES
 (text burned into the pixels can carry identifiers that no header edit removes).
 
-De-identification follows the DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile
-(Table E.1-1), implemented as an allow-list, which the profile permits and which is stricter than the
-table alone: the new dataset keeps only the attributes listed in ``KEPT`` below (pixel description, VOI /
-modality LUTs, acquisition geometry and exposure indicators, none of them in Table E.1-1 or all of them
-"K"), so every attribute the table says to remove (X), every private attribute, every overlay and curve
-group, and anything a vendor invented is gone. Then, per the table:
-
-* Z (zero-length): the Type 2 attributes of the Patient and General Study modules that a valid object
-  must still carry: PatientName, PatientID, PatientBirthDate, PatientSex, StudyDate, StudyTime,
-  ReferringPhysicianName, StudyID, AccessionNumber. Other dates and times (content, acquisition, series,
-  instance creation: X/Z/D in the table) are removed. Dates are not shifted: that is the separate
-  "Retain Longitudinal Temporal Information with Modified Dates" option, which we do not claim;
-  LongitudinalTemporalInformationModified says REMOVED.
-* U (replace UIDs consistently): Study/Series/SOP Instance and Frame of Reference UIDs become
-  ``2.25.<integer>`` UIDs derived from an HMAC (SHA-256) of the original UID keyed with the server's
-  secret: the same original UID maps to the same new one across uploads (two images of one study stay one
-  study) while nobody without the key can recompute the mapping from a guessed original.
-* PatientIdentityRemoved = YES, DeidentificationMethod and DeidentificationMethodCodeSequence
-  (DCM 113100 "Basic Application Confidentiality Profile"), as the profile requires.
-* The 128-byte preamble (free for applications to use, PS3.10 7.1) is zeroed and the file meta
-  information rebuilt (no source AE title, no private information).
-
-The pixel data element is copied byte for byte (compressed or not) in its original transfer syntax.
-Not done (and said so to users): the Clean Pixel Data option (no OCR of burned-in text: such images are
-refused when they say so, and an image that carries text without saying so is not detected).
+De-identification before storage is in ``deidentify``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import logging
 import struct
@@ -73,99 +47,6 @@ FRONTAL_VIEWS = {"PA", "AP"}
 CHEST_BODY_PARTS = {"CHEST", "THORAX", "LUNG"}
 MIN_SIDE = 256
 MAX_ASPECT_RATIO = 3.0
-DEIDENTIFICATION_METHOD = "DICOM PS3.15 Annex E Basic Profile (MediLens allow-list)"  # LO: 64 chars max
-
-# Kept as they are: none of these identifies a person (none is in PS3.15 Table E.1-1 other than as K).
-KEPT = frozenset(
-    {
-        # SOP common / series / image identification (UIDs handled separately, below)
-        "SpecificCharacterSet",
-        "SOPClassUID",
-        "ImageType",
-        "Modality",
-        "SeriesNumber",
-        "InstanceNumber",
-        "AcquisitionNumber",
-        "PresentationIntentType",
-        "BodyPartExamined",
-        "ViewPosition",
-        "PatientOrientation",
-        "ImageLaterality",
-        "Laterality",
-        "QualityControlImage",
-        "BurnedInAnnotation",
-        "RecognizableVisualFeatures",
-        "LossyImageCompression",
-        "LossyImageCompressionRatio",
-        "LossyImageCompressionMethod",
-        # image pixel module
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "PlanarConfiguration",
-        "NumberOfFrames",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelAspectRatio",
-        "SmallestImagePixelValue",
-        "LargestImagePixelValue",
-        "PixelPaddingValue",
-        "PixelPaddingRangeLimit",
-        "PixelIntensityRelationship",
-        "PixelIntensityRelationshipSign",
-        "PixelData",
-        # modality and VOI LUT modules, presentation
-        "RescaleIntercept",
-        "RescaleSlope",
-        "RescaleType",
-        "WindowCenter",
-        "WindowWidth",
-        "WindowCenterWidthExplanation",
-        "VOILUTFunction",
-        "PresentationLUTShape",
-        # geometry and exposure (used for quality measures and the results)
-        "PixelSpacing",
-        "ImagerPixelSpacing",
-        "NominalScannedPixelSpacing",
-        "PixelSpacingCalibrationType",
-        "EstimatedRadiographicMagnificationFactor",
-        "DistanceSourceToDetector",
-        "DistanceSourceToPatient",
-        "KVP",
-        "ExposureTime",
-        "XRayTubeCurrent",
-        "Exposure",
-        "ExposureInuAs",
-        "RelativeXRayExposure",
-        "ExposureIndex",
-        "TargetExposureIndex",
-        "DeviationIndex",
-        "Grid",
-        "DetectorType",
-    }
-)
-# Sequences kept, with the attributes kept inside their items.
-KEPT_SEQUENCES = {
-    "VOILUTSequence": frozenset({"LUTDescriptor", "LUTExplanation", "LUTData"}),
-    "ModalityLUTSequence": frozenset({"LUTDescriptor", "ModalityLUTType", "LUTExplanation", "LUTData"}),
-}
-# Z: present, zero-length (Type 2 in the Patient and General Study modules).
-EMPTIED = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-    "StudyID",
-    "AccessionNumber",
-)
-# U: replaced consistently.
-REPLACED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID")
 
 
 @dataclass(frozen=True)
@@ -280,70 +161,3 @@ def check_dimensions(width: int, height: int, *, name: str, max_pixels: int) -> 
             f"the image is {width}x{height} pixels, an aspect ratio above {MAX_ASPECT_RATIO:g}:1 that no chest "
             "radiograph has.",
         )
-
-
-# --- de-identification --------------------------------------------------------------------------------
-def replacement_uid(original: str, *, key: bytes) -> str:
-    """A 2.25 UID (PS3.5 B.2: a UUID-derived integer) from an HMAC of the original: consistent, not
-    reversible without the key. 128 bits of the digest keep it within the UID's 64 characters."""
-    digest = hmac.new(key, original.strip().encode("ascii", "replace"), hashlib.sha256).digest()
-    return f"2.25.{int.from_bytes(digest[:16], 'big')}"
-
-
-def _filtered_sequence(element, kept: frozenset):
-    from pydicom.dataset import Dataset
-    from pydicom.sequence import Sequence
-
-    items = []
-    for item in element.value:
-        clean = Dataset()
-        for inner in item:
-            if not inner.tag.is_private and inner.keyword in kept:
-                clean.add(inner)
-        items.append(clean)
-    return Sequence(items)
-
-
-def deidentify(dataset: Dataset, *, key: bytes) -> bytes:
-    """The de-identified file (bytes), pixel data untouched, in the original transfer syntax."""
-    from pydicom import dcmwrite
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import generate_uid
-
-    clean = Dataset()
-    for element in dataset:
-        if element.tag.is_private:
-            continue
-        keyword = element.keyword
-        if keyword in KEPT:
-            clean.add(element)
-        elif keyword in KEPT_SEQUENCES:
-            setattr(clean, keyword, _filtered_sequence(element, KEPT_SEQUENCES[keyword]))
-    for keyword in EMPTIED:
-        setattr(clean, keyword, "")
-    for keyword in REPLACED_UIDS:
-        original = str(dataset.get(keyword, "") or "")
-        if original:
-            setattr(clean, keyword, replacement_uid(original, key=key))
-    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
-        if keyword not in clean:  # Type 1 attributes a source omitted: new ones, random
-            setattr(clean, keyword, generate_uid(prefix="2.25."))
-    clean.PatientIdentityRemoved = "YES"
-    clean.DeidentificationMethod = DEIDENTIFICATION_METHOD
-    code = Dataset()
-    code.CodeValue = "113100"
-    code.CodingSchemeDesignator = "DCM"
-    code.CodeMeaning = "Basic Application Confidentiality Profile"
-    clean.DeidentificationMethodCodeSequence = [code]
-    clean.LongitudinalTemporalInformationModified = "REMOVED"
-
-    source_meta = dataset.file_meta
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = clean.get("SOPClassUID") or source_meta.get("MediaStorageSOPClassUID")
-    meta.MediaStorageSOPInstanceUID = clean.SOPInstanceUID
-    meta.TransferSyntaxUID = source_meta.TransferSyntaxUID
-    clean.file_meta = meta
-    clean.preamble = b"\x00" * 128
-    buffer = io.BytesIO()
-    dcmwrite(buffer, clean, enforce_file_format=True)
-    return buffer.getvalue()

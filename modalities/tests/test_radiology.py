@@ -20,7 +20,7 @@ from pydicom.uid import JPEG2000Lossless, RLELossless
 from modalities import registry
 from modalities.base import AnalysisContext, AnalysisError, InputError, InputFile, PatientFacts
 from modalities.radiology import analyzer as radiology
-from modalities.radiology import demo, dicom, image
+from modalities.radiology import deidentify, demo, dicom, image
 
 ANALYZER = registry.get("radiology")
 MAX_PIXELS = ANALYZER.max_pixels
@@ -272,7 +272,7 @@ def test_deviation_index_from_the_exposure_indices():
 # --- de-identification before storage -------------------------------------------------------------------------
 def _no_identity_left(clean: bytes, original: pydicom.Dataset) -> None:
     values = [*demo.FAKE_IDENTITY.values(), demo.FAKE_PRIVATE_VALUE, demo.FAKE_NESTED_ID, "ZZTEST", "ZZTESTHOSP"]
-    values += [str(original[k].value) for k in dicom.REPLACED_UIDS] + [
+    values += [str(original[k].value) for k in deidentify.REPLACED_UIDS] + [
         str(original.file_meta.MediaStorageSOPInstanceUID)
     ]
     for value in values:
@@ -302,12 +302,12 @@ def test_deidentified_copy_keeps_pixels_and_drops_every_identifier(transfer_synt
     assert result.DeidentificationMethod.startswith("DICOM PS3.15 Annex E")
     assert result.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
     assert result.LongitudinalTemporalInformationModified == "REMOVED"
-    for keyword in dicom.EMPTIED:  # Type 2: present and empty
+    for keyword in deidentify.EMPTIED:  # Type 2: present and empty
         assert keyword in result and result[keyword].value in ("", None), keyword
     for keyword in ("OtherPatientIDs", "OtherPatientIDsSequence", "InstitutionName", "PatientAddress", "ContentDate"):
         assert keyword not in result, keyword
     assert not any(element.tag.is_private for element in result)
-    for keyword in dicom.REPLACED_UIDS:
+    for keyword in deidentify.REPLACED_UIDS:
         assert result[keyword].value.startswith("2.25.") and result[keyword].value != original[keyword].value
     assert result.file_meta.MediaStorageSOPInstanceUID == result.SOPInstanceUID
     # What the analysis needs is kept.
@@ -315,14 +315,14 @@ def test_deidentified_copy_keeps_pixels_and_drops_every_identifier(transfer_synt
 
 
 def test_replacement_uids_are_consistent_and_keyed():
-    uids = {k: pydicom.uid.generate_uid() for k in dicom.REPLACED_UIDS}
+    uids = {k: pydicom.uid.generate_uid() for k in deidentify.REPLACED_UIDS}
     picture = demo.chest_image(4, opacity=False, size=300)
     first = pydicom.dcmread(io.BytesIO(stored_dicom(picture, uids=uids)))
     second = pydicom.dcmread(io.BytesIO(stored_dicom(picture, uids=uids)))
-    for keyword in dicom.REPLACED_UIDS:
+    for keyword in deidentify.REPLACED_UIDS:
         assert first[keyword].value == second[keyword].value  # same study -> same new UIDs
-    assert dicom.replacement_uid("1.2.3", key=b"a") != dicom.replacement_uid("1.2.3", key=b"b")
-    assert len(dicom.replacement_uid("1.2.3", key=b"a")) <= 64  # the UI value limit
+    assert deidentify.replacement_uid("1.2.3", key=b"a") != deidentify.replacement_uid("1.2.3", key=b"b")
+    assert len(deidentify.replacement_uid("1.2.3", key=b"a")) <= 64  # the UI value limit
 
 
 # --- refused at upload (prepare_files) -----------------------------------------------------------------------
@@ -403,14 +403,14 @@ def test_risk_rule_threshold_and_no_confidence(stub_model):
     result.check(ANALYZER.catalogue)
     assert entered == [s.name for s in ANALYZER.stages]
     assert result.risk_score == 80.0 and result.risk_level == "high" and result.confidence is None
-    assert result.results["decision_threshold"] == 0.7 and model.explained == "opacity"
+    assert result.details["decision_threshold"] == 0.7 and model.explained == "opacity"
     assert result.biomarkers["opacity_probability"] == 0.8 and result.biomarkers["no_finding_probability"] == 0.2
     assert result.model_version_id == 4242
-    assert "reference model, not for clinical use" in result.results["model_name"]
-    assert result.results["biomarker_sources"]["opacity_probability"] == "stub_cxr 0.1.0"
+    assert "reference model, not for clinical use" in result.details["model_name"]
+    assert result.details["biomarker_sources"]["opacity_probability"] == "stub_cxr 0.1.0"
     assert result.explanation_image_png.startswith(b"\x89PNG")
-    assert result.contributions == [
-        {"factor": "opacity_probability", "current_value": 0.8, "contribution_points": 80.0}
+    assert [(item.factor, item.current, item.change) for item in result.contributions] == [
+        ("opacity_probability", 0.8, 80.0)
     ]
 
     stub_model({"no_finding": 0.4, "opacity": 0.6}, threshold=0.7)
@@ -452,8 +452,8 @@ def test_a_model_without_no_finding_gives_no_risk_score(stub_model):
     result = ANALYZER.analyze(context_for(stored_dicom())[0])
     assert result.risk_score is None and result.risk_level == ""
     assert result.biomarkers["cardiomegaly_probability"] == 0.3
-    assert result.results["unlisted_probabilities"] == {"mystery_label": 0.5}
-    assert "no 'no_finding' output" in result.results["not_applicable"]["abnormal_probability"]
+    assert result.details["unlisted_probabilities"] == {"mystery_label": 0.5}
+    assert "no 'no_finding' output" in {item.name: item.reason for item in result.not_applicable}["p_abnormal"]
 
 
 def test_without_an_active_model_the_analysis_fails_with_that_reason(monkeypatch):
@@ -482,7 +482,7 @@ def test_quality_notes_name_the_problem(stub_model):
     underexposed = stored_dicom(DeviationIndex=-3.4)
     result = ANALYZER.analyze(context_for(underexposed)[0])
     assert result.biomarkers["deviation_index"] == -3.4
-    assert any("below -3" in note for note in result.results["notes"])
+    assert any("below -3" in note for note in result.notes)
     assert any("AAPM TG-116" in r["source"] for r in result.recommendations)
 
 
@@ -539,7 +539,7 @@ def test_reference_model_separates_generated_images_with_and_without_an_opacity(
     for opacity in (False, True):
         for seed in range(1000, 1006):
             context, _ = context_for(stored_dicom(demo.chest_image(seed, opacity=opacity, size=512)))
-            scores[(opacity, seed)] = ANALYZER.analyze(context).results["abnormal_probability"]
+            scores[(opacity, seed)] = ANALYZER.analyze(context).details["abnormal_probability"]
     with_opacity = [v for (o, _), v in scores.items() if o]
     without = [v for (o, _), v in scores.items() if not o]
     # The registered validation metrics describe the model; here, a ranking check that does not depend on
@@ -622,7 +622,7 @@ def test_dicom_through_the_api_is_stored_deidentified_and_completes(tenant_a, s3
     assert by_name["opacity_probability"]["flag"] == expected_flag
     assert body["risk_score"] == pytest.approx(100 * (1 - by_name["no_finding_probability"]["value"]), abs=0.06)
     assert body["confidence"] is None and body["risk_level"] in ("low", "high")
-    assert "not for clinical use" in assessment.results["model_name"]
+    assert "not for clinical use" in assessment.results["details"]["model_name"]
     assert assessment.explanation.image_key  # the Grad-CAM overlay was stored
 
 
@@ -644,7 +644,8 @@ def test_png_through_the_api_completes(tenant_a, s3_server, s3_bucket):
     no_finding = next(b for b in body["biomarkers"] if b["name"] == "no_finding_probability")
     assert no_finding["reference_range"] == {"low": 0.2, "high": None, "low_inclusive": False, "high_inclusive": True}
     assert (no_finding["flag"] == "low") == (body["risk_level"] == "high")
-    assert assessment.results["image"]["format"] == "PNG" and assessment.results["window"]["method"] == "as stored"
+    assert assessment.results["details"]["image"]["format"] == "PNG"
+    assert assessment.results["details"]["window"]["method"] == "as stored"
 
 
 BAD_UPLOADS = {
@@ -723,5 +724,5 @@ def test_analysis_result_fields_are_json_safe(stub_model):
 
     stub_model({"no_finding": 0.7, "opacity": 0.3})
     result = ANALYZER.analyze(context_for(stored_dicom())[0])
-    json.dumps(dataclasses.replace(result, explanation_image_png=None).results)
-    json.dumps(result.recommendations) and json.dumps(result.contributions)
+    json.dumps(dataclasses.replace(result, explanation_image_png=None).document())
+    json.dumps(result.recommendations) and json.dumps(result.contributions_json())

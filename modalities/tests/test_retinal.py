@@ -1,6 +1,6 @@
 """The retinal analyzer against photos of known truth, the bad inputs of issue 5, and one assessment end to end.
 
-Known truth comes from ``retinal.synthetic_fundus``: vessels drawn with exact, anti-aliased coverage (their
+Known truth comes from ``retinal.synthetic.synthetic_fundus``: vessels drawn with exact, anti-aliased coverage (their
 area is the coverage map's sum), straight or sinusoidal centrelines (their arc/chord ratio is an integral),
 and an optic disc drawn at a known centre. The analyzer sees only the encoded photo.
 """
@@ -21,6 +21,10 @@ from assessments import pipeline, services
 from assessments.models import Assessment, UploadedFile
 from modalities import imaging, registry, retinal
 from modalities.base import AnalysisContext, AnalysisError, InputError, InputFile, PatientFacts
+from modalities.retinal import analyzer as retinal_analyzer
+from modalities.retinal import field, measure, rule, synthetic
+from modalities.retinal import quality as retinal_quality
+from modalities.retinal import vessels as retinal_vessels
 
 SIZE = 1024
 FACTS = PatientFacts(
@@ -65,8 +69,8 @@ def analyze(data: bytes, content_type: str = "image/png"):
     result = analyzer.analyze(AnalysisContext(inputs={}, files=[file], patient=FACTS, stage=stage))
     result.check(analyzer.catalogue)
     assert entered == list(analyzer.stage_names())
-    json.dumps(result.results)  # what the pipeline stores must be JSON
-    json.dumps(result.contributions)
+    json.dumps(result.document())  # what the pipeline stores must be JSON
+    json.dumps(result.contributions_json())
     return result
 
 
@@ -102,10 +106,10 @@ def straight_photo():
         direction = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
         normal = np.array([-direction[1], direction[0]])
         middle = np.array([centre, centre]) + offset * normal
-        vessels.append((retinal.vessel_path(middle - 250 * direction, middle + 250 * direction), width))
+        vessels.append((synthetic.vessel_path(middle - 250 * direction, middle + 250 * direction), width))
     disc = (0.50, 0.86)
-    vessels.append((retinal.vessel_path((380, 880), (640, 880)), 6))
-    photo = retinal.synthetic_fundus(SIZE, vessels, disc=disc, seed=7)
+    vessels.append((synthetic.vessel_path((380, 880), (640, 880)), 6))
+    photo = synthetic.synthetic_fundus(SIZE, vessels, disc=disc, seed=7)
     return photo, analyze(png(photo.rgb))
 
 
@@ -113,18 +117,18 @@ def straight_photo():
 def sinusoid_photo():
     # Two sinusoidal vessels over whole periods (4 x 160 px and 4 x 150 px), far apart, the disc away from both.
     vessels = [
-        (retinal.vessel_path((190, 330), (830, 330), amplitude=20, wavelength=160), 6),
-        (retinal.vessel_path((210, 640), (810, 640), amplitude=30, wavelength=150), 6),
+        (synthetic.vessel_path((190, 330), (830, 330), amplitude=20, wavelength=160), 6),
+        (synthetic.vessel_path((210, 640), (810, 640), amplitude=30, wavelength=150), 6),
     ]
-    photo = retinal.synthetic_fundus(SIZE, vessels, disc=(0.50, 0.86), seed=8)
+    photo = synthetic.synthetic_fundus(SIZE, vessels, disc=(0.50, 0.86), seed=8)
     return photo, analyze(png(photo.rgb))
 
 
 def test_vessel_density_matches_the_drawn_area(straight_photo):
     photo, result = straight_photo
-    scale = result.results["working_scale"]
+    scale = result.details["working_scale"]
     # Truth: the drawn vessel area (original px, x scale^2 in working px) over the analysis region.
-    truth = 100 * float(photo.coverage.sum()) * scale**2 / result.results["analysis_region_px"]
+    truth = 100 * float(photo.coverage.sum()) * scale**2 / result.details["analysis_region_px"]
     measured = result.biomarkers["vessel_density"]
     # 10%: on drawn vessels 4-14 px wide, Frangi + hysteresis + closing segments each width within 6% of its
     # area (the anti-aliased edge pixel is kept or not depending on the threshold); resampling 942 -> 1024 px
@@ -136,10 +140,10 @@ def test_thin_vessels_are_over_segmented_within_the_documented_bounds():
     # The module docstring says: 3 px +30%, 2 px +70% (the smallest Frangi scale, 1.5 px, is wider than the
     # vessel). Bounds a little wider than those figures, and never under-segmented.
     rows = {2: (250, 340, 430), 3: (600, 690, 780)}
-    vessels = [(retinal.vessel_path((260, y), (760, y + 20)), width) for width, ys in rows.items() for y in ys]
-    photo = retinal.synthetic_fundus(SIZE, vessels, disc=(0.5, 0.08), seed=5)
-    work = retinal.working_image(photo.rgb)
-    mask = retinal.segment_vessels(work)
+    vessels = [(synthetic.vessel_path((260, y), (760, y + 20)), width) for width, ys in rows.items() for y in ys]
+    photo = synthetic.synthetic_fundus(SIZE, vessels, disc=(0.5, 0.08), seed=5)
+    work = field.working_image(photo.rgb)
+    mask = retinal_vessels.segment_vessels(work)
     for width, (low, high) in ((2, (1.0, 2.0)), (3, (1.0, 1.5))):
         top, bottom = rows[width][0] - 40, rows[width][-1] + 60  # the band of this width's vessels (original px)
         band = slice(int((top - work.offset[1]) * work.scale), int((bottom - work.offset[1]) * work.scale))
@@ -149,12 +153,12 @@ def test_thin_vessels_are_over_segmented_within_the_documented_bounds():
 
 def test_field_and_analysis_region_match_the_drawn_field(straight_photo):
     photo, _ = straight_photo
-    work = retinal.working_image(photo.rgb)
+    work = field.working_image(photo.rgb)
     radius = photo.field_radius * work.scale
     # 1.5%: the drawn field edge is a hard circle; thresholding it at working size moves the edge by at most
     # a pixel after resampling (2 / 512 of the radius -> 0.8% of the area).
     assert abs(work.field.sum() / (np.pi * radius**2) - 1) < 0.015
-    assert abs(work.region.sum() / (np.pi * (radius - retinal.FIELD_MARGIN) ** 2) - 1) < 0.015
+    assert abs(work.region.sum() / (np.pi * (radius - field.FIELD_MARGIN) ** 2) - 1) < 0.015
 
 
 def test_straight_vessels_have_a_tortuosity_of_one(straight_photo):
@@ -162,7 +166,7 @@ def test_straight_vessels_have_a_tortuosity_of_one(straight_photo):
     # A straight centreline has arc = chord. 0.02: the skeleton's 8-connected staircase after 2 px smoothing
     # and its ragged ends add under 1% on a 500 px segment at any angle (0 to 100 degrees drawn here).
     assert 1.0 <= result.biomarkers["vessel_tortuosity"] < 1.02
-    assert result.results["vessel_tortuosity_segments"] >= len(WIDTHS)
+    assert result.details["vessel_tortuosity_segments"] >= len(WIDTHS)
 
 
 def test_sinusoidal_vessels_match_the_analytic_arc_chord_ratio(sinusoid_photo, straight_photo):
@@ -172,14 +176,14 @@ def test_sinusoidal_vessels_match_the_analytic_arc_chord_ratio(sinusoid_photo, s
     # 3%: the skeleton ends a half-width short of each drawn end, at an arbitrary phase of the sine (under 1%
     # of a 600 px vessel), and 2 px smoothing flattens a 150 px wave by 0.4%; the rest is pixel staircase.
     assert abs(measured - truth) / truth < 0.03, (measured, truth)
-    assert result.results["vessel_tortuosity_segments"] == 2
+    assert result.details["vessel_tortuosity_segments"] == 2
     assert measured > straight_photo[1].biomarkers["vessel_tortuosity"] + 0.15
 
 
 def test_optic_disc_is_found_where_it_was_drawn(straight_photo):
     photo, result = straight_photo
-    x = result.results["optic_disc_x"] * SIZE
-    y = result.results["optic_disc_y"] * SIZE
+    x = result.details["optic_disc_x"] * SIZE
+    y = result.details["optic_disc_y"] * SIZE
     # 8 px (11% of the 72 px disc radius): the window is located on a 4x reduced map (+-2 px) and the
     # vignetting gradient and the vessel across the disc shift the brightest window by a few pixels.
     assert np.hypot(x - photo.disc_centre[0], y - photo.disc_centre[1]) < 8
@@ -190,13 +194,13 @@ def test_a_real_fundus_photo_reads_plausibly():
     # the photo; 0.03 of its width is ~40 px, a third of the disc's diameter. Vessel density in manual maps of
     # normal eyes is about 12% of the field (DRIVE); accept 6-18%. A normal eye's vessels are gently curved.
     result = analyze(jpeg(real_fundus()), "image/jpeg")
-    assert result.results["image_quality"] == "adequate"
-    assert abs(result.results["optic_disc_x"] - 0.156) < 0.03 and abs(result.results["optic_disc_y"] - 0.469) < 0.03
+    assert result.details["image_quality"] == "adequate"
+    assert abs(result.details["optic_disc_x"] - 0.156) < 0.03 and abs(result.details["optic_disc_y"] - 0.469) < 0.03
     assert 6 <= result.biomarkers["vessel_density"] <= 18
     assert 1.0 <= result.biomarkers["vessel_tortuosity"] < 1.10
     assert result.risk_score == 0 and result.risk_level == "low" and result.confidence is None
     image = Image.open(io.BytesIO(result.explanation_image_png))
-    assert image.format == "PNG" and max(image.size) == retinal.WORKING_SIZE
+    assert image.format == "PNG" and max(image.size) == field.WORKING_SIZE
 
 
 def test_measures_do_not_depend_on_the_cameras_resolution_or_compression():
@@ -214,9 +218,9 @@ def test_measures_do_not_depend_on_the_cameras_resolution_or_compression():
                 )
             )
         )
-        work = retinal.working_image(photo)
-        mask = retinal.segment_vessels(work)
-        return 100 * mask[work.region].mean(), retinal.tortuosity(mask)[0], retinal.assess_quality(work).grade
+        work = field.working_image(photo)
+        mask = retinal_vessels.segment_vessels(work)
+        return 100 * mask[work.region].mean(), measure.tortuosity(mask)[0], retinal_quality.assess_quality(work).grade
 
     full, small = measured(1411, 95), measured(600, 70)
     assert abs(small[0] / full[0] - 1) < 0.10, (small, full)
@@ -226,9 +230,9 @@ def test_measures_do_not_depend_on_the_cameras_resolution_or_compression():
 def test_a_blurred_photo_is_measured_but_not_scored():
     blurred = np.asarray(Image.fromarray(real_fundus()).filter(ImageFilter.GaussianBlur(4)))
     result = analyze(png(blurred))
-    assert result.results["image_quality"] == "poor"
+    assert result.details["image_quality"] == "poor"
     assert result.risk_score is None and result.risk_level == ""
-    assert "out of focus" in result.results["not_applicable"]["risk_score"]
+    assert "out of focus" in result.score_withheld
     assert result.recommendations[0]["text"].startswith("Retake the photograph")
     assert "vessel_density" in result.biomarkers
 
@@ -237,20 +241,20 @@ def test_a_red_free_photo_is_analysed_from_its_single_channel(straight_photo):
     photo, colour = straight_photo
     grey = np.asarray(Image.fromarray(photo.rgb).convert("L"))
     result = analyze(png(grey))
-    assert result.results["red_free_photo"] is True
+    assert result.details["red_free_photo"] is True
     # The same drawn vessels, seen through the luminance instead of the green channel: the same area within 10%.
     assert abs(result.biomarkers["vessel_density"] / colour.biomarkers["vessel_density"] - 1) < 0.10
 
 
 def test_risk_rule_steps():
-    assert retinal.risk(density=10.0, tortuosity_mean=1.05)[:2] == (0, "low")
-    assert retinal.risk(density=10.0, tortuosity_mean=1.10)[:2] == (25, "borderline")
-    assert retinal.risk(density=7.9, tortuosity_mean=1.05)[:2] == (25, "borderline")
-    assert retinal.risk(density=4.9, tortuosity_mean=1.05)[:2] == (50, "intermediate")
-    assert retinal.risk(density=6.0, tortuosity_mean=1.25)[:2] == (75, "high")
-    assert retinal.risk(density=3.0, tortuosity_mean=1.30)[:2] == (100, "high")
-    score, _, contributions = retinal.risk(density=6.0, tortuosity_mean=None)
-    assert score == 25 and contributions[0]["contribution_points"] == 0
+    assert rule.risk(density=10.0, tortuosity_mean=1.05)[:2] == (0, "low")
+    assert rule.risk(density=10.0, tortuosity_mean=1.10)[:2] == (25, "borderline")
+    assert rule.risk(density=7.9, tortuosity_mean=1.05)[:2] == (25, "borderline")
+    assert rule.risk(density=4.9, tortuosity_mean=1.05)[:2] == (50, "intermediate")
+    assert rule.risk(density=6.0, tortuosity_mean=1.25)[:2] == (75, "high")
+    assert rule.risk(density=3.0, tortuosity_mean=1.30)[:2] == (100, "high")
+    score, _, contributions = rule.risk(density=6.0, tortuosity_mean=None)
+    assert score == 25 and contributions[0].change == 0
 
 
 def test_demo_cases_are_three_fundus_pngs_that_analyse():
@@ -270,7 +274,7 @@ def test_a_black_photo_fails_with_a_readable_reason():
 
 
 def test_a_featureless_field_fails_with_a_readable_reason():
-    flat = retinal.synthetic_fundus(SIZE, noise=0.0)
+    flat = synthetic.synthetic_fundus(SIZE, noise=0.0)
     rgb = flat.rgb.copy()
     rgb[flat.field] = (190, 90, 40)  # one flat colour inside the field
     with pytest.raises(AnalysisError, match="no detail inside the field of view"):
@@ -280,9 +284,9 @@ def test_a_featureless_field_fails_with_a_readable_reason():
 def test_a_photo_without_a_vessel_tree_fails_with_a_readable_reason():
     # A field with vignetting, a disc and noise but no vessel: the relative thresholds segment the noise.
     with pytest.raises(AnalysisError, match=r"^No retinal vessel tree stands out: vessel-like texture covers \d+%"):
-        analyze(png(retinal.synthetic_fundus(SIZE, seed=4).rgb))
+        analyze(png(synthetic.synthetic_fundus(SIZE, seed=4).rgb))
     # One thin vessel is not a tree either (0.3% of the field).
-    one = retinal.synthetic_fundus(SIZE, [(retinal.vessel_path((250, 300), (770, 330)), 2)], seed=4)
+    one = synthetic.synthetic_fundus(SIZE, [(synthetic.vessel_path((250, 300), (770, 330)), 2)], seed=4)
     with pytest.raises(AnalysisError, match=r"^No retinal vessel tree was found \(vessels cover 0\.\d+% of the field"):
         analyze(png(one.rgb))
 
@@ -295,7 +299,7 @@ def test_a_small_field_in_a_large_frame_fails_with_a_readable_reason():
 
 
 def test_a_corrupt_stored_image_fails_with_a_readable_reason():
-    data = jpeg(retinal.synthetic_fundus(SIZE).rgb)
+    data = jpeg(synthetic.synthetic_fundus(SIZE).rgb)
     with pytest.raises(AnalysisError, match="cannot be decoded"):
         analyze(data[: len(data) // 2], "image/jpeg")
 
@@ -307,7 +311,7 @@ def test_prepare_files_refuses_two_photos_a_tiny_one_and_a_black_one():
         return PreparedUpload(name, "image/png", "png", len(data), "0" * 64, "0" * 64, io.BytesIO(data))
 
     analyzer = registry.get("retinal")
-    photo = png(retinal.synthetic_fundus(600).rgb)
+    photo = png(synthetic.synthetic_fundus(600).rgb)
     assert analyzer.prepare_files([prepared(photo)])[0].content.read() == photo  # rewound, unchanged
     with pytest.raises(InputError, match=r"exactly one fundus photograph \(got 2 files\)"):
         analyzer.prepare_files([prepared(photo), prepared(photo)])
@@ -357,7 +361,7 @@ def refused(response, status: int, fragment: str) -> str:
 
 @pytest.mark.django_db
 def test_bad_uploads_are_clear_4xx_and_store_nothing(tenant_a, patient):
-    photo = jpeg(retinal.synthetic_fundus(600).rgb)
+    photo = jpeg(synthetic.synthetic_fundus(600).rgb)
     refused(upload(tenant_a, patient, "empty.jpg", b""), 400, "empty")
     refused(upload(tenant_a, patient, "letter.jpg", b"Dear colleague,\nthis is not a photo.\n" * 20), 415, "text/plain")
     refused(upload(tenant_a, patient, "cut.jpg", photo[: len(photo) // 2]), 400, "truncated or corrupt")
@@ -383,7 +387,7 @@ def _png_declaring(width: int, height: int) -> bytes:
 @pytest.mark.django_db
 def test_a_tiff_is_accepted_and_stored_as_png(tenant_a, patient):
     buffer = io.BytesIO()
-    Image.fromarray(retinal.synthetic_fundus(600).rgb).save(buffer, format="TIFF")
+    Image.fromarray(synthetic.synthetic_fundus(600).rgb).save(buffer, format="TIFF")
     response = upload(tenant_a, patient, "fundus.tif", buffer.getvalue())
     assert response.status_code == 201, response.content[:500]
     (stored,) = response.json()["files"]
@@ -410,14 +414,14 @@ def test_a_fundus_photo_completes_end_to_end_with_biomarkers_ranges_and_overlay(
             and marker["flag"] == "none"
         )
     assert body["explanation"]["has_image"] is True and "optic disc" in body["explanation"]["summary"]
-    assert 0.12 < body["results"]["optic_disc_x"] < 0.19
-    assert "arteriole_venule_ratio" in body["results"]["not_applicable"]
-    assert body["method_version"] == retinal.METHOD_VERSION
+    assert 0.12 < body["results"]["details"]["optic_disc_x"] < 0.19
+    assert "arteriole_venule_ratio" in [item["name"] for item in body["results"]["not_applicable"]]
+    assert body["method_version"] == retinal_analyzer.METHOD_VERSION
 
 
 @pytest.mark.django_db
 def test_a_photo_that_passes_upload_but_shows_nothing_fails_readably(tenant_a, patient):
-    flat = retinal.synthetic_fundus(SIZE, noise=0.0)
+    flat = synthetic.synthetic_fundus(SIZE, noise=0.0)
     rgb = flat.rgb.copy()
     rgb[flat.field] = (190, 90, 40)
     response = upload(tenant_a, patient, "flat.png", png(rgb))
