@@ -69,6 +69,9 @@ def test_the_api_example_runs_as_written(tenant_a, live_server, tmp_path):
     with scopes_disabled():
         assessment = Assessment.objects.get(patient=patient)
     with organization_scope(tenant_a.organization):
-        assert pipeline.run(assessment.pk) == "completed"
+        # "skipped" when the session's Celery worker (started by an earlier test) already ran the task the
+        # live server published: either way the assessment must have completed.
+        assert pipeline.run(assessment.pk) in {"completed", "skipped"}
         assessment.refresh_from_db()
+    assert assessment.status == "completed", assessment.failure_reason
     assert assessment.results["score"]["label"] == "10-year ASCVD risk (PCE)"
