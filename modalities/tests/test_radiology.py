@@ -503,7 +503,7 @@ def activate_reference_model():
     from modalities import runtime
     from modalities.models import ModelVersion
 
-    call_command("register_reference_models", stdout=io.StringIO())
+    call_command("register_reference_models", "--activate-outside-demo", stdout=io.StringIO())
     runtime.clear_cache()
     version = ModelVersion.objects.get(modality="radiology", status="active", organization__isnull=True)
     assert version.is_reference

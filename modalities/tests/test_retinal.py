@@ -14,6 +14,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+from django.utils import timezone
 from PIL import Image, ImageFilter
 
 from accounts.tenancy import organization_scope, scopes_disabled
@@ -391,7 +392,8 @@ def test_a_tiff_is_accepted_and_stored_as_png(tenant_a, patient):
     response = upload(tenant_a, patient, "fundus.tif", buffer.getvalue())
     assert response.status_code == 201, response.content[:500]
     (stored,) = response.json()["files"]
-    assert stored["content_type"] == "image/png" and stored["filename"] == "fundus.tif"
+    assert stored["content_type"] == "image/png"
+    assert stored["filename"] == f"retinal-{timezone.localdate().isoformat()}-1.png"  # neutral, not the upload's
 
 
 @pytest.mark.django_db
