@@ -89,6 +89,7 @@ def _delete_everything(patient: Patient) -> tuple[dict, list[str]]:
 
 
 def _purge_locked(*, actor, organization, patient: Patient, reason: str, now: datetime) -> dict:
+    patient_id = str(patient.pk)  # delete() clears the instance's pk
     counts, keys = _delete_everything(patient)
     details = {"reason": reason, "retention_days": organization.data_retention_days, "counts": counts,
                "objects": len(keys)}
@@ -97,7 +98,7 @@ def _purge_locked(*, actor, organization, patient: Patient, reason: str, now: da
     # the patient back.
     ledger.write(
         ledger.LedgerEntry(
-            organization_id=organization.pk, patient_id=str(patient.pk), purged_at=now, reason=reason, counts=counts
+            organization_id=organization.pk, patient_id=patient_id, purged_at=now, reason=reason, counts=counts
         )
     )
     audit.record(
@@ -105,7 +106,7 @@ def _purge_locked(*, actor, organization, patient: Patient, reason: str, now: da
         actor=actor,
         organization=organization,
         target_type="assessments.patient",
-        target_id=str(patient.pk),
+        target_id=patient_id,
         details=details,
     )
     transaction.on_commit(lambda: storage.delete_quietly(keys))
