@@ -1,6 +1,7 @@
 """Fixtures for backup tests: a backup key, a bucket of the test's own as the default storage, and fresh
 targets (a database and a bucket) for restores run as a subprocess, as an operator would run them."""
 
+import os
 import secrets
 import subprocess
 import sys
@@ -97,13 +98,12 @@ def target_env(s3_server, *, database: str, bucket: str, key: str, ledger_bucket
     )
 
 
-def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    import os
-
+def manage(*args: str, env: dict, inherit: bool = True) -> subprocess.CompletedProcess:
+    """Run manage.py; ``env`` is added to this process's environment, or is the whole of it (inherit=False)."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env={**os.environ, **env},
+        env={**os.environ, **env} if inherit else env,
         capture_output=True,
         text=True,
         timeout=RESTORE_TIMEOUT,
