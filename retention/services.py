@@ -88,7 +88,7 @@ def _delete_everything(patient: Patient) -> tuple[dict, list[str]]:
     return counts, keys
 
 
-def _purge_locked(*, actor, organization, patient: Patient, reason: str, now: datetime) -> dict:
+def _purge_locked(*, actor, organization, patient: Patient, reason: str, now: datetime, to_ledger: bool = True) -> dict:
     patient_id = str(patient.pk)  # delete() clears the instance's pk
     counts, keys = _delete_everything(patient)
     details = {"reason": reason, "retention_days": organization.data_retention_days, "counts": counts,
@@ -96,11 +96,12 @@ def _purge_locked(*, actor, organization, patient: Patient, reason: str, now: da
     # Written before the commit: an entry whose transaction then fails names a patient who is still due and
     # will be purged by the next run, while an entry written after could be lost, and a restore would bring
     # the patient back.
-    ledger.write(
-        ledger.LedgerEntry(
-            organization_id=organization.pk, patient_id=patient_id, purged_at=now, reason=reason, counts=counts
+    if to_ledger:
+        ledger.write(
+            ledger.LedgerEntry(
+                organization_id=organization.pk, patient_id=patient_id, purged_at=now, reason=reason, counts=counts
+            )
         )
-    )
     audit.record(
         action="patient.purged",
         actor=actor,
@@ -133,15 +134,36 @@ def purge_patient(*, actor, organization, patient_id, now: datetime | None = Non
 def replay_purge(*, organization, entry: ledger.LedgerEntry, now: datetime | None = None) -> dict | None:
     """Purge again a patient that the ledger says was purged, after a restore brought them back.
 
-    No retention or hold check: the purge happened, and the restored copy only predates it. Writes a new
-    ledger entry and audit event (reason ``ledger_replay``), so a later restore replays it too.
+    No retention or hold check: the purge happened, and the restored copy only predates it. Audited (reason
+    ``ledger_replay``); the ledger already holds the entry, which a later restore replays again.
     """
     now = now or timezone.now()
     with transaction.atomic():
         patient = Patient.objects.select_for_update().filter(pk=entry.patient_id, organization=organization).first()
         if patient is None:
             return None
-        return _purge_locked(actor=ACTOR, organization=organization, patient=patient, reason=REASON_LEDGER, now=now)
+        return _purge_locked(
+            actor=ACTOR, organization=organization, patient=patient, reason=REASON_LEDGER, now=now, to_ledger=False
+        )
+
+
+def replay_ledger(entries: list[ledger.LedgerEntry] | None = None) -> list[str]:
+    """Purge again every patient the ledger names who is in the database (after a restore or a point-in-time
+    recovery brought them back); returns their ids. Entries are read and verified first when not given."""
+    from accounts.models import Organization
+    from accounts.tenancy import organization_scope
+
+    entries = ledger.entries() if entries is None else entries
+    organizations = Organization.objects.in_bulk({entry.organization_id for entry in entries})
+    replayed = []
+    for entry in entries:
+        organization = organizations.get(entry.organization_id)
+        if organization is None:
+            continue
+        with organization_scope(organization):
+            if replay_purge(organization=organization, entry=entry) is not None:
+                replayed.append(entry.patient_id)
+    return replayed
 
 
 def purge_expired(*, organization, now: datetime | None = None, dry_run: bool = False) -> list[str]:

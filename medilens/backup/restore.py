@@ -22,8 +22,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 import audit
-from accounts.models import Organization
-from accounts.tenancy import organization_scope
+from retention.services import replay_ledger
 
 from . import archive, database, hooks, keys, verify
 from .objects import HashingReader, has_objects
@@ -131,21 +130,6 @@ def _check_counts(document: dict) -> bool:
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
-def _replay(entries) -> list[str]:
-    from retention.services import replay_purge
-
-    replayed = []
-    organizations = {org.pk: org for org in Organization.objects.filter(pk__in={e.organization_id for e in entries})}
-    for entry in entries:
-        organization = organizations.get(entry.organization_id)
-        if organization is None:
-            continue
-        with organization_scope(organization):
-            if replay_purge(organization=organization, entry=entry) is not None:
-                replayed.append(entry.patient_id)
-    return replayed
-
-
 def restore_archive(path: Path, *, force: bool = False) -> RestoreResult:
     from retention import ledger
 
@@ -177,5 +161,5 @@ def restore_archive(path: Path, *, force: bool = False) -> RestoreResult:
             "migrated": result.migrated,
         },
     )
-    result.replayed = _replay(entries)
+    result.replayed = replay_ledger(entries)
     return result

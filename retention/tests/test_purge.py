@@ -209,3 +209,27 @@ def test_each_purge_writes_a_signed_ledger_entry_and_an_altered_one_is_refused(
     with pytest.raises(ledger.LedgerError, match="signature"):
         ledger.read(key)
     ledger.ledger_storage().delete(key)
+
+
+def test_reapply_purges_removes_a_patient_a_recovery_brought_back(tenant_a, django_capture_on_commit_callbacks):
+    owned = full_patient(tenant_a)
+    other = make_patient(tenant_a)
+    age(owned.patient, days=RETENTION + 1)
+    purge(tenant_a, django_capture_on_commit_callbacks)
+    # A point-in-time recovery to before the purge brings the row back (with its old id).
+    with scopes_disabled():
+        Patient.objects.create(
+            id=owned.patient.pk, organization=tenant_a.organization, mrn="BACK-1", given_name="Back",
+            family_name="Again", date_of_birth=owned.patient.date_of_birth, sex_at_birth="female",
+        )
+    out = io.StringIO()
+
+    call_command("reapply_purges", stdout=out)
+
+    assert "1 purged patient(s) purged again" in out.getvalue() and str(owned.patient.pk) in out.getvalue()
+    with scopes_disabled():
+        assert not Patient.objects.filter(pk=owned.patient.pk).exists()
+        assert Patient.objects.filter(pk=other.pk).exists()
+    replay = AuditEvent.objects.filter(action="patient.purged").order_by("-sequence").first()
+    assert replay.details["reason"] == "ledger_replay" and replay.target_id == str(owned.patient.pk)
+    assert "ok organization clinic-a" in verify_chains()

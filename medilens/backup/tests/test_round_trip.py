@@ -79,11 +79,14 @@ def test_round_trip_on_postgresql_and_s3(tenant_a, source_storage, backup_key, f
     assert chain.returncode == 0, chain.stdout + chain.stderr
     assert "ok organization clinic-a" in chain.stdout and "ok platform" in chain.stdout
 
-    # A second restore into the now non-empty target is refused and changes nothing.
-    again = manage("restore", str(archive), env=env)
-    assert again.returncode == 1
-    assert "already has" in again.stderr and "--force" in again.stderr
-    assert row_counts(fresh_database) == counts
+    # (A restore into a database with tables is refused: test_bad_input.) --force replaces the database's contents (one transaction) and writes the objects over the bucket.
+    s3_server.client().put_object(Bucket=fresh_bucket, Key=owned.keys[0], Body=b"overwritten")
+    forced = manage("restore", "--force", str(archive), env=env)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    counts_after = row_counts(fresh_database)
+    assert counts_after["assessments_patient"] == 1
+    assert counts_after["audit_auditevent"] == manifest["database"]["row_counts"]["audit_auditevent"] + 1
+    assert bucket_checksums(s3_server, fresh_bucket) == objects
 
 
 def test_verify_backup_reads_the_whole_archive(tenant_a, source_storage, backup_key, tmp_path):
