@@ -79,7 +79,8 @@ def test_round_trip_on_postgresql_and_s3(tenant_a, source_storage, backup_key, f
     assert chain.returncode == 0, chain.stdout + chain.stderr
     assert "ok organization clinic-a" in chain.stdout and "ok platform" in chain.stdout
 
-    # (A restore into a database with tables is refused: test_bad_input.) --force replaces the database's contents (one transaction) and writes the objects over the bucket.
+    # A restore into a database with tables is refused (test_bad_input); --force replaces the database's
+    # contents (in one transaction) and writes the archive's objects over the bucket.
     s3_server.client().put_object(Bucket=fresh_bucket, Key=owned.keys[0], Body=b"overwritten")
     forced = manage("restore", "--force", str(archive), env=env)
     assert forced.returncode == 0, forced.stdout + forced.stderr
