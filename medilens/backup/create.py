@@ -13,7 +13,7 @@ from django.utils import timezone
 import audit
 
 from . import archive, database, keys, manifest
-from .objects import HashingReader, list_objects
+from .objects import HashingReader, list_objects, open_stream
 
 
 @dataclass
@@ -42,7 +42,7 @@ def storage_kind(storage) -> str:
 def _add_objects(tar: tarfile.TarFile, storage) -> list[dict]:
     listed = []
     for item in list_objects(storage):
-        with storage.open(item.key, "rb") as handle:
+        with open_stream(storage, item.key) as handle:
             reader = HashingReader(handle)
             archive.add_stream(tar, archive.OBJECTS_DIR + item.key, item.size, reader)
         listed.append({"key": item.key, "size": reader.size, "sha256": reader.hexdigest()})

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.files.storage import FileSystemStorage, Storage
 from storages.backends.s3 import S3Storage
-
-CHUNK = 1024 * 1024
+from storages.utils import clean_name
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,19 @@ def has_objects(storage: Storage, *, ignoring: tuple[str, ...] = ()) -> str | No
     return None
 
 
-def sha256_of(storage: Storage, key: str) -> str:
-    digest = hashlib.sha256()
+@contextmanager
+def open_stream(storage: Storage, key: str) -> Iterator:
+    """A forward-only reader of one object. On S3 the response body itself: django-storages' ``open()``
+    would first download the whole object into a spooled file, held in memory at its default settings."""
+    if isinstance(storage, S3Storage):
+        body = storage.bucket.Object(storage._normalize_name(clean_name(key))).get()["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+        return
     with storage.open(key, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        yield handle
 
 
 class HashingReader(io.RawIOBase):
