@@ -8,9 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # psycopg[binary], Pillow and torch install as wheels: no compiler, no libpq-dev. libmagic (file(1)'s
-# database) is what python-magic detects upload types with.
+# database) is what python-magic detects upload types with. postgresql-client brings pg_dump, pg_restore and
+# psql, which manage.py backup and restore run (Debian 12's are version 15, as the database in
+# docker-compose.yml; pg_dump must not be older than the server).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmagic1 \
+    && apt-get install -y --no-install-recommends libmagic1 postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 medilens \
     && useradd --system --uid 10001 --gid medilens --create-home --home-dir /home/medilens \
@@ -31,6 +33,9 @@ COPY accounts/ accounts/
 COPY assessments/ assessments/
 COPY audit/ audit/
 COPY modalities/ modalities/
+COPY retention/ retention/
+# The app version a backup's manifest records.
+COPY pyproject.toml ./
 COPY templates/ templates/
 COPY static/ static/
 

@@ -40,6 +40,10 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "api_clients.manage": ("Create and revoke API clients", frozenset({_ADMIN})),
     "settings.manage": ("Change organization settings", frozenset({_ADMIN})),
     "audit.view": ("Read and export the audit log", frozenset({_ADMIN, _AUDIT})),
+    "retention.manage": (
+        "See who retention will purge; place and release legal holds",
+        frozenset({_ADMIN}),
+    ),
 }
 
 

@@ -39,11 +39,17 @@ class Patient(TenantModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Retention (retention/): the clock starts again at each assessment, edit or sign-off, set by the services
+    # that do those (never auto_now: a key rotation or a migration that rewrites rows is not patient activity).
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    # A legal hold stops the retention purge of this patient until an organization admin releases it.
+    legal_hold = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "mrn"], name="patient_mrn_unique_per_org")]
         indexes = [
             models.Index(fields=["organization", "family_name", "given_name"], name="patient_org_name_idx"),
+            models.Index(fields=["organization", "last_activity_at"], name="patient_org_activity_idx"),
         ]
         ordering = ["family_name", "given_name"]
 

@@ -89,6 +89,11 @@ def _check_patient(patient: Patient) -> None:
         raise ValidationError(errors)
 
 
+def _mark_activity(patient_id, at=None) -> None:
+    """Restart the patient's retention clock (retention/): an assessment, an edit, a sign-off, a comment."""
+    Patient.objects.filter(pk=patient_id).update(last_activity_at=at or timezone.now())
+
+
 def create_patient(*, actor, organization, consent: bool = False, **fields) -> Patient:
     unknown = set(fields) - set(PATIENT_FIELDS)
     if unknown:
@@ -132,6 +137,7 @@ def update_patient(*, actor, patient: Patient, **fields) -> Patient:
         if "mrn" in changed and Patient.objects.filter(mrn=locked.mrn).exclude(pk=locked.pk).exists():
             raise ValidationError({"mrn": f"A patient with MRN {locked.mrn} already exists in this organization."})
         if changed:
+            locked.last_activity_at = timezone.now()
             locked.save()
             # Field names only: the values are PHI.
             audit.record(
@@ -150,7 +156,10 @@ def record_consent(*, actor, patient: Patient) -> Patient:
         if locked.consent_recorded_at is None:
             locked.consent_recorded_at = timezone.now()
             locked.consent_recorded_by = _uploader(actor)
-            locked.save(update_fields=["consent_recorded_at", "consent_recorded_by", "updated_at"])
+            locked.last_activity_at = locked.consent_recorded_at
+            locked.save(
+                update_fields=["consent_recorded_at", "consent_recorded_by", "last_activity_at", "updated_at"]
+            )
             audit.record(
                 action="patient.consent_recorded", actor=actor, organization=locked.organization, target=locked
             )
@@ -282,6 +291,7 @@ def create_assessment(
             _store_files(
                 assessment=assessment, prepared=prepared_attachments, kind="attachment", actor=actor, written=written
             )
+            _mark_activity(patient.pk, now)
             audit.record(
                 action="assessment.created",
                 actor=actor,
@@ -306,6 +316,7 @@ def add_attachments(*, actor, assessment: Assessment, files) -> list[UploadedFil
         with transaction.atomic():
             locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
             rows = _store_files(assessment=locked, prepared=prepared, kind="attachment", actor=actor, written=written)
+            _mark_activity(locked.patient_id)
             audit.record(
                 action="assessment.attachment_added",
                 actor=actor,
@@ -450,6 +461,7 @@ def sign_off(
         locked.reviewed_at = timezone.now()
         locked.review_note = (note or "").strip()[:5000]
         locked.review_acknowledged_reference_model = reference
+        _mark_activity(locked.patient_id, locked.reviewed_at)
         locked.save(
             update_fields=[
                 "reviewed_by",
@@ -480,6 +492,7 @@ def post_message(*, actor, assessment: Assessment, body: str) -> ChatMessage:
         message = ChatMessage.objects.create(
             organization=assessment.organization, thread=thread, author=actor, body=body
         )
+        _mark_activity(assessment.patient_id)
         audit.record(
             action="assessment.comment_posted",
             actor=actor,

@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -87,6 +88,8 @@ INSTALLED_APPS = [
     "audit",
     "assessments",
     "modalities",
+    "retention",
+    "medilens.backup",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +269,20 @@ STORAGES = {
         )
     },
 }
+
+# --- Backup and the purge ledger (medilens/backup, retention/ledger.py) ---------------------------------
+# The age identity (AGE-SECRET-KEY-1...) archives are encrypted to and decrypted with: keep it apart from
+# the archives, like the database's own keys. Never written into an archive (medilens/backup/hooks.py).
+BACKUP_ENCRYPTION_KEY = env.str("BACKUP_ENCRYPTION_KEY", default="")
+# Signed records of purged patients, which a restore re-applies. In production a bucket of its own (ideally
+# with object lock), so that restoring or losing the main bucket never loses the ledger.
+PURGE_LEDGER_BUCKET_NAME = env.str("PURGE_LEDGER_BUCKET_NAME", default="")
+if PURGE_LEDGER_BUCKET_NAME and AWS_STORAGE_BUCKET_NAME:
+    STORAGES["ledger"] = {
+        "BACKEND": _default_storage["BACKEND"],
+        "OPTIONS": {**_default_storage["OPTIONS"], "bucket_name": PURGE_LEDGER_BUCKET_NAME},
+    }
+PURGE_LEDGER_STORAGE = "ledger" if "ledger" in STORAGES else "default"
 
 # --- Authentication and sessions --------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -492,6 +509,11 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stuck-assessments": {"task": "assessments.tasks.reap_stuck_assessments", "schedule": 30.0},
     "sweep-orphan-objects": {"task": "assessments.tasks.sweep_orphan_objects", "schedule": 6 * 60 * 60.0},
     "purge-idempotency-records": {"task": "assessments.tasks.purge_idempotency_records", "schedule": 60 * 60.0},
+    # Daily, at night in TIME_ZONE: patients past their organization's retention (retention/).
+    "purge-expired-patients": {
+        "task": "retention.tasks.purge_expired_patients",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 # Light work on "default"; model inference on "inference", so a slow model cannot starve the rest.
 # Models on the workers: how many loaded models a process keeps, and torch's thread count per process

@@ -37,6 +37,8 @@ APP_VARIABLES = (
     "EMAIL_URL",
     "DEFAULT_FROM_EMAIL",
     "DJANGO_SECURE_SSL_REDIRECT",
+    "BACKUP_ENCRYPTION_KEY",
+    "PURGE_LEDGER_BUCKET_NAME",
 )
 APP_SERVICES = ("web", "worker", "beat")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY", re.IGNORECASE)
@@ -266,6 +268,33 @@ def test_dockerfile_runs_as_non_root_and_copies_every_app() -> None:
     assert {"manage.py", "requirements.txt", "templates", "static"} <= copied
 
 
+def _command_settings(service: dict) -> dict[str, str]:
+    """The ``-c name=value`` settings of a postgres command line."""
+    command = service.get("command") or []
+    return dict(command[i + 1].split("=", 1) for i, word in enumerate(command[:-1]) if word == "-c")
+
+
+def test_the_pitr_profile_archives_wal_with_pgbackrest() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    postgres, pgbackrest = services["postgres"], services["pgbackrest"]
+    settings = _command_settings(postgres)
+    assert settings["wal_level"] == "replica" and settings["archive_mode"] == "on"
+    assert settings["archive_command"] == "/usr/local/bin/pgbackrest-archive %p"
+    assert int(settings["archive_timeout"]) <= 300
+    archive_wal = (ROOT / "docker" / "postgres" / "pgbackrest-archive").read_text()
+    assert "pgbackrest --stanza=medilens archive-push" in archive_wal
+    # The profile, not the default: "docker compose up" alone starts no backup service.
+    assert pgbackrest["profiles"] == ["pitr"] and "profiles" not in postgres
+    assert depends_on_conditions(pgbackrest) == {"postgres": "service_healthy"}
+    shared = {"postgres-data", "postgres-socket", "pgbackrest-repo"}
+    assert shared <= named_volumes(postgres) and shared <= named_volumes(pgbackrest)
+    script = "\n".join(pgbackrest["command"])
+    assert "stanza-create" in script and "touch /var/lib/pgbackrest/.archiving" in script
+    assert "--type=" in script and "backup" in script
+    conf = (ROOT / "docker" / "postgres" / "pgbackrest.conf").read_text()
+    assert "[medilens]" in conf and "repo1-retention-full=" in conf
+
+
 # --- the checkers fail on broken input ---------------------------------------------------------------
 
 
@@ -276,6 +305,7 @@ def broken_copy(tmp_path: Path, change) -> Path:
     change(document)
     shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
     shutil.copy(DOCKERFILE, tmp_path / "Dockerfile")
+    shutil.copytree(ROOT / "docker", tmp_path / "docker")
     path = tmp_path / "docker-compose.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

@@ -308,6 +308,10 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "api:assessment-explanation-image": ObjectRoute(
         make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
     ),
+    # portal: retention (the legal hold changes the patient row, so its state shows a refused change)
+    "retention:legal_hold": ObjectRoute(
+        make=_patient(), state=_patient_state, requests={"post": Request({"hold": "place"})}
+    ),
     # portal: the cognitive battery (patient mode); POST starts patient mode for that patient
     "cognitive:start": ObjectRoute(
         make=_patient(), state=_patient_state, requests={"get": Request(), "post": Request()}

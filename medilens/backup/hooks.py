@@ -1,0 +1,65 @@
+"""Where backup, restore and the purge ledger meet the work of other issues.
+
+The encryption of PHI (its master keys) and the sealed audit trail (its HMAC key and its checkpoints in
+storage) are built elsewhere; this module is the one place this package touches them, so the wiring is
+a few lines here when they land:
+
+* ``SECRET_SETTINGS``: settings whose values must never be written into an archive. A backup refuses to
+  finish an archive in which one of these values appears (``archive.SecretGuard``).
+* ``KEPT_PREFIXES``: object prefixes that are not the application's data but records about it (the purge
+  ledger, the audit checkpoints). A restore target may already hold them; a restore never overwrites
+  them.
+* ``after_restore(manifest)``: called once a restore has put back the database and the objects and
+  migrated, before the purge ledger is re-applied. The audit trail writes its signed "restored to sequence
+  N at time T" checkpoint here; ``manifest["audit_heads"]`` holds N (and the hash) per chain.
+* ``ledger_signing_keys()``: the secrets the purge ledger is signed with (the first signs, all verify).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+SECRET_SETTINGS = (
+    "FIELD_ENCRYPTION_KEYS",
+    "AUDIT_HMAC_KEY",
+    "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+    "BACKUP_ENCRYPTION_KEY",
+)
+# Values shorter than this are not looked for: a short value would match by chance.
+_MIN_SECRET_LENGTH = 16
+
+KEPT_PREFIXES = ("ledger/", "audit/")
+
+
+def secret_values() -> list[bytes]:
+    """The values of SECRET_SETTINGS as bytes (lists flattened), long enough to be looked for."""
+    found: list[bytes] = []
+    for name in SECRET_SETTINGS:
+        value = getattr(settings, name, None)
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if isinstance(item, bytes | str) and len(item) >= _MIN_SECRET_LENGTH:
+                found.append(item.encode() if isinstance(item, str) else item)
+    return found
+
+
+def ledger_signing_keys() -> list[str]:
+    """The audit trail's HMAC key when it is configured (the ledger sits beside its checkpoints), then
+    SECRET_KEY and its fallbacks, so entries signed before a key change still verify."""
+    audit_key = getattr(settings, "AUDIT_HMAC_KEY", "") or ""
+    keys = [audit_key, settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [key for key in keys if key]
+
+
+def after_restore(manifest: dict) -> None:
+    """Record that the database was restored. Until the sealed audit trail lands this logs only; its
+    checkpoint writer is called from here then (see the module docstring)."""
+    heads = manifest.get("audit_heads", {})
+    logger.info(
+        "restored archive of %s: %d audit chain(s) restored to their heads", manifest.get("created_at"), len(heads)
+    )
