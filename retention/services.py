@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 import audit
@@ -48,15 +47,18 @@ def cutoff(organization, now: datetime) -> datetime:
     return now - timedelta(days=organization.data_retention_days)
 
 
+def _idempotency_records(patient: Patient, assessments) -> list[int]:
+    """Idempotency records that name the patient or one of their assessments (in their path or the ids a
+    replay would re-read): they go with the patient. Matched in Python, not with a JSON lookup SQLite lacks;
+    there are few (they expire after 48 hours)."""
+    ids = {str(patient.pk), *(str(pk) for pk in assessments.values_list("pk", flat=True))}
+    records = IdempotencyRecord.objects.filter(organization_id=patient.organization_id).only("path", "resource_ids")
+    return [r.pk for r in records if ids & set(r.resource_ids or []) or any(i in r.path for i in ids)]
+
+
 def _owned(patient: Patient) -> dict:
     """The querysets of everything the patient owns, children first (the order they are deleted in)."""
     assessments = Assessment.objects.filter(patient=patient)
-    assessment_ids = [str(pk) for pk in assessments.values_list("pk", flat=True)]
-    # Stored API responses replayed for idempotent retries hold the patient's data too.
-    mentions = Q(path__contains=str(patient.pk)) | Q(response_body__id=str(patient.pk))
-    mentions |= Q(response_body__patient=str(patient.pk))
-    for assessment_id in assessment_ids:
-        mentions |= Q(path__contains=assessment_id) | Q(response_body__id=assessment_id)
     return {
         "biomarkers": BiomarkerValue.objects.filter(patient=patient),
         "messages": ChatMessage.objects.filter(thread__assessment__patient=patient),
@@ -64,7 +66,7 @@ def _owned(patient: Patient) -> dict:
         "explanations": AIExplanation.objects.filter(assessment__patient=patient),
         "files": UploadedFile.objects.filter(assessment__patient=patient),
         "stages": PipelineStage.objects.filter(assessment__patient=patient),
-        "idempotency_records": IdempotencyRecord.objects.filter(mentions),
+        "idempotency_records": IdempotencyRecord.objects.filter(pk__in=_idempotency_records(patient, assessments)),
         "assessments": assessments,
     }
 

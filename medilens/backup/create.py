@@ -10,9 +10,7 @@ from pathlib import Path
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-import audit
-
-from . import archive, database, keys, manifest
+from . import archive, database, keys, manifest, services
 from .objects import HashingReader, list_objects, open_stream
 
 
@@ -92,14 +90,10 @@ def create_backup(dest: Path) -> BackupResult:
             }
             archive.add_json(tar, archive.MANIFEST, document)
     partial.rename(path)
-    audit.record(
-        action="backup.created",
-        actor="system:backup",
-        details={
-            "archive": path.name,
-            "created_at": created_at,
-            "tables": len(document["database"]["row_counts"]),
-            "objects": document["object_count"],
-        },
+    services.record_backup_created(
+        archive_name=path.name,
+        created_at=created_at,
+        tables=len(document["database"]["row_counts"]),
+        objects=document["object_count"],
     )
     return BackupResult(path, document)

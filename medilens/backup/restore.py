@@ -21,10 +21,9 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
-import audit
 from retention.services import replay_ledger
 
-from . import archive, database, hooks, keys, verify
+from . import archive, database, hooks, keys, services, verify
 from .objects import HashingReader, has_objects
 
 
@@ -151,15 +150,11 @@ def restore_archive(path: Path, *, force: bool = False) -> RestoreResult:
         call_command("migrate", interactive=False, verbosity=0)
         result.migrated = True
     hooks.after_restore(verified.manifest)
-    audit.record(
-        action="backup.restored",
-        actor="system:restore",
-        details={
-            "archive_created_at": verified.manifest["created_at"],
-            "tables": len(verified.manifest["database"]["row_counts"]),
-            "objects": verified.manifest["object_count"],
-            "migrated": result.migrated,
-        },
+    services.record_restore(
+        archive_created_at=verified.manifest["created_at"],
+        tables=len(verified.manifest["database"]["row_counts"]),
+        objects=verified.manifest["object_count"],
+        migrated=result.migrated,
     )
     result.replayed = replay_ledger(entries)
     return result
