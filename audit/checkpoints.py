@@ -1,6 +1,6 @@
 """Checkpoints: signed snapshots of every chain's head, kept outside the database.
 
-A checkpoint is a small JSON object (``<prefix>/YYYY/MM/DD/<time>-<kind>-<random>.json``) in the
+A checkpoint is a small JSON object (``<prefix>/YYYY/MM/DD/HH/<time>-<kind>-<random>.json``) in the
 checkpoint storage: the organization, last sequence, last MAC and event count of every chain, the time,
 the previous checkpoint's name and MAC, and every database restore recorded so far, all under an HMAC
 with the sealing key. Objects are only ever added; with ``AUDIT_CHECKPOINT_OBJECT_LOCK_DAYS`` set, S3
@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from . import keys
 from .models import AuditEvent, AuditSeal, ChainCutover, canonical_json
-from .sealing import GENESIS, chain_head
+from .sealing import chain_head
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,9 @@ def _prefix() -> str:
 def _object_name(kind: str, when: datetime) -> str:
     when = when.astimezone(UTC)
     stamp = when.strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{_prefix()}/{when:%Y/%m/%d}/{stamp}-{kind}-{secrets.token_hex(4)}.json"
+    # Hour folders: the newest checkpoint is found by listing a few small folders, never a long one (a busy
+    # system writes one every few seconds).
+    return f"{_prefix()}/{when:%Y/%m/%d/%H}/{stamp}-{kind}-{secrets.token_hex(4)}.json"
 
 
 def _lock_parameters(now: datetime) -> dict:
@@ -132,13 +134,13 @@ def _listdir(path: str) -> tuple[list[str], list[str]]:
 
 
 def _names_newest_first():
-    """Checkpoint object names, newest first, walking year/month/day folders so that only the newest
+    """Checkpoint object names, newest first, walking year/month/day/hour folders so that only the newest
     folders are listed in the usual case."""
     prefix = _prefix()
 
     def walk(path: str, depth: int):
         directories, files = _listdir(path)
-        if depth == 3:
+        if depth == 4:
             for name in sorted((f for f in files if f.endswith(".json")), reverse=True):
                 yield f"{path}/{name}"
             return
@@ -352,7 +354,3 @@ def write_restore_checkpoint(*, backup_taken_at: datetime | None = None, note: s
         },
     )
     return checkpoint
-
-
-def is_genesis(value: str) -> bool:
-    return value == GENESIS

@@ -145,10 +145,6 @@ def verify_one_chain(organization_id: int | None, label: str, known: dict) -> Ch
     return result
 
 
-def _mac_at(result: ChainResult, sequence: int) -> str | None:
-    return checkpoints.database_value_at(result.organization_id, sequence)
-
-
 def compare_with_checkpoint(result: ChainResult, entry: dict, checkpoint: checkpoints.Checkpoint) -> None:
     """The chain against what the checkpoint recorded for it. A chain already broken keeps its first
     problem; the comparison still runs for chains that verified, which is where it matters."""
@@ -165,7 +161,7 @@ def compare_with_checkpoint(result: ChainResult, entry: dict, checkpoint: checkp
             f"{when} holds {entry['count']} events (head #{recorded}); the database chain ends at "
             f"#{result.head_sequence}: the newest {recorded - result.head_sequence} event(s) were removed"
         )
-    elif _mac_at(result, recorded) != entry["mac"]:
+    elif checkpoints.database_value_at(result.organization_id, recorded) != entry["mac"]:
         result.problem = f"#{recorded} does not match {when}: the chain was rebuilt (events removed or changed)"
 
 

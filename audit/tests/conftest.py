@@ -4,4 +4,9 @@ default keeps files on the local disk. So the tenant fixtures are named here too
 
 from medilens.testing.fixtures import password, tenant_a, tenant_b  # noqa: F401
 
-from .support import _own_checkpoint_prefix, superuser, superuser_client  # noqa: F401
+from .support import (  # noqa: F401
+    _own_checkpoint_prefix,
+    committed_audit_rows_removable,
+    superuser,
+    superuser_client,
+)

@@ -163,6 +163,30 @@ def expected_triggers() -> set[str]:
     return {name for names in table.values() for name in names} | {QUEUE_TRIGGER}
 
 
+@pytest.fixture
+def committed_audit_rows_removable():
+    """Tests that commit leave audit rows for the flush that follows; on SQLite the append-only triggers
+    would refuse that flush's DELETE, so the rows go first with the triggers briefly dropped (PostgreSQL's
+    flush truncates, which row triggers do not see)."""
+    yield
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        names = [name for names in SQLITE_TRIGGERS.values() for name in names]
+        cursor.execute(
+            f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({', '.join(['%s'] * len(names))})",  # noqa: S608
+            names,
+        )
+        saved = [row[0] for row in cursor.fetchall()]
+        for name in names:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        for table in ("audit_auditseal", "audit_chaincutover", "audit_pendingseal", "audit_recentpatientread",
+                      "audit_auditevent"):
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        for statement in saved:
+            cursor.execute(statement)
+
+
 @pytest.fixture(autouse=True)
 def _own_checkpoint_prefix(settings):
     """Checkpoints live in storage, which a test's rollback does not undo: each test gets its own prefix."""

@@ -29,7 +29,8 @@ def stored_names(s3_server, bucket, prefix) -> list[str]:
 def test_a_checkpoint_holds_every_chains_head_under_the_key(sealed, tenant_a, tenant_b, s3_server, s3_bucket, settings):
     names = stored_names(s3_server, s3_bucket, settings.AUDIT_CHECKPOINT_PREFIX)
     assert names == [sealed.name]
-    assert sealed.name.startswith(f"{settings.AUDIT_CHECKPOINT_PREFIX}/{datetime.now(UTC):%Y/%m/%d}/")
+    written = datetime.fromisoformat(sealed.written_at).astimezone(UTC)
+    assert sealed.name.startswith(f"{settings.AUDIT_CHECKPOINT_PREFIX}/{written:%Y/%m/%d/%H}/{written:%Y%m%dT%H%M%S}")
     body = json.loads(s3_server.client().get_object(Bucket=s3_bucket, Key=sealed.name)["Body"].read())
     assert body["format"] == "medilens-audit-checkpoint/1" and body["kind"] == "seal"
     assert body["key_id"] == keys.signing_key().key_id

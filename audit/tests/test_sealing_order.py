@@ -12,39 +12,16 @@ from audit import jobs
 from audit.models import AuditEvent, AuditSeal, PendingSeal
 from medilens.testing.factories import OrganizationFactory
 
-from .support import SQLITE_TRIGGERS, verify
+from .support import verify
 
 WRITERS = 4
 EVENTS_PER_WRITER = 25
 
 
-@pytest.fixture
-def committed_audit_rows_removable():
-    """Tests that commit leave audit rows for the flush that follows; on SQLite the append-only triggers
-    would refuse that flush's DELETE, so the rows go first with the triggers briefly dropped (PostgreSQL's
-    flush truncates, which row triggers do not see)."""
-    yield
-    if connection.vendor != "sqlite":
-        return
-    with connection.cursor() as cursor:
-        names = [name for names in SQLITE_TRIGGERS.values() for name in names]
-        cursor.execute(
-            f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({', '.join(['%s'] * len(names))})",  # noqa: S608
-            names,
-        )
-        saved = [row[0] for row in cursor.fetchall()]
-        for name in names:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-        for table in ("audit_auditseal", "audit_chaincutover", "audit_pendingseal", "audit_recentpatientread",
-                      "audit_auditevent"):
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-        for statement in saved:
-            cursor.execute(statement)
-
-
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("committed_audit_rows_removable")
 @pytest.mark.parametrize("chain", ["organization", "platform"])
-def test_concurrent_writers_are_sealed_once_in_each_writers_order(committed_audit_rows_removable, chain):
+def test_concurrent_writers_are_sealed_once_in_each_writers_order(chain):
     organization = OrganizationFactory(slug="busy-clinic") if chain == "organization" else None
     start = threading.Barrier(WRITERS + 1)
     written = threading.Event()

@@ -1,4 +1,4 @@
-"""The audit trail on SQLite, the embedded default: the tamper, legacy, restore and sealing-order tests
+"""The audit trail on SQLite, the embedded default: the tamper, legacy, restore, sealing-order and upgrade tests
 run again in a subprocess with embedded settings (audit/tests/sqlite_settings.py): a SQLite test database
 file with the migrations' triggers, checkpoints on the local disk, and the sealing key the demo generates
 into var/. This run is PostgreSQL's; that one must pass the same tests."""
@@ -17,6 +17,7 @@ MODULES = [
     "audit/tests/test_legacy.py",
     "audit/tests/test_restore.py",
     "audit/tests/test_sealing_order.py",
+    "audit/tests/test_migration.py",
 ]
 
 
