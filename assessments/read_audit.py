@@ -88,6 +88,10 @@ def patient_form(*, request, patient, page: str) -> None:
 
 
 def dashboard(*, request, assessments) -> None:
+    """The dashboard's recent assessments (patients' names, scores). A dashboard that shows none read no
+    patient data: nothing to record."""
+    if not assessments:
+        return
     reads.record_list(
         action="dashboard.viewed",
         actor=_actor(request),
