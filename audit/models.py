@@ -50,6 +50,8 @@ class AuditEvent(models.Model):
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Legacy events: the place in the chain (1..N). Since: the append number, equal to the id (a trigger on
+    # PostgreSQL, ``record`` on SQLite), so ordering by it is append order in every chain.
     sequence = models.PositiveBigIntegerField()
     actor_type = models.CharField(max_length=20, choices=ActorType.choices)
     # Protected references: a user or client with events is deactivated, never deleted, so no event

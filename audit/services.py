@@ -1,16 +1,16 @@
 """``record``: the one way to write an audit event.
 
-It appends: one INSERT, no lock, no read of the chain. The event's id (its append number, also stored
-as ``sequence``) comes from the database's own counter, and a database trigger puts the event in the
-sealing queue in the same statement. The sealer (``audit.sealing``) later chains events in order under
-a keyed MAC. Until then an event can be removed by someone with write access to the table without a
-trace: that window is the sealer's interval (README, "Audit trail").
+It appends: no lock, no read of the chain. On PostgreSQL it is one INSERT: the id comes from the
+database's counter and triggers make it the event's append number (``sequence``) and queue the event for
+sealing, all in that statement. On SQLite (the embedded default) it reads the next id first, inside its
+write transaction, which SQLite makes exclusive anyway. The sealer (``audit.sealing``) later chains events
+in order under a keyed MAC. Until then an event can be removed by someone with write access to the table
+without a trace: that window is the sealer's interval (README, "Audit trail").
 
 Call it inside the transaction of the change it describes: the event commits or rolls back with it.
 """
 
 import ipaddress
-from functools import lru_cache
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,27 +27,27 @@ _FORBIDDEN_DETAIL_KEYS = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
-def _pg_id_sequence() -> str:
+def _next_sqlite_event_id() -> int:
+    """SQLite: every write transaction holds the database's write lock (BEGIN IMMEDIATE), so no other writer
+    can take the same number first; the AUTOINCREMENT counter is read too, so a number is never reused."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence('audit_auditevent', 'id')")
-        return cursor.fetchone()[0]
-
-
-def _next_event_id() -> int:
-    """The next append number. PostgreSQL: nextval, which never blocks and is never rolled back (a rolled
-    back event leaves a gap in append numbers, never in a chain). SQLite: every write transaction holds
-    the database's write lock (BEGIN IMMEDIATE), so no other writer can take the same number first; the
-    AUTOINCREMENT counter is read too, so a number is never reused."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(%s::regclass)", [_pg_id_sequence()])
-        else:
-            cursor.execute(
-                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_auditevent'), 0),"
-                " COALESCE((SELECT MAX(id) FROM audit_auditevent), 0)) + 1"
-            )
+        cursor.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_auditevent'), 0),"
+            " COALESCE((SELECT MAX(id) FROM audit_auditevent), 0)) + 1"
+        )
         return int(cursor.fetchone()[0])
+
+
+def _append(event: AuditEvent) -> None:
+    if connection.vendor == "postgresql":
+        # One statement, atomic by itself: the id from the identity counter (never blocks; a rolled-back
+        # event leaves a gap in append numbers, never in a chain), sequence and queue row by trigger.
+        event.save(force_insert=True)
+        event.sequence = event.pk
+        return
+    with transaction.atomic(savepoint=False):
+        event.id = event.sequence = _next_sqlite_event_id()
+        event.save(force_insert=True)
 
 
 def _actor_fields(actor) -> dict:
@@ -130,22 +130,18 @@ def record(
     # Checked before any database work: a refused event leaves the caller's transaction usable.
     details = _check_details(dict(details or {}))
     actor_fields = _actor_fields(actor)
-    with transaction.atomic(savepoint=False):
-        event_id = _next_event_id()
-        event = AuditEvent(
-            id=event_id,
-            sequence=event_id,
-            occurred_at=timezone.now(),
-            organization_id=org_id,
-            action=action,
-            target_type=str(target_type)[:100],
-            target_id=str(target_id)[:100],
-            ip=_address(request.ip),
-            user_agent=request.user_agent,
-            request_id=request.request_id,
-            outcome=outcome,
-            details=details,
-            **actor_fields,
-        )
-        event.save(force_insert=True)
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        organization_id=org_id,
+        action=action,
+        target_type=str(target_type)[:100],
+        target_id=str(target_id)[:100],
+        ip=_address(request.ip),
+        user_agent=request.user_agent,
+        request_id=request.request_id,
+        outcome=outcome,
+        details=details,
+        **actor_fields,
+    )
+    _append(event)
     return event

@@ -120,8 +120,24 @@ def populate(count: int, readers: int, rng: random.Random):
     return organization, [str(patient.pk) for patient in patients], cookies
 
 
+def web_env(bench: Bench) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "_audit_reads_settings",
+        "BENCH_STATIC_ROOT": str(bench.tmp / "static"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).resolve().parent)]),
+    }
+
+
+def collect_static(bench: Bench) -> None:
+    subprocess.run(  # noqa: S603 - our own fixed command
+        [sys.executable, "-m", "django", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=web_env(bench),
+        check=True,
+    )
+
+
 def start_gunicorn(bench: Bench, port: int, *, audit_reads: bool):
-    env = {**os.environ, "AUDIT_READS_ENABLED": "true" if audit_reads else "false", "DATABASE_POOL_MAX_SIZE": "10"}
+    env = {**web_env(bench), "AUDIT_READS_ENABLED": "true" if audit_reads else "false", "DATABASE_POOL_MAX_SIZE": "10"}
     log = (bench.tmp / "gunicorn.log").open("ab")
     command = [
         sys.executable, "-m", "gunicorn", "medilens.wsgi:application", "--bind", f"127.0.0.1:{port}",
@@ -166,6 +182,7 @@ class Reader(threading.Thread):
         self.warmup, self.go, self.window = warmup, go, window
         self.samples: list[tuple[str, float]] = []
         self.failures = 0
+        self.statuses: dict[int, int] = {}
 
     def request(self, connection, path: str) -> float:
         began = time.perf_counter()
@@ -175,6 +192,7 @@ class Reader(threading.Thread):
         elapsed = time.perf_counter() - began
         if response.status != 200:
             self.failures += 1
+            self.statuses[response.status] = self.statuses.get(response.status, 0) + 1
         return elapsed
 
     def next_path(self) -> tuple[str, str]:
@@ -215,6 +233,12 @@ def run_round(port, cookies, patients, seconds, seed) -> tuple[list, int]:
     for reader in readers:
         reader.join(timeout=seconds + 300)
     samples = [sample for reader in readers for sample in reader.samples]
+    statuses: dict[int, int] = {}
+    for reader in readers:
+        for status, count in reader.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    if statuses:
+        print(f"[warning] responses other than 200: {statuses}", flush=True)
     return samples, sum(reader.failures for reader in readers)
 
 
@@ -254,7 +278,8 @@ def main(argv=None) -> int:
     env = {"AUDIT_HMAC_KEY": secrets.token_urlsafe(48), "BENCH_SEAL_INTERVAL": str(SEAL_INTERVAL)}
     with Bench("audit_reads", extra_env=env) as bench:
         organization, patients, cookies = populate(args.patients, args.readers, random.Random(11))
-        print(f"[setup] {len(patients)} patients, {args.readers} reader sessions", flush=True)
+        collect_static(bench)
+        print(f"[setup] {len(patients)} patients, {args.readers} reader sessions, static files collected", flush=True)
         results = {False: [], True: []}
         backlog_at_stop, drain_seconds = [], []
         for round_index in range(args.rounds * 2):

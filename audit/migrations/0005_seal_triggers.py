@@ -3,6 +3,8 @@
 * Seals and cut-overs are append-only, as events are.
 * Every inserted event is queued for sealing in the same statement (``audit_pendingseal``), so no writer
   can forget it and no writer takes a lock or a second round trip for it.
+* PostgreSQL: an event inserted without a ``sequence`` gets its id as its append number, so ``record`` is
+  one INSERT (SQLite has no such trigger: ``record`` reads the next id inside its write transaction).
 * On SQLite, 0003 rebuilt ``audit_auditevent`` (SQLite alters a column by copying the table), which drops
   its triggers: they are created again here. A later migration that alters that table on SQLite must do
   the same; a test checks every trigger is present after migrating.
@@ -33,8 +35,22 @@ $$ LANGUAGE plpgsql;
 """,
     """CREATE TRIGGER audit_event_queue AFTER INSERT ON audit_auditevent
        FOR EACH ROW EXECUTE FUNCTION audit_event_queue_for_seal();""",
+    """
+CREATE OR REPLACE FUNCTION audit_event_append_number() RETURNS trigger AS $$
+BEGIN
+    IF NEW.sequence IS NULL THEN
+        NEW.sequence := NEW.id;
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+""",
+    """CREATE TRIGGER audit_event_append_number BEFORE INSERT ON audit_auditevent
+       FOR EACH ROW EXECUTE FUNCTION audit_event_append_number();""",
 ]
 PG_REVERSE = [
+    "DROP TRIGGER IF EXISTS audit_event_append_number ON audit_auditevent;",
+    "DROP FUNCTION IF EXISTS audit_event_append_number();",
     "DROP TRIGGER IF EXISTS audit_event_queue ON audit_auditevent;",
     "DROP FUNCTION IF EXISTS audit_event_queue_for_seal();",
     "DROP TRIGGER IF EXISTS audit_cutover_append_only ON audit_chaincutover;",
