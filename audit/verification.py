@@ -233,6 +233,11 @@ def verify_trail(*, organization_id=..., slugs: dict | None = None) -> Report:
         result = verify_one_chain(chain, _label(chain, slugs, entry), known)
         if entry is not None:
             compare_with_checkpoint(result, entry, report.checkpoint)
+        elif result.count and not (result.problem or result.not_checked):
+            result.not_checked = (
+                f"its {result.count} events verify as a chain, but no checkpoint holds it: the removal of its newest "
+                "events could not be checked"
+            )
         report.chains.append(result)
     has_events = any(result.count or result.problem for result in report.chains)
     if report.checkpoint is None and has_events and not report.not_checked:

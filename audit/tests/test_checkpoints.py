@@ -59,6 +59,13 @@ def test_nothing_sealed_writes_no_seal_checkpoint(sealed, s3_server, s3_bucket, 
     assert stored_names(s3_server, s3_bucket, settings.AUDIT_CHECKPOINT_PREFIX) == [sealed.name]
 
 
+def test_the_orphan_sweep_leaves_checkpoints_alone(sealed, s3_server, s3_bucket, settings):
+    from assessments.sweep import sweep_orphans
+
+    sweep_orphans(grace_seconds=-60)  # everything unreferenced under its prefix, however young
+    assert stored_names(s3_server, s3_bucket, settings.AUDIT_CHECKPOINT_PREFIX) == [sealed.name]
+
+
 # --- Object Lock ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def locked_bucket(s3_server):
@@ -164,6 +171,21 @@ def test_no_checkpoint_at_all_is_not_checked_never_ok(tenant_a):
     outcome = verify("--no-seal")
     assert outcome.code == 3
     assert any("no checkpoint under" in line for line in outcome.not_checked)
+
+
+def test_a_chain_no_checkpoint_holds_is_not_called_ok(sealed):
+    from medilens.testing.factories import OrganizationFactory
+
+    newcomer = OrganizationFactory(slug="new-clinic")
+    audit.record(action="test.new", organization=newcomer)
+    sealing.seal_pending()  # sealed; the checkpoint that beat writes after it is missing
+    outcome = verify("--no-seal")
+    assert outcome.code == 3
+    assert outcome.line("organization new-clinic") == (
+        "NOT CHECKED organization new-clinic: its 1 events verify as a chain, but no checkpoint holds it: the "
+        "removal of its newest events could not be checked"
+    )
+    assert outcome.ok("organization clinic-a") == "ok organization clinic-a: 4 events"
 
 
 def test_unreadable_checkpoint_storage_is_not_checked(sealed, settings, s3_storage):

@@ -300,3 +300,32 @@ def test_a_rotated_key_keeps_old_seals_verifiable(trail, settings):
 
 def test_canonical_json_is_stable():
     assert canonical_json({"b": 1, "a": [1, "é"]}) == b'{"a":[1,"\\u00e9"],"b":1}'
+
+
+# --- one organization ----------------------------------------------------------------------------------------
+def test_the_organization_option_checks_only_that_chain(trail):
+    _, tenant_b = trail
+    victim = seals(tenant_b.organization)[0]
+    tamper("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["test.changed", victim.event_id])
+
+    only_a = verify("--organization", "clinic-a")
+    assert only_a.code == 0 and only_a.err == []
+    assert only_a.out[1:] == [f"ok organization clinic-a: {A_EVENTS} events"]
+
+    only_b = verify("--organization", "clinic-b")
+    assert only_b.code == 2
+    assert only_b.broken == [
+        f"BROKEN organization clinic-b: seal #1 (event id={victim.event_id} action=test.changed): the event does not "
+        "match its seal (changed after sealing, or a forged seal)"
+    ]
+    assert not any(line.startswith("ok ") for line in only_b.out)
+
+
+def test_the_organization_option_with_no_events_and_an_unknown_slug(trail):
+    from medilens.testing.factories import OrganizationFactory
+
+    OrganizationFactory(slug="quiet-clinic")
+    outcome = verify("--organization", "quiet-clinic")
+    assert (outcome.code, outcome.out[1:], outcome.err) == (0, ["ok organization quiet-clinic: 0 events"], [])
+    unknown = verify("--organization", "no-such-clinic")
+    assert unknown.code != 0 and unknown.out == []
