@@ -19,8 +19,6 @@ from django.utils.ipv6 import clean_ipv6_address
 from . import context
 from .models import AuditEvent
 
-GENESIS_HASH = "0" * 64
-
 # Values under these keys would be PHI or secrets; details must carry identifiers, not values.
 _FORBIDDEN_DETAIL_KEYS = frozenset(
     {"password", "token", "key", "secret", "name", "given_name", "family_name", "date_of_birth", "notes"}
