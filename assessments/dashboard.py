@@ -3,7 +3,7 @@
 from medilens.views import DASHBOARD_SECTIONS
 from modalities import registry
 
-from . import presenters, selectors
+from . import presenters, read_audit, selectors
 from .models import Assessment
 
 RECENT = 8
@@ -29,6 +29,7 @@ def assessments_section(view) -> dict:
     ]
     labels = dict(registry.choices())
     recent = list(selectors.assessments().order_by("-created_at")[:RECENT])
+    read_audit.dashboard(request=view.request, assessments=recent)
     for assessment in recent:
         assessment.modality_label = labels.get(assessment.modality, assessment.modality)
         assessment.headline = presenters.headline(assessment)

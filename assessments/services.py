@@ -17,6 +17,7 @@ from django.utils import timezone
 
 import audit
 from accounts.models import ApiClient
+from audit import reads as audit_reads
 from medilens import storage
 from modalities import registry
 from modalities.base import InputError
@@ -167,8 +168,12 @@ def record_consent(*, actor, patient: Patient) -> Patient:
 
 
 def record_view(*, actor, organization, obj) -> None:
-    """Reads of patient data are audited (patient.viewed, assessment.viewed)."""
-    audit.record(action=f"{obj._meta.model_name}.viewed", actor=actor, organization=organization, target=obj)
+    """Reads of patient data are audited (patient.viewed, assessment.viewed), naming the patient read."""
+    patient_id = obj.pk if isinstance(obj, Patient) else getattr(obj, "patient_id", None)
+    audit_reads.record_read(
+        action=f"{obj._meta.model_name}.viewed", actor=actor, organization=organization, target=obj,
+        patients=[patient_id],
+    )
 
 
 # --- assessments -------------------------------------------------------------------------------------

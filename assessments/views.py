@@ -32,7 +32,7 @@ from accounts.access import OrganizationMixin
 from medilens import storage
 from modalities import registry
 
-from . import presenters, selectors, services
+from . import presenters, read_audit, selectors, services
 from .forms import (
     AttachmentForm,
     CommentForm,
@@ -122,6 +122,7 @@ class PatientListView(OrganizationMixin, View):
             last_assessment_at=Subquery(latest.values("created_at")[:1]),
         )
         page_obj = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+        read_audit.patient_list(request=request, page=page_obj, search=query)
         return render(
             request,
             "assessments/patient_list.html",
@@ -164,6 +165,7 @@ class PatientEditView(OrganizationMixin, View):
 
     def get(self, request, pk):
         patient = get_object_or_404(Patient, pk=pk)
+        read_audit.patient_form(request=request, patient=patient, page="edit")
         return self.render_form(patient, PatientForm(patient=patient))
 
     def post(self, request, pk):
@@ -375,6 +377,7 @@ class AssessmentCreateView(OrganizationMixin, View):
         if modality and analyzer is None:
             return self.render_page(patient, modality, None, None, None, status=400,
                                     page_errors=[str(registry.UnknownModality(modality))])
+        read_audit.patient_form(request=request, patient=patient, page="new_assessment")
         input_form = None
         if analyzer is not None and getattr(analyzer, "form_class", None) is not None:
             initial = analyzer.initial_inputs(services.patient_facts(patient))
@@ -746,6 +749,7 @@ def signed_download(request, token):
         handle = default_storage.open(payload["k"], "rb")
     except (FileNotFoundError, OSError, KeyError):
         raise Http404("No such download.") from None
+    read_audit.signed_link_fetched(request=request, payload=payload)
     response = FileResponse(
         handle, as_attachment=True, filename=payload.get("f") or "download", content_type=payload.get("t")
     )

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
+# "sequence" is the event's place in its organization's chain and "hash" the chain value covering it (the seal's
+# HMAC, or the legacy SHA-256); both are empty for an event not sealed yet.
 COLUMNS = [
     "sequence", "occurred_at", "action", "outcome", "actor_type", "actor", "target_type", "target_id",
     "ip", "request_id", "details", "hash",
@@ -28,9 +30,14 @@ def csv_lines(events: QuerySet) -> Iterator[str]:
     for event in events.iterator(chunk_size=CHUNK_SIZE):
         yield writer.writerow(
             [
-                event.sequence, event.occurred_at.isoformat(), event.action, event.outcome, event.actor_type,
-                event.actor_label, event.target_type, event.target_id, event.ip or "", event.request_id,
+                _blank(event.chain_sequence), event.occurred_at.isoformat(), event.action, event.outcome,
+                event.actor_type, event.actor_label, event.target_type, event.target_id, event.ip or "",
+                event.request_id,
                 # JSON, as stored: a spreadsheet or a script reads it back (a Python repr it could not).
-                json.dumps(event.details, sort_keys=True, ensure_ascii=False), event.hash,
+                json.dumps(event.details, sort_keys=True, ensure_ascii=False), _blank(event.hash),
             ]
         )
+
+
+def _blank(value) -> str:
+    return "" if value is None else str(value)

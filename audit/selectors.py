@@ -10,7 +10,10 @@ from .models import AuditEvent
 
 
 def organization_events(organization, *, filters: dict | None = None) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.filter(organization=organization).select_related("actor_user", "actor_api_client")
+    # The seal comes along (one LEFT JOIN): pages show each event's place in the chain, or that it awaits it.
+    events = AuditEvent.objects.filter(organization=organization).select_related(
+        "actor_user", "actor_api_client", "seal"
+    )
     filters = filters or {}
     if filters.get("action"):
         events = events.filter(action__startswith=filters["action"])

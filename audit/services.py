@@ -1,9 +1,13 @@
 """``record``: the one way to write an audit event.
 
-Call it inside the transaction of the change it describes, and last, so that the per-organization
-lock that serializes the hash chain is held only briefly. On PostgreSQL that lock is a
-transaction-scoped advisory lock; on SQLite (the embedded default) every write transaction is
-already exclusive (``transaction_mode=IMMEDIATE``).
+It appends: no lock, no read of the chain. On PostgreSQL it is one INSERT: the id comes from the
+database's counter and triggers make it the event's append number (``sequence``) and queue the event for
+sealing, all in that statement. On SQLite (the embedded default) it reads the next id first, inside its
+write transaction, which SQLite makes exclusive anyway. The sealer (``audit.sealing``) later chains events
+in order under a keyed MAC. Until then an event can be removed by someone with write access to the table
+without a trace: that window is the sealer's interval (README, "Audit trail").
+
+Call it inside the transaction of the change it describes: the event commits or rolls back with it.
 """
 
 import ipaddress
@@ -17,21 +21,33 @@ from django.utils.ipv6 import clean_ipv6_address
 from . import context
 from .models import AuditEvent
 
-GENESIS_HASH = "0" * 64
-_ADVISORY_NAMESPACE = 0x4D4C  # "ML": keeps our advisory locks apart from anyone else's
-
 # Values under these keys would be PHI or secrets; details must carry identifiers, not values.
 _FORBIDDEN_DETAIL_KEYS = frozenset(
     {"password", "token", "key", "secret", "name", "given_name", "family_name", "date_of_birth", "notes"}
 )
 
 
-def _lock_chain(organization_id: int | None) -> None:
+def _next_sqlite_event_id() -> int:
+    """SQLite: every write transaction holds the database's write lock (BEGIN IMMEDIATE), so no other writer
+    can take the same number first; the AUTOINCREMENT counter is read too, so a number is never reused."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_auditevent'), 0),"
+            " COALESCE((SELECT MAX(id) FROM audit_auditevent), 0)) + 1"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _append(event: AuditEvent) -> None:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_NAMESPACE, organization_id or 0]
-            )
+        # One statement, atomic by itself: the id from the identity counter (never blocks; a rolled-back
+        # event leaves a gap in append numbers, never in a chain), sequence and queue row by trigger.
+        event.save(force_insert=True)
+        event.sequence = event.pk
+        return
+    with transaction.atomic(savepoint=False):
+        event.id = event.sequence = _next_sqlite_event_id()
+        event.save(force_insert=True)
 
 
 def _actor_fields(actor) -> dict:
@@ -94,7 +110,7 @@ def record(
     outcome: str = AuditEvent.Outcome.SUCCESS,
     details: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to its organization's chain (or the platform chain when organization is None).
+    """Append one event for its organization (or the platform when organization is None).
 
     ``target`` may be a model instance (its label and pk are used) or left out in favour of
     ``target_type``/``target_id``. ``organization_id`` may stand in for ``organization`` (saves loading it).
@@ -114,58 +130,21 @@ def record(
     # Checked before any database work: a refused event leaves the caller's transaction usable.
     details = _check_details(dict(details or {}))
     actor_fields = _actor_fields(actor)
-    with transaction.atomic(savepoint=False):
-        _lock_chain(org_id)
-        last = (
-            AuditEvent.objects.filter(organization_id=org_id)
-            .order_by("-sequence")
-            .values_list("sequence", "hash")
-            .first()
-        )
-        sequence, previous_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        event = AuditEvent(
-            occurred_at=timezone.now(),
-            organization_id=org_id,
-            sequence=sequence,
-            action=action,
-            target_type=str(target_type)[:100],
-            target_id=str(target_id)[:100],
-            ip=_address(request.ip),
-            user_agent=request.user_agent,
-            request_id=request.request_id,
-            outcome=outcome,
-            details=details,
-            previous_hash=previous_hash,
-            **actor_fields,
-        )
-        event.hash = event.compute_hash()
-        event.save(force_insert=True)
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        organization_id=org_id,
+        action=action,
+        target_type=str(target_type)[:100],
+        target_id=str(target_id)[:100],
+        ip=_address(request.ip),
+        user_agent=request.user_agent,
+        request_id=request.request_id,
+        outcome=outcome,
+        details=details,
+        **actor_fields,
+    )
+    _append(event)
     return event
-
-
-def verify_chain(organization_id: int | None):
-    """Walk one chain in sequence order; return (count, first problem or None).
-
-    A problem names the event and what is wrong: a gap or repeat in the sequence (a row removed or
-    inserted), a previous-hash link that does not match (re-ordered or inserted), or a stored hash that
-    does not match the row's content (edited).
-    """
-    expected_sequence = 1
-    previous_hash = GENESIS_HASH
-    count = 0
-    events = AuditEvent.objects.filter(organization_id=organization_id).order_by("sequence", "id")
-    for event in events.iterator(chunk_size=2000):
-        count += 1
-        where = f"event id={event.pk} sequence={event.sequence} action={event.action}"
-        if event.sequence != expected_sequence:
-            return count, f"{where}: expected sequence {expected_sequence} (a row was removed or inserted)"
-        if event.previous_hash != previous_hash:
-            return count, f"{where}: previous-hash link broken (rows re-ordered or inserted)"
-        if event.compute_hash() != event.hash:
-            return count, f"{where}: content does not match its hash (row was changed)"
-        previous_hash = event.hash
-        expected_sequence += 1
-    return count, None
 
 
 @dataclass(frozen=True)
@@ -186,7 +165,7 @@ def export_events(*, acting_user, organization, filters: dict) -> Export:
     last = (
         AuditEvent.objects.filter(organization=organization).order_by("-sequence").values_list("sequence", flat=True)
     ).first()
-    events = organization_events(organization, filters=filters).filter(sequence__lte=last or 0).select_related(None)
+    events = organization_events(organization, filters=filters).filter(sequence__lte=last or 0)
     with transaction.atomic():
         rows = events.count()
         record(

@@ -15,6 +15,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 50)
 os.environ.setdefault("CACHE_KEY_PREFIX", f"medilens-test-{_session}")
 os.environ.setdefault("CELERY_KEY_PREFIX", f"medilens-test-{_session}:")
+# The audit trail's sealing key (production reads it from a secret store; the demo generates one).
+os.environ.setdefault("AUDIT_HMAC_KEY", "test-only-audit-key-" + "k" * 40)
 
 from .settings import *  # noqa: E402,F403
 

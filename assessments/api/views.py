@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from accounts.api import TenantAPIView
 from accounts.roles import role_has
-from assessments import selectors, services
+from assessments import read_audit, selectors, services
 from assessments.models import Assessment, Patient, UploadedFile
 from assessments.uploads import UploadRejected
 
@@ -109,6 +109,7 @@ class PatientListView(TenantAPIView):
         paginator = Cursor()
         paginator.ordering = ("family_name", "given_name", "id")
         page = paginator.paginate_queryset(selectors.patients(search=_text_param(request, "q")), request, self)
+        read_audit.api_patient_list(request=request, patients=page)
         return paginator.get_paginated_response(PatientSerializer(page, many=True).data)
 
     @extend_schema(request=PatientSerializer, responses={201: PatientSerializer})
@@ -220,6 +221,7 @@ class AssessmentListView(TenantAPIView):
         queryset = selectors.with_details(selectors.assessments(**criteria))
         paginator = Cursor()
         page = paginator.paginate_queryset(queryset, request, self)
+        read_audit.api_assessment_list(request=request, assessments=page, filters=criteria)
         return paginator.get_paginated_response(_assessment_data(request, page, many=True))
 
     @extend_schema(request=AssessmentCreateSerializer, responses={201: ASSESSMENT_SCHEMA})
@@ -301,7 +303,9 @@ class AssessmentAttachmentsView(TenantAPIView):
     @extend_schema(responses=FileSerializer(many=True))
     def get(self, request, pk):
         assessment = get_object_or_404(Assessment, pk=pk)
-        return Response(FileSerializer(assessment.files.order_by("created_at"), many=True).data)
+        files = list(assessment.files.order_by("created_at"))
+        read_audit.file_list(request=request, assessment=assessment, files=files)
+        return Response(FileSerializer(files, many=True).data)
 
     @extend_schema(
         request={

@@ -8,7 +8,7 @@ from django.db.utils import ProgrammingError
 import audit
 from audit.models import AppendOnlyError, AuditEvent
 
-from .conftest import run_verify, trigger_disabled
+from .support import run_verify, seal_now, triggers_dropped
 
 
 @pytest.fixture
@@ -77,9 +77,9 @@ def test_queryset_changes_are_refused(events, change):
     "statement",
     [
         "UPDATE audit_auditevent SET action = 'x'",
-        "UPDATE audit_auditevent SET details = '{}'::jsonb WHERE sequence = 2",
+        "UPDATE audit_auditevent SET details = '{}'::jsonb WHERE action = 'test.step2'",
         "DELETE FROM audit_auditevent",
-        "DELETE FROM audit_auditevent WHERE sequence = 3",
+        "DELETE FROM audit_auditevent WHERE action = 'test.step3'",
     ],
 )
 def test_raw_sql_update_and_delete_are_refused_by_postgresql(events, statement):
@@ -98,7 +98,7 @@ def test_raw_sql_update_and_delete_are_refused_by_postgresql(events, statement):
 
 def test_raw_insert_is_allowed_and_the_trigger_is_back_after_tampering(events):
     """The trigger blocks changes, not appends; and the tests' tampering helper restores it."""
-    with trigger_disabled(), connection.cursor() as cursor:
+    with triggers_dropped(), connection.cursor() as cursor:
         cursor.execute("UPDATE audit_auditevent SET action = 'test.tampered' WHERE id = %s", [events[0].pk])
     assert AuditEvent.objects.get(pk=events[0].pk).action == "test.tampered"
     with pytest.raises(ProgrammingError):
@@ -119,10 +119,13 @@ def test_admin_lists_events(events, superuser_client):
 
 def test_admin_change_page_is_read_only(events, superuser_client):
     event = events[0]
+    seal_now()
     response = superuser_client.get(f"/admin/audit/auditevent/{event.pk}/change/")
     assert response.status_code == 200
     content = response.content.decode()
-    assert event.hash in content
+    # The chain value now comes from the event's seal (it was the event's own hash column before sealing
+    # moved out of record()).
+    assert AuditEvent.objects.select_related("seal").get(pk=event.pk).hash in content
     assert 'name="_save"' not in content
     assert 'value="Save"' not in content
     assert 'name="_continue"' not in content

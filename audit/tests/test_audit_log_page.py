@@ -13,6 +13,8 @@ import audit
 from audit.models import AuditEvent
 from medilens.testing.factories import MembershipFactory
 
+from .support import seal_now
+
 NO_MATCH = "No events match these filters."
 
 
@@ -120,11 +122,12 @@ def test_invalid_filters_are_a_400_with_a_message_and_export_nothing(dated_event
 def test_the_log_is_paginated_newest_first(tenant_a):
     for n in range(1, 56):
         audit.record(action=f"test.event{n}", organization=tenant_a.organization)
+    seal_now()  # the page shows each event's place in its chain, which the sealer gives
     client = tenant_a.client_for("auditor")
     first = client.get("/audit/")
-    assert [e.sequence for e in first.context["page_obj"].object_list] == list(range(55, 5, -1))
+    assert [e.chain_sequence for e in first.context["page_obj"].object_list] == list(range(55, 5, -1))
     second = client.get("/audit/", {"page": 2})
-    assert [e.sequence for e in second.context["page_obj"].object_list] == [5, 4, 3, 2, 1]
+    assert [e.chain_sequence for e in second.context["page_obj"].object_list] == [5, 4, 3, 2, 1]
 
 
 # --- tenants ---------------------------------------------------------------------------------------------
@@ -142,14 +145,15 @@ def test_another_organizations_events_never_appear(dated_events, tenant_b):
     assert listed(client.get("/audit/", {"action": "test.only_in_b"})) == []
     assert listed(client.get("/audit/", {"actor": b_admin.email})) == []
 
+    seal_now()  # the export's hash column shows each event's chain value (its seal's MAC)
     rows = exported(client.get("/audit/export.csv"))
     hashes = {row[-1] for row in rows}
-    assert hashes == set(
-        AuditEvent.objects.filter(organization=dated_events.organization)
-        .exclude(action="audit.exported")
-        .values_list("hash", flat=True)
-    )
-    assert b_event.hash not in hashes and platform_event.hash not in hashes
+    assert hashes == {
+        e.hash for e in AuditEvent.objects.filter(organization=dated_events.organization)
+        .exclude(action="audit.exported").select_related("seal")
+    }
+    for other in (b_event, platform_event):
+        assert AuditEvent.objects.select_related("seal").get(pk=other.pk).hash not in hashes
     assert not any(b_admin.email in value for row in rows for value in row)
 
 

@@ -16,7 +16,7 @@ from accounts.tenancy import scopes_disabled
 from audit.models import AuditEvent
 from medilens.testing.factories import UserFactory
 
-from .conftest import run_verify
+from .support import run_verify, seal_now
 
 LOGIN = "/accounts/login/"
 NEW_PASSWORD = "a brand new passphrase 77"
@@ -102,7 +102,9 @@ def test_logout_is_recorded(tenant_a, password):
     assert event.organization_id is None
     assert (event.actor_type, event.actor_user_id, event.outcome) == ("user", user.pk, "success")
     login = only("auth.login")
-    assert event.sequence == login.sequence + 1
+    # Chain places are given by the sealer now, not by record().
+    seal_now()
+    assert AuditEvent.objects.get(pk=event.pk).chain_sequence == AuditEvent.objects.get(pk=login.pk).chain_sequence + 1
 
 
 def test_five_failures_lock_the_account_from_that_address_and_the_lockout_is_recorded(tenant_a, password):
@@ -291,7 +293,9 @@ def test_organization_created_starts_its_own_chain(superuser):
     organization = services.create_organization(acting_user=superuser, name="Harbour Clinic")
     event = only("organization.created")
     assert event.organization_id == organization.pk
-    assert (event.sequence, event.previous_hash) == (1, "0" * 64)
+    seal_now()  # chain places are given by the sealer now, not by record()
+    seal = AuditEvent.objects.select_related("seal").get(pk=event.pk).seal
+    assert (seal.sequence, seal.previous_mac) == (1, "0" * 64)
     assert (event.actor_user_id, event.outcome) == (superuser.pk, "success")
     assert (event.target_type, event.target_id) == ("accounts.organization", str(organization.pk))
     assert event.details == {"slug": "harbour-clinic"}
@@ -363,7 +367,8 @@ def test_export_is_recorded_and_holds_only_the_organizations_events(tenant_a, te
     for n in range(3):
         audit.record(action=f"test.a{n}", actor=admin, organization=tenant_a.organization)
         audit.record(action=f"test.b{n}", actor=tenant_b.users["org_admin"], organization=tenant_b.organization)
-    a_hashes = set(AuditEvent.objects.filter(organization=tenant_a.organization).values_list("hash", flat=True))
+    seal_now()  # the export's hash column shows each event's chain value (its seal's MAC)
+    a_hashes = {e.hash for e in AuditEvent.objects.filter(organization=tenant_a.organization).select_related("seal")}
 
     response = tenant_a.client_for("org_admin").get("/audit/export.csv")
     assert response.status_code == 200
@@ -383,7 +388,8 @@ def test_export_is_recorded_and_holds_only_the_organizations_events(tenant_a, te
     assert exported.organization_id == tenant_a.organization.pk
     assert (exported.actor_type, exported.actor_user_id, exported.outcome) == ("user", admin.pk, "success")
     assert exported.details == {"filters": {}, "rows": 3}
-    assert exported.sequence == 4
+    seal_now()
+    assert AuditEvent.objects.get(pk=exported.pk).chain_sequence == 4
     run_verify()
 
 

@@ -7,10 +7,10 @@ from django.db.models import ProtectedError
 
 import audit
 from audit import context
-from audit.models import AuditEvent
+from audit.models import AuditEvent, PendingSeal
 from medilens.testing.factories import UserFactory
 
-from .conftest import chain, run_verify
+from .support import run_verify, seal_now
 
 
 # --- details never carry PHI or secrets ----------------------------------------------------------------------
@@ -116,14 +116,23 @@ def test_a_malformed_address_does_not_break_the_action_being_audited(tenant_a):
 
 
 # --- chains are per organization -----------------------------------------------------------------------------
+# record() only appends now; the sealer gives each event its place in its chain (it used to happen inside
+# record(), under a per-organization lock). These tests pin the same numbering, read after the seal.
+def sealed(event) -> AuditEvent:
+    return AuditEvent.objects.select_related("seal").get(pk=event.pk)
+
+
 def test_each_organization_and_the_platform_number_their_own_events(tenant_a, tenant_b):
     a1 = audit.record(action="test.one", organization=tenant_a.organization)
     b1 = audit.record(action="test.one", organization=tenant_b.organization)
     p1 = audit.record(action="test.one")
     a2 = audit.record(action="test.two", organization=tenant_a.organization)
-    assert [e.sequence for e in (a1, b1, p1, a2)] == [1, 1, 1, 2]
-    assert a2.previous_hash == a1.hash
-    assert b1.previous_hash == p1.previous_hash == "0" * 64
+    assert all(event.chain_sequence is None for event in (a1, b1, p1, a2))  # appended, not yet sealed
+    seal_now()
+    a1, b1, p1, a2 = (sealed(event) for event in (a1, b1, p1, a2))
+    assert [e.chain_sequence for e in (a1, b1, p1, a2)] == [1, 1, 1, 2]
+    assert a2.seal.previous_mac == a1.hash
+    assert b1.seal.previous_mac == p1.seal.previous_mac == "0" * 64
 
 
 def test_an_event_recorded_in_a_rolled_back_transaction_leaves_no_gap(tenant_a):
@@ -133,8 +142,24 @@ def test_an_event_recorded_in_a_rolled_back_transaction_leaves_no_gap(tenant_a):
         audit.record(action="test.rolled_back", organization=org)
         raise RuntimeError("the change being audited failed")
     audit.record(action="test.kept", organization=org)
-    assert [(e.sequence, e.action) for e in chain(org)] == [(1, "test.kept"), (2, "test.kept")]
+    seal_now()
+    chain = AuditEvent.objects.filter(organization=org).select_related("seal").order_by("seal__sequence")
+    assert [(e.chain_sequence, e.action) for e in chain] == [(1, "test.kept"), (2, "test.kept")]
     run_verify()
+
+
+def test_record_is_one_insert_with_no_lock(tenant_a, django_assert_num_queries):
+    """Appending is one INSERT (triggers give the append number and queue the event): no lock, nothing of
+    the chain read. (It was a lock, a read of the chain's head and an INSERT.)"""
+    audit.record(action="test.warm", organization=tenant_a.organization)
+    with django_assert_num_queries(1) as captured:
+        event = audit.record(action="test.one", organization=tenant_a.organization)
+    [statement] = [query["sql"].lower() for query in captured.captured_queries]
+    assert statement.startswith("insert into")
+    assert "lock" not in statement and "audit_auditseal" not in statement
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.sequence == event.sequence == event.pk
+    assert PendingSeal.objects.filter(event_id=event.pk).exists()
 
 
 # --- actors change; events do not ------------------------------------------------------------------------------
@@ -150,7 +175,7 @@ def test_renaming_the_actor_keeps_the_label_and_the_chain(tenant_a):
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.actor_label == old_email
     assert stored.actor_user_id == user.pk
-    assert stored.hash == event.hash
+    assert stored.content() == event.content()
     out, _ = run_verify()
     assert "ok organization clinic-a: 1 events" in out
 

@@ -11,13 +11,14 @@ a few lines here when they land:
   them.
 * ``after_restore(manifest)``: called once a restore has put back the database and the objects and
   migrated, before the purge ledger is re-applied. The audit trail writes its signed "restored to sequence
-  N at time T" checkpoint here; ``manifest["audit_heads"]`` holds N (and the hash) per chain.
+  N at time T" checkpoint here (``audit.checkpoints.write_restore_checkpoint``).
 * ``ledger_signing_keys()``: the secrets the purge ledger is signed with (the first signs, all verify).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 
@@ -33,7 +34,7 @@ SECRET_SETTINGS = (
 # Values shorter than this are not looked for: a short value would match by chance.
 _MIN_SECRET_LENGTH = 16
 
-KEPT_PREFIXES = ("ledger/", "audit/")
+KEPT_PREFIXES = ("ledger/", f"{settings.AUDIT_CHECKPOINT_PREFIX.strip('/')}/")
 
 
 def secret_values() -> list[bytes]:
@@ -51,15 +52,25 @@ def secret_values() -> list[bytes]:
 def ledger_signing_keys() -> list[str]:
     """The audit trail's HMAC key when it is configured (the ledger sits beside its checkpoints), then
     SECRET_KEY and its fallbacks, so entries signed before a key change still verify."""
-    audit_key = getattr(settings, "AUDIT_HMAC_KEY", "") or ""
-    keys = [audit_key, settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    audit_keys = getattr(settings, "AUDIT_HMAC_KEY", None) or []
+    if isinstance(audit_keys, str):
+        audit_keys = [audit_keys]
+    keys = [*audit_keys, settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return [key for key in keys if key]
 
 
 def after_restore(manifest: dict) -> None:
-    """Record that the database was restored. Until the sealed audit trail lands this logs only; its
-    checkpoint writer is called from here then (see the module docstring)."""
+    """Record that the database was restored: the audit trail writes its signed "restored to sequence N at
+    time T" checkpoint, so ``verify_audit_chain`` reports the window the restore lost as a restore, not as
+    tampering (the checkpoints live outside the database and outlive it)."""
+    from audit.checkpoints import write_restore_checkpoint
+
+    taken_at = datetime.fromisoformat(manifest["created_at"]) if manifest.get("created_at") else None
+    checkpoint = write_restore_checkpoint(backup_taken_at=taken_at, note="manage.py restore")
     heads = manifest.get("audit_heads", {})
     logger.info(
-        "restored archive of %s: %d audit chain(s) restored to their heads", manifest.get("created_at"), len(heads)
+        "restored archive of %s: %d audit chain(s) restored to their heads; restore checkpoint %s",
+        manifest.get("created_at"),
+        len(heads),
+        getattr(checkpoint, "name", ""),
     )

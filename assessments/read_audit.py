@@ -1,0 +1,127 @@
+"""Audit events for reads of patient data in lists, forms, the dashboard and signed file links.
+
+Views call one function here, one line each, after their permission check and before they answer: the
+event names the ids the response shows (``audit.reads``). The acting user (portal) or API client (API)
+and the organization are the request's, as the tenancy guard resolved them. Single-record pages use
+``services.record_view``.
+"""
+
+import re
+
+from accounts.tenancy import organization_scope
+from audit import reads
+
+from .models import Assessment, UploadedFile
+
+# org/<organization id>/assessments/<assessment id>/<random>.<ext>: see medilens.storage.object_key.
+_KEY = re.compile(r"^org/(?P<organization>\d+)/assessments/(?P<assessment>[0-9a-f-]{36})/[0-9a-f]{32}\.\w+$")
+
+
+def _page(page) -> list:
+    """Evaluate a paginator page's rows once: the template then reuses the same list."""
+    page.object_list = list(page.object_list)
+    return page.object_list
+
+
+def _actor(request):
+    """The portal's signed-in user, or the API's client (DRF puts the ApiClient in request.auth)."""
+    return getattr(request, "auth", None) or request.user
+
+
+def patient_list(*, request, page, search: str = "") -> None:
+    patients = _page(page)
+    reads.record_list(
+        action="patient.listed",
+        actor=_actor(request),
+        organization=request.organization,
+        ids=[patient.pk for patient in patients],
+        patients=[patient.pk for patient in patients],
+        query={**reads.search_summary(search), "page": page.number},
+    )
+
+
+def api_patient_list(*, request, patients) -> None:
+    reads.record_list(
+        action="patient.listed",
+        actor=_actor(request),
+        organization=request.organization,
+        ids=[patient.pk for patient in patients],
+        patients=[patient.pk for patient in patients],
+        query={**reads.search_summary(request.query_params.get("q", "")), **_cursor(request)},
+    )
+
+
+def _cursor(request) -> dict:
+    return {"cursor": True} if request.query_params.get("cursor") else {}
+
+
+def api_assessment_list(*, request, assessments, filters: dict) -> None:
+    query = {name: str(getattr(value, "pk", value)) for name, value in filters.items()}
+    reads.record_list(
+        action="assessment.listed",
+        actor=_actor(request),
+        organization=request.organization,
+        ids=[assessment.pk for assessment in assessments],
+        patients=[assessment.patient_id for assessment in assessments],
+        query={**query, **_cursor(request)},
+    )
+
+
+def file_list(*, request, assessment: Assessment, files) -> None:
+    reads.record_list(
+        action="file.listed",
+        actor=_actor(request),
+        organization=request.organization,
+        target=assessment,
+        ids=[uploaded.pk for uploaded in files],
+        patients=[assessment.patient_id],
+        query={"assessment": str(assessment.pk)},
+    )
+
+
+def patient_form(*, request, patient, page: str) -> None:
+    """A form that shows a patient's record (the edit form, the new-assessment form)."""
+    reads.record_read(
+        action="patient.viewed", actor=_actor(request), organization=request.organization, target=patient,
+        patients=[patient.pk], details={"page": page},
+    )
+
+
+def dashboard(*, request, assessments) -> None:
+    """The dashboard's recent assessments (patients' names, scores). A dashboard that shows none read no
+    patient data: nothing to record."""
+    if not assessments:
+        return
+    reads.record_list(
+        action="dashboard.viewed",
+        actor=_actor(request),
+        organization=request.organization,
+        ids=[assessment.pk for assessment in assessments],
+        patients=[assessment.patient_id for assessment in assessments],
+        query={"section": "recent_assessments"},
+    )
+
+
+def signed_link_fetched(*, request, payload: dict) -> None:
+    """The embedded default's signed download link, fetched: audited when the file is sent, whoever holds
+    the link (the link is the authorization; the session, when there is one, names the person)."""
+    from accounts.models import Organization
+
+    match = _KEY.match(str(payload.get("k", "")))
+    if match is None:
+        return
+    organization = Organization.objects.filter(pk=int(match["organization"])).first()
+    if organization is None:
+        return
+    with organization_scope(organization):
+        uploaded = UploadedFile.objects.filter(storage_key=payload["k"]).select_related("assessment").first()
+        assessment = uploaded.assessment if uploaded else Assessment.objects.filter(pk=match["assessment"]).first()
+    user = getattr(request, "user", None)
+    reads.record_read(
+        action="file.downloaded",
+        actor=user if getattr(user, "is_authenticated", False) else "anonymous",
+        organization=organization,
+        target=uploaded or assessment,
+        patients=[assessment.patient_id] if assessment else [],
+        details={"via": "signed_link", "assessment_id": match["assessment"], "file": "input" if uploaded else "image"},
+    )
