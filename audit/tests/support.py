@@ -6,7 +6,6 @@ PostgreSQL disables the triggers, SQLite drops them; both put them back afterwar
 """
 
 import io
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -185,12 +184,6 @@ def committed_audit_rows_removable():
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608
         for statement in saved:
             cursor.execute(statement)
-
-
-@pytest.fixture(autouse=True)
-def _own_checkpoint_prefix(settings):
-    """Checkpoints live in storage, which a test's rollback does not undo: each test gets its own prefix."""
-    settings.AUDIT_CHECKPOINT_PREFIX = f"audit-checkpoints-test/{uuid.uuid4().hex}"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ a few lines here when they land:
 
 * ``SECRET_SETTINGS``: settings whose values must never be written into an archive. A backup refuses to
   finish an archive in which one of these values appears (``archive.SecretGuard``).
-* ``KEPT_PREFIXES``: object prefixes that are not the application's data but records about it (the purge
+* ``kept_prefixes()``: object prefixes that are not the application's data but records about it (the purge
   ledger, the audit checkpoints). A restore target may already hold them; a restore never overwrites
   them.
 * ``after_restore(manifest)``: called once a restore has put back the database and the objects and
@@ -34,7 +34,10 @@ SECRET_SETTINGS = (
 # Values shorter than this are not looked for: a short value would match by chance.
 _MIN_SECRET_LENGTH = 16
 
-KEPT_PREFIXES = ("ledger/", f"{settings.AUDIT_CHECKPOINT_PREFIX.strip('/')}/")
+def kept_prefixes() -> tuple[str, ...]:
+    """The purge ledger's prefix and the audit checkpoints' (read when called: a deployment, or a test,
+    may point the checkpoints elsewhere)."""
+    return ("ledger/", f"{settings.AUDIT_CHECKPOINT_PREFIX.strip('/')}/")
 
 
 def secret_values() -> list[bytes]:

@@ -51,7 +51,7 @@ def check_target(*, force: bool) -> None:
             f"the database already has {tables} table(s): a restore goes into an empty database "
             "(pass --force to replace its contents with the archive's)"
         )
-    key = has_objects(default_storage, ignoring=hooks.KEPT_PREFIXES)
+    key = has_objects(default_storage, ignoring=hooks.kept_prefixes())
     if key and not force:
         raise RestoreRefused(
             f"the storage already holds objects (e.g. {key}): a restore goes into an empty bucket "
@@ -93,8 +93,8 @@ class _Writer:
     def _object(self, name: str, stream) -> tuple[str, int]:
         key = name[len(archive.OBJECTS_DIR):]
         reader = HashingReader(stream)
-        exists = (self.force or key.startswith(hooks.KEPT_PREFIXES)) and default_storage.exists(key)
-        if exists and key.startswith(hooks.KEPT_PREFIXES):
+        exists = (self.force or key.startswith(hooks.kept_prefixes())) and default_storage.exists(key)
+        if exists and key.startswith(hooks.kept_prefixes()):
             # The target's own records (purge ledger, audit checkpoints) are kept as they are.
             while reader.read(verify.CHUNK):
                 pass

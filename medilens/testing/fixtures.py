@@ -1,5 +1,6 @@
 """Shared pytest fixtures: two tenants, a member of each role in each, API clients, logged-in clients."""
 
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -72,6 +73,13 @@ def _fresh_sign_in_limits(settings):
     client = redis.Redis.from_url(settings.REDIS_URL)
     for key in client.scan_iter(match=f"{settings.CACHE_KEY_PREFIX}:*:limits:*", count=1000):
         client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def _own_checkpoint_prefix(settings):
+    """Audit checkpoints live in storage, which a test's database rollback does not undo: a checkpoint left by
+    an earlier test would read as truncation to the next one. Each test gets its own prefix."""
+    settings.AUDIT_CHECKPOINT_PREFIX = f"audit-checkpoints-test/{uuid.uuid4().hex}"
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ from retention.tests.helpers import PHI, full_patient
 
 from .conftest import manage, target_env
 
+# What a restore itself appends: its two audit events, each queued for the sealer.
+RESTORE_ADDS = {"audit_auditevent": 2, "audit_pendingseal": 2}
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -35,11 +38,17 @@ def row_counts(database: str) -> dict[str, int]:
         return {table: target.execute(count.format(sql.Identifier(table))).fetchone()[0] for (table,) in tables}
 
 
-def bucket_checksums(s3_server, bucket: str) -> dict[str, tuple[str, int]]:
+RESTORE_RECORDS = "audit-checkpoints/"  # what a restore writes about itself (its signed audit checkpoint)
+
+
+def bucket_checksums(s3_server, bucket: str, *, records: bool = False) -> dict[str, tuple[str, int]]:
+    """The bucket's objects and their checksums; the restore's own audit checkpoints only if ``records``."""
     client = s3_server.client()
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
+            if item["Key"].startswith(RESTORE_RECORDS) and not records:
+                continue
             body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             found[item["Key"]] = (hashlib.sha256(body).hexdigest(), len(body))
     return found
@@ -68,10 +77,13 @@ def test_round_trip_on_postgresql_and_s3(tenant_a, source_storage, backup_key, f
     assert restored.returncode == 0, restored.stdout + restored.stderr
     counts = row_counts(fresh_database)
     for table, expected in manifest["database"]["row_counts"].items():
-        # The restore adds its own audit event ("backup.restored", platform chain) after the check.
-        assert counts[table] == expected + (1 if table == "audit_auditevent" else 0), table
+        # The restore appends its own two platform events after the check ("audit.database_restored" with
+        # the restore checkpoint, then "backup.restored"), queued for sealing; nothing else changes.
+        assert counts[table] == expected + RESTORE_ADDS.get(table, 0), table
     objects = {item["key"]: (item["sha256"], item["size"]) for item in manifest["objects"]}
     assert bucket_checksums(s3_server, fresh_bucket) == objects
+    restore_checkpoints = set(bucket_checksums(s3_server, fresh_bucket, records=True)) - set(objects)
+    assert len(restore_checkpoints) == 1 and "-restore-" in restore_checkpoints.pop()
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname=fresh_database) as target:
         row = target.execute("SELECT mrn, family_name FROM assessments_patient").fetchone()
     assert row == (PHI["mrn"], PHI["family_name"])
@@ -86,7 +98,7 @@ def test_round_trip_on_postgresql_and_s3(tenant_a, source_storage, backup_key, f
     assert forced.returncode == 0, forced.stdout + forced.stderr
     counts_after = row_counts(fresh_database)
     assert counts_after["assessments_patient"] == 1
-    assert counts_after["audit_auditevent"] == manifest["database"]["row_counts"]["audit_auditevent"] + 1
+    assert counts_after["audit_auditevent"] == manifest["database"]["row_counts"]["audit_auditevent"] + 2
     assert bucket_checksums(s3_server, fresh_bucket) == objects
 
 
