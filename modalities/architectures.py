@@ -5,9 +5,9 @@ no code). The factory builds the network from the version's input specification 
 number of output labels; a weights file must match that network's ``state_dict`` exactly (same tensor
 names, same shapes, floating-point dtypes), or it is refused at upload with the differences named.
 
-Every architecture exposes ``features(x)`` (the last convolutional feature map: the layer Grad-CAM
-explains, Selvaraju et al., ICCV 2017) and ``head(features)`` (pooling and classifier), with
-``forward(x) == head(features(x))``.
+Every architecture names its ``explained_layer``: the module whose output is the last convolutional feature
+map, the layer Grad-CAM explains (Selvaraju et al., ICCV 2017; modalities.runtime runs Captum's LayerGradCam
+on it).
 
 torch is imported inside functions only: the web process imports this module at start-up.
 """
@@ -57,14 +57,12 @@ def _small_cnn_class():
             )
             self.classifier = nn.Linear(fourth, num_classes)
 
-        def features(self, x):
-            return self.backbone(x)
-
-        def head(self, features):
-            return self.classifier(features.amax(dim=(2, 3)))
+        @property
+        def explained_layer(self):
+            return self.backbone
 
         def forward(self, x):
-            return self.head(self.features(x))
+            return self.classifier(self.backbone(x).amax(dim=(2, 3)))
 
     return SmallCNN
 

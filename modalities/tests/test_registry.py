@@ -337,6 +337,25 @@ def test_heatmap_overlay_is_a_png_of_the_image_size():
     assert Image.open(io.BytesIO(big)).size == (512, 1024), "explanations are scaled to 1024 px at most"
 
 
+def test_the_overlay_colours_heat_on_the_jet_scale_and_leaves_cold_pixels_as_they_were():
+    """Half opacity at full heat: a grey 0.5 pixel becomes half grey, half jet's top colour (dark red,
+    RGB 0.5, 0, 0); a pixel with no heat keeps the image's own grey; mid heat is jet's green."""
+    import numpy as np
+    from PIL import Image
+
+    image = np.full((40, 30), 0.5, dtype=np.float32)
+    heat = np.zeros((40, 30), dtype=np.float32)
+    heat[:, 20:] = 1.0
+    heat[:, 10:20] = 0.5
+    pixels = np.asarray(Image.open(io.BytesIO(runtime.heatmap_overlay_png(image, heat))).convert("RGB")).astype(int)
+    grey = round(0.5 * 255)
+    assert np.abs(pixels[20, 2] - [grey, grey, grey]).max() <= 1
+    hot = pixels[20, 25]
+    assert abs(hot[0] - (0.5 * grey + 0.5 * 127.5)) <= 2 and abs(hot[1] - 0.5 * grey) <= 2 and hot[1] == hot[2]
+    middle = pixels[20, 15]
+    assert middle[1] > middle[0] and middle[1] > middle[2], "the middle of jet is green"
+
+
 # --- torch in the processes -----------------------------------------------------------------------------------
 def test_configure_torch_sets_the_thread_count():
     import torch
