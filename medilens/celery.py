@@ -2,7 +2,6 @@
 
 import logging
 import os
-import threading
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
@@ -34,40 +33,26 @@ def _configure_torch_in_worker(**kwargs):
     configure_torch()
 
 
-@worker_process_init.connect
-def _warm_up_in_worker_process(**kwargs):
-    """Prefork children: compile the retinal measures' JIT code as the process starts (see warm_up_later)."""
-    warm_up_later(app)
-
-
 @worker_init.connect
-def _warm_up_in_worker(sender=None, **kwargs):
-    """Solo and threads pools run their tasks in this process: compile here. A prefork parent only forks its
-    children, which compile for themselves: a compiling thread here would be copied into a child mid-way,
-    holding numba's compiler lock."""
-    from celery.concurrency import get_implementation
-    from celery.concurrency.prefork import TaskPool as PreforkPool
-
-    if not issubclass(get_implementation(sender.pool_cls), PreforkPool):
-        warm_up_later(sender.app)
+def _warm_up(sender=None, **kwargs):
+    """Compile the modalities' JIT code before this worker takes a task (see warm_up)."""
+    warm_up(sender.app)
 
 
-def warm_up_later(application) -> threading.Thread | None:
-    """Compile skan's numba code (the retinal tortuosity's skeleton walk: seconds, once per process) in a
-    background thread, when this worker consumes the retinal analysis' queue, so no analysis waits for it.
-    An analysis that starts meanwhile waits only for the rest of the compilation (numba's lock). Returns
-    the thread, or None when this worker never runs the retinal analysis."""
+def warm_up(application) -> float | None:
+    """Compile skan's numba code (the retinal tortuosity's skeleton walk: seconds, once per process) when
+    this worker consumes the retinal analysis' queue, so that no analysis waits for it. It runs in
+    worker_init: in the process that runs the tasks (solo and threads pools), or in a prefork parent
+    before it forks its children, which inherit the compiled code (worker_process_init handlers may not
+    block for more than 4 seconds). Returns the seconds it took, or None when this worker never runs the
+    retinal analysis."""
     from modalities import registry
 
     consumed = set(application.amqp.queues.consume_from or ())
     if consumed and registry.get("retinal").queue not in consumed:
         return None
-    thread = threading.Thread(target=_warm_up, name="retinal-warm-up", daemon=True)
-    thread.start()
-    return thread
+    from modalities.retinal.measure import warm_up as compile_skeleton_walk
 
-
-def _warm_up() -> None:
-    from modalities.retinal.measure import warm_up
-
-    logger.info("retinal measures: skan's numba code compiled in %.1f s", warm_up())
+    seconds = compile_skeleton_walk()
+    logger.info("retinal measures: skan's numba code compiled in %.1f s", seconds)
+    return seconds

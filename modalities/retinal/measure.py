@@ -59,7 +59,8 @@ def centreline_segments(mask) -> list:
 
 def warm_up() -> float:
     """Compile skan's numba code on a small cross (seconds in a new process, then milliseconds); returns the
-    seconds it took. The Celery workers call it as they start (medilens.celery), so no analysis pays it."""
+    seconds it took. A Celery worker calls it before it takes a task (medilens.celery), so no analysis pays
+    it."""
     import time
 
     import numpy as np
