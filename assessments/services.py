@@ -1,14 +1,15 @@
 """Every state change of patients and assessments: keyword-only, an explicit actor and organization,
 one transaction, the audit event recorded last in it.
 
-Callers (portal views, API views, tasks, commands) run inside the organization's scope.
+Callers (portal views, API views, tasks, commands) run inside the organization's scope. Status changes
+(``status_services``) and the worker's writes (``result_services``) are modules of their own, re-exported
+here: callers use ``services.transition``, ``services.save_results`` and so on.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,22 +26,27 @@ from modalities.base import InputError
 from .models import (
     AIExplanation,
     Assessment,
-    BiomarkerValue,
     ChatMessage,
     ChatThread,
     Patient,
     PipelineStage,
     UploadedFile,
 )
+from .result_services import STAGE_FIELDS, biomarker_value, save_results, save_stages  # noqa: F401 (re-exported)
+from .status_services import (  # noqa: F401 (re-exported: callers use services.transition etc.)
+    TransitionRefused,
+    apply_transition,
+    cancel_assessment,
+    enqueue,
+    reap_stuck,
+    retry_assessment,
+    transition,
+)
 from .uploads import ATTACHMENT_TYPES, display_name, prepare_upload
 
 logger = logging.getLogger(__name__)
 
 Status = Assessment.Status
-
-
-class TransitionRefused(ValidationError):
-    pass
 
 
 def _actor_fields(actor) -> dict:
@@ -216,25 +222,6 @@ def _store_files(*, assessment, prepared, kind, actor, written: list[str]) -> li
     return UploadedFile.objects.bulk_create(rows)
 
 
-def enqueue(assessment: Assessment) -> None:
-    """Publish run_assessment after the transaction commits (never for rows that might roll back)."""
-    from .tasks import run_assessment
-
-    analyzer = registry.get(assessment.modality)
-    assessment_id = str(assessment.pk)
-
-    def publish():
-        try:
-            run_assessment.apply_async(args=[assessment_id], queue=analyzer.queue)
-        except Exception:
-            # The broker is down: the row stays queued and the dispatcher re-publishes it.
-            logger.exception("could not publish assessment %s; the dispatcher will retry", assessment_id)
-            return
-        Assessment.objects.with_scopes_disabled().filter(pk=assessment_id).update(last_enqueued_at=timezone.now())
-
-    transaction.on_commit(publish)
-
-
 def create_assessment(
     *, actor, organization, patient: Patient, modality: str, inputs: dict | None = None, files=(), attachments=()
 ) -> Assessment:
@@ -369,76 +356,6 @@ def issue_explanation_image_url(*, actor, assessment: Assessment) -> str | None:
     return url
 
 
-def transition(assessment_id, to: str, *, actor, reason: str = "", **fields) -> Assessment:
-    """The one place assessment status changes: lock the row, check the move, stamp its time, audit it."""
-    with transaction.atomic():
-        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
-        return apply_transition(assessment, to, actor=actor, reason=reason, **fields)
-
-
-def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = "", **fields) -> Assessment:
-    """``transition`` on a row the caller has already locked (``select_for_update``) in the current
-    transaction: the pipeline claims and saves results this way without locking and saving the row twice.
-    Saves the row, with any other fields the caller changed on it."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("apply_transition needs the caller's transaction and row lock")
-    allowed = Assessment.TRANSITIONS[assessment.status]
-    if to not in allowed:
-        raise TransitionRefused(
-            f"An assessment that is {assessment.get_status_display().lower()} cannot become {to}."
-        )
-    previous = assessment.status
-    now = timezone.now()
-    assessment.status = to
-    stamp = {
-        Status.QUEUED: "queued_at",
-        Status.RUNNING: "started_at",
-        Status.COMPLETED: "completed_at",
-        Status.FAILED: "failed_at",
-        Status.CANCELLED: "cancelled_at",
-    }[to]
-    setattr(assessment, stamp, now)
-    if to == Status.FAILED:
-        assessment.failure_reason = reason or "The analysis failed."
-    if to == Status.QUEUED:
-        assessment.failure_reason = ""
-        assessment.deadline_at = None
-    for name, value in fields.items():
-        setattr(assessment, name, value)
-    assessment.save()
-    details = {"from": previous, "to": to}
-    if reason:
-        details["reason"] = reason[:500]
-    audit.record(
-        action=f"assessment.{to}",
-        actor=actor,
-        organization_id=assessment.organization_id,
-        target=assessment,
-        details=details,
-    )
-    if to == Status.QUEUED:
-        PipelineStage.objects.filter(assessment=assessment).update(
-            status=PipelineStage.Status.PENDING, started_at=None, finished_at=None, duration_ms=None, error=""
-        )
-        enqueue(assessment)
-    elif to == Status.CANCELLED:
-        # Stages that never ran (or were cut short) are skipped, not left "pending" or "running" forever.
-        PipelineStage.objects.filter(
-            assessment=assessment, status__in=[PipelineStage.Status.PENDING, PipelineStage.Status.RUNNING]
-        ).update(status=PipelineStage.Status.SKIPPED, finished_at=now)
-    return assessment
-
-
-def cancel_assessment(*, actor, assessment: Assessment) -> Assessment:
-    return transition(assessment.pk, Status.CANCELLED, actor=actor)
-
-
-def retry_assessment(*, actor, assessment: Assessment) -> Assessment:
-    if assessment.status != Status.FAILED:
-        raise TransitionRefused("Only a failed assessment can be retried.")
-    return transition(assessment.pk, Status.QUEUED, actor=actor)
-
-
 REFERENCE_MODEL_ACKNOWLEDGEMENT = (
     "This result comes from a reference model that is not for clinical use. Tick the acknowledgement to sign "
     "it off: you confirm it will not be used for a clinical decision."
@@ -508,87 +425,6 @@ def post_message(*, actor, assessment: Assessment, body: str) -> ChatMessage:
     return message
 
 
-# --- results, written by the worker ------------------------------------------------------------------
-def save_results(
-    *, assessment_id, result, catalogue, explanation_image_key: str = "", stages=()
-) -> Assessment | None:
-    """Write the outcome in one transaction; returns None when the assessment is no longer running
-    (cancelled meanwhile, or already finished by another delivery), in which case nothing is written.
-    ``stages``: PipelineStage rows whose timings the pipeline kept in memory, written in the same
-    transaction."""
-    with transaction.atomic():
-        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
-        if assessment.status != Status.RUNNING:
-            return None
-        now = result.measured_at or timezone.now()
-        BiomarkerValue.objects.bulk_create(
-            biomarker_value(catalogue[name], value, assessment=assessment, measured_at=now)
-            for name, value in result.biomarkers.items()
-        )
-        AIExplanation.objects.create(
-            organization_id=assessment.organization_id,
-            assessment=assessment,
-            summary=result.explanation_summary,
-            contributions=result.contributions_json(),
-            image_key=explanation_image_key,
-        )
-        save_stages(stages)
-        assessment.risk_score = result.risk_score
-        assessment.risk_level = result.risk_level or ""
-        assessment.confidence = result.confidence
-        assessment.recommendations = result.recommendations
-        assessment.results = result.document()
-        assessment.method_version = result.method_version
-        assessment.model_version_id = result.model_version_id
-        return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
-
-
-def biomarker_value(spec, value: float, *, assessment: Assessment, measured_at) -> BiomarkerValue:
-    """An unsaved BiomarkerValue: the value with its catalogue entry's unit and range as they were applied,
-    and the flag computed against that range."""
-    return BiomarkerValue(
-        organization_id=assessment.organization_id,
-        assessment=assessment,
-        patient_id=assessment.patient_id,
-        name=spec.name,
-        category=spec.category,
-        value=round(value, spec.decimals),
-        unit=spec.unit,
-        reference_low=spec.reference_low,
-        reference_high=spec.reference_high,
-        reference_low_inclusive=spec.inclusive("reference_low"),
-        reference_high_inclusive=spec.inclusive("reference_high"),
-        flag=spec.flag(round(value, spec.decimals)),
-        measured_at=measured_at,
-    )
-
-
-STAGE_FIELDS = ["status", "started_at", "finished_at", "duration_ms", "error"]
-
-
-def save_stages(stages) -> None:
-    """Write pipeline stages' progress: one prepared UPDATE by primary key, executed for each row.
-
-    Not ``bulk_update``: its CASE/WHEN expressions cost ~5 ms of ORM work per call, more than the
-    statement (benchmarks/pipeline_throughput.py). The rows come from a tenant-scoped query.
-    """
-    stages = list(stages)
-    if not stages:
-        return
-    connection = transaction.get_connection()
-    meta = PipelineStage._meta
-    quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in STAGE_FIELDS]
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608 (identifiers from model metadata, quoted; values are parameters)
-    rows = [
-        [field.get_db_prep_value(getattr(stage, field.attname), connection) for field in fields] + [stage.pk]
-        for stage in stages
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-
-
 def prior_results(patient: Patient, modality: str, limit: int = 20):
     """This patient's completed assessments of one modality, newest first (for analyzers' with_history)."""
     from modalities.base import PriorResult
@@ -622,34 +458,3 @@ def patient_facts(patient: Patient):
         on_statin=patient.on_statin,
         prior_cardiovascular_disease=patient.prior_cardiovascular_disease,
     )
-
-
-def reap_stuck(*, now=None) -> dict:
-    """Requeue a running assessment past its deadline once; fail it the second time. Re-publish queued
-    assessments whose message may have been lost (broker down when they were created)."""
-    now = now or timezone.now()
-    requeued = failed = republished = 0
-    stuck = Assessment.objects.filter(status=Status.RUNNING, deadline_at__lt=now).values_list("pk", "reaper_requeues")
-    for pk, requeues in list(stuck):
-        try:
-            if requeues < 1:
-                transition(pk, Status.QUEUED, actor="system:reaper", reaper_requeues=requeues + 1)
-                requeued += 1
-            else:
-                transition(
-                    pk,
-                    Status.FAILED,
-                    actor="system:reaper",
-                    reason="The analysis stopped responding twice and was stopped. Retry it, or contact support "
-                    "if it keeps failing.",
-                )
-                failed += 1
-        except TransitionRefused:
-            continue  # it moved on between the query and the lock
-    stale = now - timedelta(seconds=settings.ASSESSMENT_REPUBLISH_AFTER_SECONDS)
-    lost = Assessment.objects.filter(status=Status.QUEUED, queued_at__lt=stale).exclude(last_enqueued_at__gte=stale)
-    for assessment in lost.select_related("organization")[:500]:
-        with transaction.atomic():
-            enqueue(assessment)
-        republished += 1
-    return {"requeued": requeued, "failed": failed, "republished": republished}

@@ -37,7 +37,6 @@ import gc
 import random
 import sys
 import time
-import types
 import uuid
 from collections import Counter
 from datetime import date, timedelta
@@ -45,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _bare_api import bare_urlconf  # noqa: E402
 from _bench import Bench, machine, summary, table  # noqa: E402
 
 TARGET_RATIO = 2.0
@@ -203,73 +203,6 @@ def populate(organization, count: int, rng: random.Random) -> list:
     return ids
 
 
-def bare_urlconf(organization, api_client) -> str:
-    """A URLconf module (registered in sys.modules) with the bare endpoints and medilens.urls.
-
-    Besides the bare list and retrieve, "bare retrieve + audit" is the bare retrieve plus the
-    ``assessment.viewed`` audit event the API writes (same actor): it shows how much of the API's extra
-    time on a retrieve is that write, and how much is authentication, permission and throttling."""
-    from django.shortcuts import get_object_or_404
-    from django.urls import include, path
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    from accounts.tenancy import organization_scope, scopes_disabled
-    from assessments import selectors, services
-    from assessments.api.serializers import AssessmentSerializer
-    from assessments.api.views import Cursor
-    from assessments.models import Assessment
-
-    # The API's keys here may view results: serialize what it serializes for them.
-    full = {"view_results": True}
-
-    def queryset():
-        return selectors.with_details(Assessment.objects.with_scopes_disabled().filter(organization=organization))
-
-    class BareAssessmentList(APIView):
-        authentication_classes = []
-        permission_classes = []
-        throttle_classes = []
-
-        def get(self, request):
-            # with_details' prefetch querysets use the scoped managers: no scope here, so the guard is off.
-            with scopes_disabled():
-                paginator = Cursor()
-                page = paginator.paginate_queryset(queryset(), request, self)
-                data = AssessmentSerializer(page, many=True, context=full).data
-                return paginator.get_paginated_response(data)
-
-    class BareAssessmentDetail(APIView):
-        authentication_classes = []
-        permission_classes = []
-        throttle_classes = []
-
-        def get(self, request, pk):
-            with scopes_disabled():
-                assessment = get_object_or_404(queryset(), pk=pk)
-                return Response(AssessmentSerializer(assessment, context=full).data)
-
-    class BareAssessmentDetailAudited(BareAssessmentDetail):
-        def get(self, request, pk):
-            # The API's order: fetch, audit the read, serialize.
-            with scopes_disabled():
-                assessment = get_object_or_404(queryset(), pk=pk)
-            with organization_scope(organization):
-                services.record_view(actor=api_client, organization=organization, obj=assessment)
-            with scopes_disabled():
-                return Response(AssessmentSerializer(assessment, context=full).data)
-
-    module = types.ModuleType("bench_api_latency_urls")
-    module.urlpatterns = [
-        path("bench/bare/assessments/", BareAssessmentList.as_view()),
-        path("bench/bare/assessments/<uuid:pk>/", BareAssessmentDetail.as_view()),
-        path("bench/bare-audited/assessments/<uuid:pk>/", BareAssessmentDetailAudited.as_view()),
-        path("", include("medilens.urls")),
-    ]
-    sys.modules[module.__name__] = module
-    return module.__name__
-
-
 def query_kinds(captured) -> str:
     kinds = Counter()
     for query in captured.captured_queries:
@@ -289,7 +222,7 @@ def query_kinds(captured) -> str:
     return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in kinds.items())
 
 
-def main(argv=None) -> int:
+def arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10000, help="assessments in the organization (default 10000)")
     parser.add_argument("--requests", type=int, default=300, help="timed requests per endpoint (default 300)")
@@ -302,12 +235,202 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not 100 <= args.count <= 100000 or not 10 <= args.requests <= 5000 or not 0 <= args.warmup <= 500:
         parser.error("--count 100-100000, --requests 10-5000, --warmup 0-500")
+    return args
 
+
+class Endpoints:
+    """The five endpoints, each requested through a client that checks for 200."""
+
+    def __init__(self, ids: list, key: str):
+        from django.test import Client
+
+        self.ids = ids
+        self.paths = {
+            "API list": lambda i: "/api/v1/assessments/",
+            "bare list": lambda i: "/bench/bare/assessments/",
+            "API retrieve": lambda i: f"/api/v1/assessments/{ids[i % len(ids)]}/",
+            "bare retrieve": lambda i: f"/bench/bare/assessments/{ids[i % len(ids)]}/",
+            "bare retrieve + audit": lambda i: f"/bench/bare-audited/assessments/{ids[i % len(ids)]}/",
+        }
+        self.order = list(self.paths)
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+        self.bare_client = Client()  # the bare views ignore the key; no header keeps them honest
+
+    def get(self, name: str, index: int):
+        target = self.client if name.startswith("API") else self.bare_client
+        response = target.get(self.paths[name](index))
+        if response.status_code != 200:
+            raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.content[:300]!r}")
+        return response
+
+    def check_same_data(self) -> int:
+        """The bare paths return what the API returns; the first page's size in bytes."""
+        api_page, bare_page = self.get("API list", 0).json(), self.get("bare list", 0).json()
+        if len(api_page["results"]) != 50 or api_page["results"] != bare_page["results"]:
+            raise RuntimeError("the bare list does not return the API's first page")
+        if self.get("API retrieve", 7).json() != self.get("bare retrieve", 7).json():
+            raise RuntimeError("the bare retrieve does not return the API's representation")
+        return len(self.get("API list", 0).content)
+
+
+class Measured:
+    """Per endpoint: each request's time, its time in SQL and the full-GC pause that landed on it (ms)."""
+
+    def __init__(self, order: list[str]):
+        self.timings = {name: [] for name in order}
+        self.sql_ms = {name: [] for name in order}
+        self.gc_ms = {name: [] for name in order}
+        self.elapsed = 0.0
+        self.tracked = 0
+
+
+def measure(endpoints: Endpoints, sample: list[int], args, rng: random.Random) -> Measured:
+    from django.db import connection
+
+    for i in range(args.warmup):
+        for name in endpoints.order:
+            endpoints.get(name, sample[i])
+    measured = Measured(endpoints.order)
+    in_sql = [0.0]
+    # Full (generation-2) garbage collections: their pause lands on whichever request happens to
+    # allocate the object that triggers one; counted per request so the tails can be told apart.
+    full_gc = {"ms": 0.0, "started": 0.0}
+
+    def on_gc(phase, info):
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            full_gc["started"] = time.perf_counter()
+        else:
+            full_gc["ms"] += (time.perf_counter() - full_gc["started"]) * 1000
+
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    measured.tracked = len(gc.get_objects())
+    gc.callbacks.append(on_gc)
+
+    def timed_execute(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            in_sql[0] += time.perf_counter() - started
+
+    began = time.perf_counter()
+    with connection.execute_wrapper(timed_execute):
+        for i in range(args.requests):
+            index = sample[(args.warmup + i) % len(sample)]
+            # A new order each round: a fixed one phase-locks periodic pauses (full GCs) onto one endpoint.
+            for name in rng.sample(endpoints.order, len(endpoints.order)):
+                in_sql[0] = 0.0
+                full_gc["ms"] = 0.0
+                started = time.perf_counter()
+                endpoints.get(name, index)
+                measured.timings[name].append((time.perf_counter() - started) * 1000)
+                measured.sql_ms[name].append(in_sql[0] * 1000)
+                measured.gc_ms[name].append(full_gc["ms"])
+    measured.elapsed = time.perf_counter() - began
+    gc.callbacks.remove(on_gc)
+    return measured
+
+
+def statements(endpoints: Endpoints, index: int) -> dict[str, tuple[int, str]]:
+    """SQL statements of one request per endpoint: (count, kinds)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    queries = {}
+    for name in endpoints.order:
+        with CaptureQueriesContext(connection) as captured:
+            endpoints.get(name, index)
+        queries[name] = (len(captured.captured_queries), query_kinds(captured))
+    return queries
+
+
+def ratio_rows(stats: dict) -> list[list]:
+    rows = []
+    for kind in ("list", "retrieve"):
+        api, bare = stats[f"API {kind}"], stats[f"bare {kind}"]
+        p50, p99 = api["p50"] / bare["p50"], api["p99"] / bare["p99"]
+        rows.append([kind, f"{p50:.2f}x", f"{p99:.2f}x", "met" if max(p50, p99) <= TARGET_RATIO else "MISSED"])
+    return rows
+
+
+def report_latency(measured: Measured, queries: dict, args) -> None:
+    stats = {name: summary(values) for name, values in measured.timings.items()}
+    rows = [
+        [
+            name,
+            stats[name]["p50"],
+            stats[name]["p90"],
+            stats[name]["p99"],
+            stats[name]["mean"],
+            queries[name][0],
+            summary(measured.sql_ms[name])["p50"],
+        ]
+        for name in measured.timings
+    ]
+    print(
+        table(
+            ["endpoint", "p50 ms", "p90 ms", "p99 ms", "mean ms", "SQL/request", "in SQL p50 ms"],
+            rows,
+            title=f"Latency in-process (Django test Client), {args.requests} requests each",
+        )
+    )
+    print()
+    print(table(["API / bare", "p50 ratio", "p99 ratio", "target <= 2x"], ratio_rows(stats)))
+    bare_p50 = stats["bare retrieve"]["p50"]
+    extra, audit_write = stats["API retrieve"]["p50"] - bare_p50, stats["bare retrieve + audit"]["p50"] - bare_p50
+    print(
+        f"retrieve: of the API's extra {extra:.1f} ms at p50, "
+        f"the assessment.viewed audit write is {audit_write:.1f} ms "
+        "(bare retrieve + audit - bare retrieve); the rest is authentication, permission, throttle and scope"
+    )
+    print()
+
+
+def report_garbage_collections(measured: Measured, args) -> None:
+    stats = {name: summary(values) for name, values in measured.timings.items()}
+    gc_rows = []
+    clean_stats = {}
+    for name in measured.timings:
+        hits = [ms for ms in measured.gc_ms[name] if ms > 0]
+        clean = [t for t, ms in zip(measured.timings[name], measured.gc_ms[name], strict=True) if ms == 0]
+        clean_stats[name] = summary(clean) if clean else stats[name]
+        gc_rows.append(
+            [
+                name,
+                len(hits),
+                sum(hits) / len(hits) if hits else 0.0,
+                clean_stats[name]["p50"],
+                clean_stats[name]["p99"],
+            ]
+        )
+    print(
+        table(
+            ["endpoint", "requests with a full GC", "mean full-GC pause ms", "p50 ms without", "p99 ms without"],
+            gc_rows,
+            title=f"Full (gen-2) garbage collections during the timed requests ({measured.tracked:,} objects tracked"
+            + (", after gc.freeze()" if args.gc_freeze else "")
+            + "): the same process pause, landing on whichever request triggers it",
+        )
+    )
+    print()
+    print(
+        table(
+            ["API / bare, requests without a full GC", "p50 ratio", "p99 ratio", "target <= 2x"],
+            ratio_rows(clean_stats),
+        )
+    )
+    print()
+
+
+def main(argv=None) -> int:
+    args = arguments(argv)
     print(f"api_latency: {args.count} assessments, {args.requests} requests per endpoint; {machine()}", flush=True)
     with Bench("api_latency", extra_env={"API_THROTTLE_RATE": "1000000/min"}):
-        from django.db import connection
-        from django.test import Client, override_settings
-        from django.test.utils import CaptureQueriesContext
+        from django.test import override_settings
 
         from accounts.models import Organization
         from medilens.testing.factories import make_api_client
@@ -317,167 +440,22 @@ def main(argv=None) -> int:
         ids = populate(organization, args.count, rng)
         api_client, key = make_api_client(organization)
         urlconf = bare_urlconf(organization, api_client)
-
-        endpoints = {
-            "API list": lambda i: "/api/v1/assessments/",
-            "bare list": lambda i: "/bench/bare/assessments/",
-            "API retrieve": lambda i: f"/api/v1/assessments/{ids[i % len(ids)]}/",
-            "bare retrieve": lambda i: f"/bench/bare/assessments/{ids[i % len(ids)]}/",
-            "bare retrieve + audit": lambda i: f"/bench/bare-audited/assessments/{ids[i % len(ids)]}/",
-        }
         with override_settings(ROOT_URLCONF=urlconf):
-            client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
-            bare_client = Client()  # the bare views ignore the key; no header keeps them honest
-
-            def get(name: str, index: int):
-                target = client if name.startswith("API") else bare_client
-                response = target.get(endpoints[name](index))
-                if response.status_code != 200:
-                    raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.content[:300]!r}")
-                return response
-
-            # Same data from both paths.
-            api_page, bare_page = get("API list", 0).json(), get("bare list", 0).json()
-            if len(api_page["results"]) != 50 or api_page["results"] != bare_page["results"]:
-                raise RuntimeError("the bare list does not return the API's first page")
-            if get("API retrieve", 7).json() != get("bare retrieve", 7).json():
-                raise RuntimeError("the bare retrieve does not return the API's representation")
-            list_bytes = len(get("API list", 0).content)
-
-            order = list(endpoints)
+            endpoints = Endpoints(ids, key)
+            list_bytes = endpoints.check_same_data()
             sample = rng.sample(range(len(ids)), min(len(ids), args.requests + args.warmup))
-            for i in range(args.warmup):
-                for name in order:
-                    get(name, sample[i])
-            timings = {name: [] for name in order}
-            sql_ms = {name: [] for name in order}
-            gc_ms = {name: [] for name in order}
-            in_sql = [0.0]
-            # Full (generation-2) garbage collections: their pause lands on whichever request happens to
-            # allocate the object that triggers one; counted per request so the tails can be told apart.
-            full_gc = {"ms": 0.0, "started": 0.0}
+            measured = measure(endpoints, sample, args, rng)
+            queries = statements(endpoints, sample[0])
 
-            def on_gc(phase, info):
-                if info["generation"] != 2:
-                    return
-                if phase == "start":
-                    full_gc["started"] = time.perf_counter()
-                else:
-                    full_gc["ms"] += (time.perf_counter() - full_gc["started"]) * 1000
-
-            if args.gc_freeze:
-                gc.collect()
-                gc.freeze()
-            tracked = len(gc.get_objects())
-            gc.callbacks.append(on_gc)
-
-            def timed_execute(execute, sql, params, many, context):
-                started = time.perf_counter()
-                try:
-                    return execute(sql, params, many, context)
-                finally:
-                    in_sql[0] += time.perf_counter() - started
-
-            began = time.perf_counter()
-            with connection.execute_wrapper(timed_execute):
-                for i in range(args.requests):
-                    index = sample[(args.warmup + i) % len(sample)]
-                    # A new order each round: a fixed one phase-locks periodic pauses (full GCs) onto one
-                    # endpoint.
-                    for name in rng.sample(order, len(order)):
-                        in_sql[0] = 0.0
-                        full_gc["ms"] = 0.0
-                        started = time.perf_counter()
-                        get(name, index)
-                        timings[name].append((time.perf_counter() - started) * 1000)
-                        sql_ms[name].append(in_sql[0] * 1000)
-                        gc_ms[name].append(full_gc["ms"])
-            elapsed = time.perf_counter() - began
-            gc.callbacks.remove(on_gc)
-
-            queries = {}
-            for name in order:
-                with CaptureQueriesContext(connection) as captured:
-                    get(name, sample[0])
-                queries[name] = (len(captured.captured_queries), query_kinds(captured))
-
-        stats = {name: summary(values) for name, values in timings.items()}
         print(
-            f"[run] {args.requests * len(order)} timed requests in {elapsed:.1f} s; first page is {list_bytes:,} bytes"
+            f"[run] {args.requests * len(endpoints.order)} timed requests in {measured.elapsed:.1f} s; "
+            f"first page is {list_bytes:,} bytes"
         )
         print()
-        rows = [
-            [
-                name,
-                stats[name]["p50"],
-                stats[name]["p90"],
-                stats[name]["p99"],
-                stats[name]["mean"],
-                queries[name][0],
-                summary(sql_ms[name])["p50"],
-            ]
-            for name in order
-        ]
-        print(
-            table(
-                ["endpoint", "p50 ms", "p90 ms", "p99 ms", "mean ms", "SQL/request", "in SQL p50 ms"],
-                rows,
-                title=f"Latency in-process (Django test Client), {args.requests} requests each",
-            )
-        )
-        print()
-        ratio_rows = []
-        for kind in ("list", "retrieve"):
-            api, bare = stats[f"API {kind}"], stats[f"bare {kind}"]
-            p50, p99 = api["p50"] / bare["p50"], api["p99"] / bare["p99"]
-            ratio_rows.append(
-                [kind, f"{p50:.2f}x", f"{p99:.2f}x", "met" if max(p50, p99) <= TARGET_RATIO else "MISSED"]
-            )
-        print(table(["API / bare", "p50 ratio", "p99 ratio", "target <= 2x"], ratio_rows))
-        bare_p50 = stats["bare retrieve"]["p50"]
-        extra, audit_write = stats["API retrieve"]["p50"] - bare_p50, stats["bare retrieve + audit"]["p50"] - bare_p50
-        print(
-            f"retrieve: of the API's extra {extra:.1f} ms at p50, "
-            f"the assessment.viewed audit write is {audit_write:.1f} ms "
-            "(bare retrieve + audit - bare retrieve); the rest is authentication, permission, throttle and scope"
-        )
-        print()
-        gc_rows = []
-        clean_stats = {}
-        for name in order:
-            hits = [ms for ms in gc_ms[name] if ms > 0]
-            clean = [t for t, ms in zip(timings[name], gc_ms[name], strict=True) if ms == 0]
-            clean_stats[name] = summary(clean) if clean else stats[name]
-            gc_rows.append(
-                [
-                    name,
-                    len(hits),
-                    sum(hits) / len(hits) if hits else 0.0,
-                    clean_stats[name]["p50"],
-                    clean_stats[name]["p99"],
-                ]
-            )
-        print(
-            table(
-                ["endpoint", "requests with a full GC", "mean full-GC pause ms", "p50 ms without", "p99 ms without"],
-                gc_rows,
-                title=f"Full (gen-2) garbage collections during the timed requests ({tracked:,} objects tracked"
-                + (", after gc.freeze()" if args.gc_freeze else "")
-                + "): the same process pause, landing on whichever request triggers it",
-            )
-        )
-        clean_rows = []
-        for kind in ("list", "retrieve"):
-            api, bare = clean_stats[f"API {kind}"], clean_stats[f"bare {kind}"]
-            p50, p99 = api["p50"] / bare["p50"], api["p99"] / bare["p99"]
-            clean_rows.append(
-                [kind, f"{p50:.2f}x", f"{p99:.2f}x", "met" if max(p50, p99) <= TARGET_RATIO else "MISSED"]
-            )
-        print()
-        print(table(["API / bare, requests without a full GC", "p50 ratio", "p99 ratio", "target <= 2x"], clean_rows))
-        print()
+        report_latency(measured, queries, args)
+        report_garbage_collections(measured, args)
         print("SQL statements per request:")
-        for name in order:
+        for name in endpoints.order:
             print(f"  {name:22s} {queries[name][0]:2d}: {queries[name][1]}")
         print(f"[done] {machine()}")
     return 0

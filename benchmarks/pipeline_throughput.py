@@ -27,12 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
-import io
-import pstats
 import random
-import re
-import statistics
 import sys
 import time
 from collections import Counter
@@ -41,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _pipeline_breakdown  # noqa: E402
 from _bench import Bench, machine, summary, table  # noqa: E402
 
 TARGET_OVERHEAD_MS = 10.0
@@ -211,182 +207,10 @@ def time_analyzer(ids: list) -> dict:
     return {"per_ms": total / len(contexts) * 1000, "calls": summary(per_call)}
 
 
-_TABLE_AFTER = {
-    "SELECT": re.compile(r'\sFROM\s+"?([A-Za-z_]+)"?', re.I),
-    "INSERT": re.compile(r'^\s*INSERT\s+INTO\s+"?([A-Za-z_]+)"?', re.I),
-    "UPDATE": re.compile(r'^\s*UPDATE\s+"?([A-Za-z_]+)"?', re.I),
-    "DELETE": re.compile(r'^\s*DELETE\s+FROM\s+"?([A-Za-z_]+)"?', re.I),
-}
-
-
-def query_kind(sql: str) -> str:
-    """A statement's verb and table, e.g. 'UPDATE assessments_pipelinestage' (parameters left out)."""
-    text = re.sub(r"^\d+ times: ", "", sql.strip())  # how Django logs an executemany()
-    head = text[:30].upper()
-    for word in ("BEGIN", "COMMIT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT", "SAVEPOINT", "ROLLBACK"):
-        if head.startswith(word):
-            return word
-    if "pg_advisory_xact_lock" in text:
-        return "SELECT pg_advisory_xact_lock (audit chain)"
-    verb = head.split(" ", 1)[0]
-    pattern = _TABLE_AFTER.get(verb)
-    match = pattern.search(text) if pattern else None
-    name = match.group(1) if match else "?"
-    if verb == "SELECT":
-        if text.rstrip().upper().endswith("FOR UPDATE"):
-            return f"SELECT ... FOR UPDATE {name}"
-        if head.startswith(("SELECT 1 AS", "SELECT %S AS")):
-            return f"SELECT 1 (exists) {name}"
-    if verb == "INSERT" and "UNNEST" in text.upper():
-        return f"INSERT {name} (bulk)"
-    return f"{verb} {name}"
-
-
-class PhaseTimer:
-    """Wall time spent in a few functions of the pipeline, by monkeypatching them in THIS process only
-    (application files are not changed)."""
-
-    def __init__(self):
-        self.totals: Counter = Counter()
-        self._undo = []
-
-    def wrap(self, owner, attribute: str, label: str):
-        original = getattr(owner, attribute)
-
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.totals[label] += time.perf_counter() - started
-
-        setattr(owner, attribute, timed)
-        self._undo.append((owner, attribute, original))
-
-    def wrap_stage_recorder(self, pipeline_module):
-        """Time the stage recorder's own work (bookkeeping, and any publish or cancel check), not the stage
-        body."""
-        recorder_class = pipeline_module.StageRecorder
-        original = recorder_class.__call__
-        totals = self.totals
-
-        @contextlib.contextmanager
-        def timed_stage(recorder, name):
-            started = time.perf_counter()
-            manager = original(recorder, name)
-            manager.__enter__()
-            totals["stage"] += time.perf_counter() - started
-            try:
-                yield
-            except BaseException as error:
-                manager.__exit__(type(error), error, error.__traceback__)
-                raise
-            started = time.perf_counter()
-            manager.__exit__(None, None, None)
-            totals["stage"] += time.perf_counter() - started
-
-        recorder_class.__call__ = timed_stage
-        self._undo.append((recorder_class, "__call__", original))
-
-    def restore(self):
-        for owner, attribute, original in reversed(self._undo):
-            setattr(owner, attribute, original)
-        self._undo.clear()
-
-
 def in_process_runs(organization, count: int, rng, *, mode: str) -> dict:
-    """assessments.pipeline.run in this process (as the task runs it, inside the organization's scope).
-
-    mode "plain": wall time per run, nothing else measured (no query logging: it costs time itself);
-    "breakdown": statements per run by kind with their time, and time per phase;
-    "profile": cProfile.
-    """
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    import audit
-    from accounts.tenancy import organization_scope
-    from assessments import pipeline, services
-    from modalities.cvd_risk.analyzer import CvdRiskAnalyzer
-
+    """``count`` fresh assessments run by assessments.pipeline.run in this process (see _pipeline_breakdown)."""
     ids, _ = create_assessments(organization, count, rng, tag=f"inproc-{mode}")
-    times = []
-    kinds: Counter = Counter()
-    kind_seconds: Counter = Counter()
-    query_counts = []
-    profiler = cProfile.Profile() if mode == "profile" else None
-    phases = PhaseTimer()
-    breakdown = mode == "breakdown"
-    # Statement times measured here (perf_counter around each execute; a transaction's BEGIN goes out
-    # with its first statement); COMMITs timed by wrapping the connection's commit().
-    pending: list[tuple[str, float]] = []
-
-    def timed_execute(execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            pending.append((query_kind(sql), time.perf_counter() - started))
-
-    original_commit = connection.commit
-
-    def timed_commit():
-        started = time.perf_counter()
-        try:
-            return original_commit()
-        finally:
-            pending.append(("COMMIT", time.perf_counter() - started))
-
-    if breakdown:
-        phases.wrap(pipeline, "claim", "claim")
-        phases.wrap(services, "save_results", "save_results")
-        phases.wrap(CvdRiskAnalyzer, "analyze", "analyze")
-        phases.wrap(audit, "record", "audit")
-        phases.wrap_stage_recorder(pipeline)
-        connection.commit = timed_commit
-    try:
-        with connection.execute_wrapper(timed_execute) if breakdown else contextlib.nullcontext():
-            for assessment_id in ids:
-                pending.clear()
-                with (
-                    organization_scope(organization),
-                    CaptureQueriesContext(connection) if breakdown else contextlib.nullcontext() as captured,
-                ):
-                    started = time.perf_counter()
-                    if profiler:
-                        profiler.enable()
-                    outcome = pipeline.run(assessment_id)
-                    if profiler:
-                        profiler.disable()
-                    times.append((time.perf_counter() - started) * 1000)
-                if outcome != "completed":
-                    raise RuntimeError(f"in-process run of {assessment_id}: {outcome}")
-                if breakdown:
-                    query_counts.append(len(captured.captured_queries))
-                    for query in captured.captured_queries:
-                        kinds[query_kind(query["sql"])] += 1
-                    for kind, seconds in pending:
-                        kind_seconds[kind] += seconds
-    finally:
-        phases.restore()
-        if breakdown:
-            del connection.commit  # the proxy forwards to the default connection's instance attribute
-    result = {
-        "times": summary(times),
-        "queries": statistics.fmean(query_counts) if query_counts else 0,
-        "kinds": kinds,
-        "kind_seconds": kind_seconds,
-        "phases": phases.totals,
-        "n": count,
-    }
-    if profiler:
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(30)
-        out.write("\n")
-        stats.sort_stats("tottime").print_stats(15)
-        result["profile"] = out.getvalue()
-    return result
+    return _pipeline_breakdown.in_process_runs(organization, ids, mode=mode)
 
 
 def database_floor(samples: int = 200) -> dict:

@@ -1,5 +1,6 @@
 """The Celery application. Settings come from Django's (CELERY_* names)."""
 
+import logging
 import os
 
 from celery import Celery
@@ -10,6 +11,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilens.settings")
 app = Celery("medilens")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
 
 
 @worker_process_init.connect
@@ -28,3 +31,28 @@ def _configure_torch_in_worker(**kwargs):
     from modalities.runtime import configure_torch
 
     configure_torch()
+
+
+@worker_init.connect
+def _warm_up(sender=None, **kwargs):
+    """Compile the modalities' JIT code before this worker takes a task (see warm_up)."""
+    warm_up(sender.app)
+
+
+def warm_up(application) -> float | None:
+    """Compile skan's numba code (the retinal tortuosity's skeleton walk: seconds, once per process) when
+    this worker consumes the retinal analysis' queue, so that no analysis waits for it. It runs in
+    worker_init: in the process that runs the tasks (solo and threads pools), or in a prefork parent
+    before it forks its children, which inherit the compiled code (worker_process_init handlers may not
+    block for more than 4 seconds). Returns the seconds it took, or None when this worker never runs the
+    retinal analysis."""
+    from modalities import registry
+
+    consumed = set(application.amqp.queues.consume_from or ())
+    if consumed and registry.get("retinal").queue not in consumed:
+        return None
+    from modalities.retinal.measure import warm_up as compile_skeleton_walk
+
+    seconds = compile_skeleton_walk()
+    logger.info("retinal measures: skan's numba code compiled in %.1f s", seconds)
+    return seconds

@@ -11,7 +11,8 @@ The contract analyzers use (torch is imported lazily, inside functions only)::
         #               (SHA-256 mismatch); the model was not used.")
         #   retired  -> AnalysisError; missing object -> AnalysisError
         # safetensors only, parsed by safetensors.torch.load (nothing is ever unpickled)
-        # bounded in-process LRU cache keyed by (version.pk, sha256); size settings.MODEL_CACHE_SIZE (default 2)
+        # bounded in-process LRU cache (cachetools) keyed by (version.pk, sha256); size
+        # settings.MODEL_CACHE_SIZE (default 2)
     class LoadedModel:
         version: ModelVersion; labels: list[str]
         input_spec: dict  # {"size": [H, W], "channels": 1|3, "mean": [...], "std": [...]}
@@ -20,13 +21,13 @@ The contract analyzers use (torch is imported lazily, inside functions only)::
             # (greyscale by ITU-R BT.601 luma), resized (bilinear, antialiased) and normalised per
             # input_spec; run under torch.inference_mode(); softmax probabilities, label -> probability
         saliency(image, label) -> numpy.ndarray
-            # Grad-CAM (Selvaraju et al., ICCV 2017) for that label, as a separate pass under
-            # torch.enable_grad(); float32 HxW in 0..1 at the input image's size
-    heatmap_overlay_png(image, heat) -> bytes  # Pillow PNG: the heat map over the image
+            # Grad-CAM (Selvaraju et al., ICCV 2017; Captum's LayerGradCam) for that label, as a separate
+            # pass under torch.enable_grad(); float32 HxW in 0..1 at the input image's size
+    heatmap_overlay_png(image, heat) -> bytes  # Pillow PNG: the heat map (matplotlib's jet) over the image
     configure_torch()  # torch.set_num_threads(settings.TORCH_NUM_THREADS, default 1); called from the
                        # Celery worker_init (solo/threads pools) and worker_process_init (prefork children)
                        # handlers in medilens/celery.py, and applied on the first lazy import of torch here
-    clear_cache(); cached_keys()  # for tests and benchmarks
+    clear_cache(); cached_keys()  # for tests and benchmarks (keys in the order they were loaded)
 
 An image that is not HxW / HxWx3, holds NaNs, or runs outside 0..1 is an AnalysisError naming the problem.
 Analyzers set ``AnalysisResult.model_version_id = loaded.version.pk`` so every result names its model.
@@ -45,9 +46,9 @@ import logging
 import os
 import sys
 import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache
 from django.conf import settings
 
 from medilens import storage
@@ -67,9 +68,21 @@ _READ_CHUNK = 1024 * 1024
 # ITU-R BT.601 luma coefficients (the ones Pillow's "L" conversion uses) for RGB -> greyscale.
 _LUMA = (0.299, 0.587, 0.114)
 
-_cache: OrderedDict[tuple[int | None, str], LoadedModel] = OrderedDict()
-_cache_lock = threading.Lock()
 _configured = False
+
+
+class _ModelCache(LRUCache):
+    """Least recently used models out first; an eviction is logged (the next use reads storage again)."""
+
+    def popitem(self):
+        key, loaded = super().popitem()
+        logger.info("model cache: evicted model version %s", key[0])
+        return key, loaded
+
+
+# cachetools' caches are not thread-safe: every use holds the lock.
+_cache = _ModelCache(maxsize=DEFAULT_CACHE_SIZE)
+_cache_lock = threading.Lock()
 
 
 # --- torch set-up -------------------------------------------------------------------------------------
@@ -127,15 +140,24 @@ def cache_size() -> int:
     return max(1, int(getattr(settings, "MODEL_CACHE_SIZE", DEFAULT_CACHE_SIZE)))
 
 
+def _models() -> _ModelCache:
+    """The process's model cache; a changed settings.MODEL_CACHE_SIZE starts an empty one of the new size.
+    The caller holds ``_cache_lock``."""
+    global _cache
+    if _cache.maxsize != cache_size():
+        _cache = _ModelCache(maxsize=cache_size())
+    return _cache
+
+
 def clear_cache() -> None:
     with _cache_lock:
-        _cache.clear()
+        _models().clear()
 
 
 def cached_keys() -> list[tuple[int | None, str]]:
-    """Least recently used first."""
+    """The cached (version pk, SHA-256) keys, in the order they were loaded."""
     with _cache_lock:
-        return list(_cache)
+        return list(_models())
 
 
 def _model_name(version: ModelVersion) -> str:
@@ -187,10 +209,9 @@ def load(version: ModelVersion) -> LoadedModel:
     expected_sha = (version.weights_sha256 or "").lower()
     key = (version.pk, expected_sha)
     with _cache_lock:
-        loaded = _cache.get(key)
-        if loaded is not None:
-            _cache.move_to_end(key)
-            return loaded
+        loaded = _models().get(key)
+    if loaded is not None:
+        return loaded
 
     data = _read_weights(version)
     if hashlib.sha256(data).hexdigest() != expected_sha:
@@ -216,11 +237,7 @@ def load(version: ModelVersion) -> LoadedModel:
         parameter.requires_grad_(False)
     loaded = LoadedModel(version=version, labels=labels, input_spec=input_spec, network=network)
     with _cache_lock:
-        _cache[key] = loaded
-        _cache.move_to_end(key)
-        while len(_cache) > cache_size():
-            evicted, _ = _cache.popitem(last=False)
-            logger.info("model cache: evicted model version %s", evicted[0])
+        _models()[key] = loaded
     return loaded
 
 
@@ -293,29 +310,25 @@ class LoadedModel:
         return {label: float(p) for label, p in zip(self.labels, probabilities, strict=True)}
 
     def saliency(self, image, label: str) -> numpy.ndarray:
-        """Grad-CAM: weight each feature map of the last convolutional block by the mean gradient of the
-        label's score (the logit, before softmax) with respect to it, sum, keep the positive part
-        (Selvaraju et al. 2017, eq. 1-2), upsample to the image and scale to 0..1 by its maximum.
-        All zeros when no region speaks for the label."""
+        """Grad-CAM with Captum's LayerGradCam on the architecture's ``explained_layer`` (the last
+        convolutional feature map): each feature map weighted by the mean gradient of the label's score (the
+        logit, before softmax), summed, the positive part kept (Selvaraju et al. 2017, eq. 1-2); upsampled
+        (bilinear) to the image and scaled to 0..1 by its maximum. All zeros when no region speaks for the
+        label."""
         import numpy as np
+        from captum.attr import LayerAttribution, LayerGradCam
 
         if label not in self.labels:
             raise ValueError(f"{label!r} is not an output of this model ({', '.join(self.labels)})")
-        index = self.labels.index(label)
         torch = _torch()
         array = self._as_array(image)
         height, width = array.shape[:2]
         # A separate pass with gradients on, even if a caller wrapped us in inference_mode.
         with torch.inference_mode(False), torch.enable_grad():
-            with torch.no_grad():
-                features = self.network.features(self._tensor(array))
-            features = features.detach().requires_grad_(True)
-            score = self.network.head(features)[0, index]
-            (gradient,) = torch.autograd.grad(score, features)
+            grad_cam = LayerGradCam(self.network, self.network.explained_layer)
+            cam = grad_cam.attribute(self._tensor(array), target=self.labels.index(label), relu_attributions=True)
         with torch.no_grad():
-            weights = gradient.mean(dim=(2, 3), keepdim=True)
-            cam = torch.relu((weights * features.detach()).sum(dim=1, keepdim=True))
-            cam = torch.nn.functional.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
+            cam = LayerAttribution.interpolate(cam.detach(), (height, width), interpolate_mode="bilinear")
             cam = cam[0, 0].clamp_min(0)
             peak = float(cam.max())
             heat = (cam / peak).numpy() if peak > 0 else np.zeros((height, width), dtype=np.float32)
@@ -324,14 +337,10 @@ class LoadedModel:
 
 # --- explanation image -------------------------------------------------------------------------------------
 def _colour_map(heat):
-    """A blue-cyan-yellow-red ramp ("jet"-like) for 0..1 values, as uint8 RGB."""
-    import numpy as np
+    """matplotlib's "jet" (dark blue, cyan, yellow, dark red) for 0..1 values, as uint8 RGB."""
+    from matplotlib import colormaps
 
-    four = 4.0 * heat
-    red = np.clip(1.5 - np.abs(four - 3.0), 0, 1)
-    green = np.clip(1.5 - np.abs(four - 2.0), 0, 1)
-    blue = np.clip(1.5 - np.abs(four - 1.0), 0, 1)
-    return (np.stack([red, green, blue], axis=-1) * 255).astype(np.uint8)
+    return colormaps["jet"](heat, bytes=True)[..., :3]
 
 
 def heatmap_overlay_png(image, heat, *, max_side: int = 1024, opacity: float = 0.5) -> bytes:

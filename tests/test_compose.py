@@ -133,50 +133,68 @@ def compose_problems(compose_path: Path, env_example_path: Path) -> list[str]:
     used_volumes: set[str] = set()
     for name, service in services.items():
         service = service or {}
-        for target, condition in depends_on_conditions(service).items():
-            if target not in services:
-                problems.append(f"{name}: depends_on names a missing service {target!r}")
-                continue
-            if condition not in CONDITIONS:
-                problems.append(f"{name}: unknown depends_on condition {condition!r} for {target}")
-            target_service = services[target] or {}
-            healthcheck = target_service.get("healthcheck") or {}
-            if condition == "service_healthy" and (not healthcheck.get("test") or healthcheck.get("disable")):
-                problems.append(f"{name}: waits for {target} to be healthy, but {target} has no healthcheck")
-            if condition == "service_completed_successfully" and target_service.get("restart") in (
-                "always",
-                "unless-stopped",
-            ):
-                problems.append(f"{name}: waits for {target} to complete, but {target} restarts forever")
-
+        problems += dependency_problems(name, service, services)
         volumes = named_volumes(service)
         used_volumes |= volumes
         for volume in sorted(volumes - declared_volumes):
             problems.append(f"{name}: named volume {volume!r} is not declared under top-level volumes")
-
-        for path in env_files(service):
-            if path != ".env":
-                problems.append(f"{name}: env_file {path!r} is not .env")
-
-        for variable, value in environment_mapping(service).items():
-            if value is None:
-                continue
-            if SECRET_NAME.search(variable) and not WHOLE_REFERENCE.match(value):
-                problems.append(f"{name}: {variable} is a literal, not a ${{...}} reference")
-            for password in URL_PASSWORD.findall(value):
-                if not WHOLE_REFERENCE.match(password):
-                    problems.append(f"{name}: {variable} has a literal password in its URL")
-
-        build = service.get("build")
-        if build is not None:
-            context = build if isinstance(build, str) else build.get("context", ".")
-            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
-            if not (compose_path.parent / context / dockerfile).is_file():
-                problems.append(f"{name}: builds from {context}/{dockerfile}, which does not exist")
+        problems += environment_problems(name, service)
+        problems += build_problems(name, service, compose_path.parent)
 
     for volume in sorted(declared_volumes - used_volumes):
         problems.append(f"volume {volume!r} is declared but no service uses it")
     return problems
+
+
+def dependency_problems(name: str, service: dict, services: dict) -> list[str]:
+    """depends_on entries that name a missing service, or wait for a state the target never reaches."""
+    problems = []
+    for target, condition in depends_on_conditions(service).items():
+        if target not in services:
+            problems.append(f"{name}: depends_on names a missing service {target!r}")
+            continue
+        if condition not in CONDITIONS:
+            problems.append(f"{name}: unknown depends_on condition {condition!r} for {target}")
+        target_service = services[target] or {}
+        healthcheck = target_service.get("healthcheck") or {}
+        if condition == "service_healthy" and (not healthcheck.get("test") or healthcheck.get("disable")):
+            problems.append(f"{name}: waits for {target} to be healthy, but {target} has no healthcheck")
+        if condition == "service_completed_successfully" and target_service.get("restart") in (
+            "always",
+            "unless-stopped",
+        ):
+            problems.append(f"{name}: waits for {target} to complete, but {target} restarts forever")
+    return problems
+
+
+def environment_problems(name: str, service: dict) -> list[str]:
+    """An env_file other than .env, and secrets written as literals instead of ${...} references."""
+    problems = []
+    for path in env_files(service):
+        if path != ".env":
+            problems.append(f"{name}: env_file {path!r} is not .env")
+
+    for variable, value in environment_mapping(service).items():
+        if value is None:
+            continue
+        if SECRET_NAME.search(variable) and not WHOLE_REFERENCE.match(value):
+            problems.append(f"{name}: {variable} is a literal, not a ${{...}} reference")
+        for password in URL_PASSWORD.findall(value):
+            if not WHOLE_REFERENCE.match(password):
+                problems.append(f"{name}: {variable} has a literal password in its URL")
+    return problems
+
+
+def build_problems(name: str, service: dict, directory: Path) -> list[str]:
+    """A build whose Dockerfile is not where the compose file says."""
+    build = service.get("build")
+    if build is None:
+        return []
+    context = build if isinstance(build, str) else build.get("context", ".")
+    dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+    if not (directory / context / dockerfile).is_file():
+        return [f"{name}: builds from {context}/{dockerfile}, which does not exist"]
+    return []
 
 
 def check_jsonschema() -> str:

@@ -29,7 +29,9 @@ class CeleryWorkerProcess:
         self.name = name
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "CeleryWorkerProcess":
+    def start(self, timeout: float = 60) -> "CeleryWorkerProcess":
+        # 60 s: a worker on the retinal analysis' queue compiles skan's numba code before it is ready
+        # (medilens.celery.warm_up: about 4 s here, several times that while the 2 cores are busy).
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         offset = self.log_path.stat().st_size

@@ -3,6 +3,13 @@
 Single-segment records; signal formats 8, 16, 24, 32, 61, 80, 160, 212, 310, 311; one sample per frame. The
 .dat must be exactly as long as the header declares (samples x signals x bytes per sample of the format),
 which is how a truncated or mismatched file is caught: a .dat has no magic number.
+
+``wfdb.rdheader`` reads the header, with the specification's defaults (gain 0 means 200, the baseline is the
+ADC zero, 250 Hz when no frequency is given). Its grammar skips what it cannot read rather than refusing it:
+``100 2 abc 5000`` reads as 250 Hz and no length, ``abc/mV`` as a gain of 200 in the unit "abc/mV", ``16abc``
+as format 16. An upload with such a field is refused instead, so the fields that set the numbers (the record
+line's counts and frequency, each signal's format and gain) are checked as text first, with a message that
+names the field.
 """
 
 from __future__ import annotations
@@ -11,7 +18,6 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 
 from ..base import InputError
 from .leads import TO_MV, EcgRecord, Lead, Source, named, text
@@ -19,29 +25,10 @@ from .leads import TO_MV, EcgRecord, Lead, Source, named, text
 # WFDB signal formats whose size follows from the header (FLAC-compressed 508/516/524 do not).
 WFDB_FORMATS = {"8", "16", "24", "32", "61", "80", "160", "212", "310", "311"}
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2}
-
-
-@dataclass
-class WfdbSignal:
-    file_name: str
-    fmt: str
-    gain: float
-    baseline: int
-    units: str
-    byte_offset: int
-    description: str
-
-
-@dataclass
-class WfdbHeader:
-    record_name: str
-    n_signals: int
-    sampling_rate: float
-    n_samples: int
-    signals: list[WfdbSignal]
-
+MAX_SIGNALS = 64
 
 _RECORD_NAME = re.compile(r"^[-\w]+$")
+_FREQUENCY = re.compile(r"^\d*\.?\d+")
 _FORMAT = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
 _GAIN = re.compile(r"^(?P<gain>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)?(?:\((?P<baseline>[-+]?\d+)\))?(?:/(?P<units>\S+))?$")
 
@@ -50,88 +37,81 @@ def _refuse(message: str):
     raise InputError({"files": f"The WFDB header is not valid: {message}."})
 
 
-def parse_wfdb_header(text: str) -> WfdbHeader:
-    """Parse the header of a single-segment WFDB record (PhysioNet's header(5) format), strictly.
+def parse_wfdb_header(content: str):
+    """The header of a single-segment WFDB record as ``wfdb.Record`` (no signals), read by ``wfdb.rdheader``
+    after the text checks above. Raises InputError with what is wrong, in terms a user can act on."""
+    from wfdb.io.header import parse_header_content
 
-    Raises InputError with what is wrong, in terms a user can act on.
-    """
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line and not line.startswith("#")]
+    lines, _comments = parse_header_content(content)
     if not lines:
         _refuse("it has no record line")
-    name, n_signals, sampling_rate, n_samples = _record_line(lines[0].split())
-    signal_lines = lines[1:]
-    if len(signal_lines) < n_signals:
-        _refuse(f"the record line declares {n_signals} signals but {len(signal_lines)} signal lines follow")
-    signals = [_signal_line(line, index) for index, line in enumerate(signal_lines[:n_signals], start=1)]
-    return WfdbHeader(name, n_signals, sampling_rate, n_samples, signals)
+    _check_record_line(lines[0].split())
+    for index, line in enumerate(lines[1:], start=1):
+        _check_signal_line(line.split(maxsplit=3), index)
+    header = _read_header(content)
+    _check_counts(header, signal_lines=len(lines) - 1)
+    for index, (file_name, fmt) in enumerate(zip(header.file_name, header.fmt, strict=True), start=1):
+        _check_signal(file_name, fmt, index)
+    return header
 
 
-def _record_line(record: list[str]) -> tuple[str, int, float, int]:
-    if len(record) < 2:
-        _refuse("the record line must give the record name and the number of signals")
-    name = record[0]
+def _read_header(content: str):
+    import wfdb
+
+    with tempfile.TemporaryDirectory(prefix="ecg-header-") as directory:
+        with open(os.path.join(directory, "upload.hea"), "w", encoding="utf-8") as out:
+            out.write(content)
+        try:
+            return wfdb.rdheader(os.path.join(directory, "upload"))
+        except Exception as error:  # wfdb raises many types for malformed headers
+            _refuse(f"wfdb could not read it ({error})")
+
+
+def _check_record_line(fields: list[str]) -> None:
+    name = fields[0]
     if "/" in name:
         raise InputError({"files": "Multi-segment WFDB records are not supported: upload a single-segment record."})
     if not _RECORD_NAME.match(name):
         _refuse(f"'{name[:40]}' is not a record name")
-    try:
-        n_signals = int(record[1])
-    except ValueError:
-        _refuse(f"the number of signals '{record[1][:20]}' is not a whole number")
-    if not 1 <= n_signals <= 64:
-        _refuse(f"{n_signals} signals is not a plausible ECG record (1 to 64)")
-    sampling_rate = 250.0  # the WFDB default when the field is absent
-    if len(record) > 2:
-        match = re.match(r"^(\d*\.?\d+)", record[2])
-        if not match:
-            _refuse(f"the sampling frequency '{record[2][:20]}' is not a number")
-        sampling_rate = float(match.group(1))
-        if sampling_rate <= 0:
-            _refuse("the sampling frequency is zero")
-    if len(record) < 4 or not record[3].isdigit():
+    if len(fields) < 2:
+        _refuse("the record line must give the record name and the number of signals")
+    if not fields[1].isdigit():
+        _refuse(f"the number of signals '{fields[1][:20]}' is not a whole number")
+    if len(fields) > 2 and not _FREQUENCY.match(fields[2]):
+        _refuse(f"the sampling frequency '{fields[2][:20]}' is not a number")
+    if len(fields) < 4 or not fields[3].isdigit():
         _refuse("the record line does not give the number of samples per signal")
-    n_samples = int(record[3])
-    if n_samples == 0:
-        _refuse("the record declares 0 samples")
-    return name, n_signals, sampling_rate, n_samples
 
 
-def _signal_line(line: str, index: int) -> WfdbSignal:
-    parts = line.split(maxsplit=8)
-    if len(parts) < 2:
+def _check_signal_line(fields: list[str], index: int) -> None:
+    if len(fields) < 2:
         _refuse(f"signal line {index} must give at least a file name and a format")
-    file_name = parts[0]
+    spec = _FORMAT.match(fields[1])
+    if not spec:
+        _refuse(f"signal {index} has the format '{fields[1][:20]}', which is not a WFDB format")
+    if spec.group("spf") not in (None, "1") or spec.group("skew") not in (None, "0"):
+        raise InputError({"files": "WFDB records with several samples per frame or skew are not supported."})
+    if len(fields) > 2 and not _GAIN.match(fields[2]):
+        _refuse(f"signal {index} has the gain '{fields[2][:30]}', which is not a number")
+
+
+def _check_counts(header, *, signal_lines: int) -> None:
+    if not 1 <= header.n_sig <= MAX_SIGNALS:
+        _refuse(f"{header.n_sig} signals is not a plausible ECG record (1 to {MAX_SIGNALS})")
+    if signal_lines != header.n_sig:
+        _refuse(f"the record line declares {header.n_sig} signals but {signal_lines} signal lines follow")
+    if header.fs <= 0:
+        _refuse("the sampling frequency is zero")
+    if header.sig_len == 0:
+        _refuse("the record declares 0 samples")
+
+
+def _check_signal(file_name: str, fmt: str, index: int) -> None:
     if file_name in ("~", "-") or "/" in file_name or "\\" in file_name:
         _refuse(f"signal {index} does not name a signal file")
-    spec = _FORMAT.match(parts[1])
-    if not spec:
-        _refuse(f"signal {index} has the format '{parts[1][:20]}', which is not a WFDB format")
-    fmt = spec.group("fmt")
     if fmt not in WFDB_FORMATS:
         supported = ", ".join(sorted(WFDB_FORMATS, key=int))
         raise InputError({"files": f"WFDB format {fmt} is not supported here (supported: {supported})."})
-    if spec.group("spf") not in (None, "1") or spec.group("skew") not in (None, "0"):
-        raise InputError({"files": "WFDB records with several samples per frame or skew are not supported."})
-    gain, baseline, units = 200.0, 0, "mV"
-    if len(parts) > 2:
-        g = _GAIN.match(parts[2])
-        if not g:
-            _refuse(f"signal {index} has the gain '{parts[2][:30]}', which is not a number")
-        gain = float(g.group("gain")) if g.group("gain") else 200.0
-        gain = gain or 200.0  # 0 means the default, per the WFDB specification
-        units = g.group("units") or "mV"
-        adc_zero = int(parts[4]) if len(parts) > 4 and re.match(r"^[-+]?\d+$", parts[4]) else 0
-        baseline = int(g.group("baseline")) if g.group("baseline") else adc_zero
-    return WfdbSignal(
-        file_name=file_name,
-        fmt=fmt,
-        gain=gain,
-        baseline=baseline,
-        units=units,
-        byte_offset=int(spec.group("offset") or 0),
-        description=parts[8].strip() if len(parts) > 8 else "",
-    )
 
 
 def wfdb_bytes_needed(fmt: str, total_samples: int) -> int:
@@ -143,23 +123,16 @@ def wfdb_bytes_needed(fmt: str, total_samples: int) -> int:
     return total_samples * _BYTES_PER_SAMPLE[fmt]
 
 
-def check_wfdb(sources: list[Source]) -> WfdbHeader:
-    """Parse the header and check that every signal file it names is there, at exactly the right size."""
-    header_source, signal_sources = sources[0], sources[1:]
-    text_content = text(header_source.data)
-    if text_content is None:
-        raise InputError({"files": f"{header_source.name}: the WFDB header is not text."})
-    header = parse_wfdb_header(text_content)
+def _signal_sources(header, signal_sources: list[Source]) -> dict[str, Source]:
+    """The uploaded signal files by the names the header gives them; refuses a missing, doubled or extra file."""
     by_name = {}
     for source in signal_sources:
         key = source.name.lower()
         if key in by_name:
             raise InputError({"files": f"{source.name} was uploaded twice."})
         by_name[key] = source
-    files: dict[str, list[WfdbSignal]] = {}
-    for signal in header.signals:
-        files.setdefault(signal.file_name, []).append(signal)
-    for file_name, signals in files.items():
+    matched = {}
+    for file_name in dict.fromkeys(header.file_name):
         source = by_name.pop(file_name.lower(), None)
         if source is None:
             raise InputError(
@@ -168,28 +141,47 @@ def check_wfdb(sources: list[Source]) -> WfdbHeader:
                     "which was not uploaded with it."
                 }
             )
-        if len({s.fmt for s in signals}) > 1:
-            raise InputError({"files": f"{file_name}: signals of different formats in one file are not supported."})
-        fmt, offset = signals[0].fmt, signals[0].byte_offset
-        needed = offset + wfdb_bytes_needed(fmt, header.n_samples * len(signals))
-        size = len(source.data)
-        declared = (
-            f"the header declares {header.n_samples:,} samples x {len(signals)} signal(s) in format {fmt}"
-            f"{f' after {offset} bytes' if offset else ''} = {needed:,} bytes"
-        )
-        if size < needed:
-            raise InputError({"files": f"{source.name} is truncated: {declared}, the file has {size:,} bytes."})
-        # Formats 310/311 may pad the last group of three samples to a whole 32-bit word.
-        slack = 3 if fmt in ("310", "311") else 0
-        if size > needed + slack:
-            raise InputError(
-                {"files": f"{source.name} does not match its header: {declared}, the file has {size:,} bytes."}
-            )
+        matched[file_name] = source
     if by_name:
         extra = ", ".join(s.name for s in by_name.values())
         raise InputError(
             {"files": f"{extra}: not a signal file of record {header.record_name} (its header does not name it)."}
         )
+    return matched
+
+
+def _check_size(header, file_name: str, source: Source) -> None:
+    """A signal file must be exactly as long as the header says: a .dat has no magic number to check."""
+    signals = [index for index, name in enumerate(header.file_name) if name == file_name]
+    formats = {header.fmt[index] for index in signals}
+    if len(formats) > 1:
+        raise InputError({"files": f"{file_name}: signals of different formats in one file are not supported."})
+    fmt, offset = formats.pop(), header.byte_offset[signals[0]] or 0
+    needed = offset + wfdb_bytes_needed(fmt, header.sig_len * len(signals))
+    size = len(source.data)
+    declared = (
+        f"the header declares {header.sig_len:,} samples x {len(signals)} signal(s) in format {fmt}"
+        f"{f' after {offset} bytes' if offset else ''} = {needed:,} bytes"
+    )
+    if size < needed:
+        raise InputError({"files": f"{source.name} is truncated: {declared}, the file has {size:,} bytes."})
+    # Formats 310/311 may pad the last group of three samples to a whole 32-bit word.
+    slack = 3 if fmt in ("310", "311") else 0
+    if size > needed + slack:
+        raise InputError(
+            {"files": f"{source.name} does not match its header: {declared}, the file has {size:,} bytes."}
+        )
+
+
+def check_wfdb(sources: list[Source]):
+    """Read the header and check that every signal file it names is there, at exactly the right size."""
+    header_source, signal_sources = sources[0], sources[1:]
+    text_content = text(header_source.data)
+    if text_content is None:
+        raise InputError({"files": f"{header_source.name}: the WFDB header is not text."})
+    header = parse_wfdb_header(text_content)
+    for file_name, source in _signal_sources(header, signal_sources).items():
+        _check_size(header, file_name, source)
     return header
 
 
@@ -202,7 +194,7 @@ def read_wfdb(sources: list[Source]) -> EcgRecord:
         with open(os.path.join(directory, f"{header.record_name}.hea"), "wb") as out:
             out.write(sources[0].data)
         by_name = {s.name.lower(): s for s in sources[1:]}
-        for file_name in {s.file_name for s in header.signals}:
+        for file_name in set(header.file_name):
             with open(os.path.join(directory, file_name), "wb") as out:
                 out.write(by_name[file_name.lower()].data)
         try:
@@ -210,11 +202,12 @@ def read_wfdb(sources: list[Source]) -> EcgRecord:
         except Exception as error:  # wfdb raises many types for malformed records
             raise InputError({"files": f"The WFDB record could not be read: {error}"}) from None
     leads, ignored = [], []
-    for index, signal in enumerate(header.signals):
-        label = (record.sig_name[index] if record.sig_name else "") or signal.description
-        scale = TO_MV.get((record.units[index] if record.units else signal.units).lower())
+    for index in range(record.n_sig):
+        label = record.sig_name[index] if record.sig_name else ""
+        units = record.units[index] if record.units else "mV"
+        scale = TO_MV.get(units.lower())
         if scale is None:
-            ignored.append(f"{label or f'signal {index + 1}'} ({signal.units})")
+            ignored.append(f"{label or f'signal {index + 1}'} ({units})")
             continue
         if not label:
             raise InputError({"files": f"Signal {index + 1} of the WFDB record has no lead name in its header."})

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalogue import COLOUR_ASYMMETRY_THRESHOLD, SHAPE_ASYMMETRY_THRESHOLD
-from .segmentation import MIN_DELTA_E, Segmentation, delta_e, disk, lab_image
+from .segmentation import MIN_DELTA_E, Segmentation, delta_e, lab_image
 
 ABRUPT_WIDTH_FRACTION = 0.10  # MediLens's own
 ABRUPT_MIN_PIXELS = 3.0
@@ -148,6 +148,7 @@ class Asymmetry:
 def measure_asymmetry(mask, lab, principal_angle: float) -> Asymmetry:
     """Stolz's A with the axes placed for the lowest score (see the module docstring)."""
     import numpy as np
+    from skimage.color import deltaE_cie76
     from skimage.measure import block_reduce
 
     r0, r1, c0, c1 = _bbox(mask, 2, mask.shape)
@@ -178,7 +179,7 @@ def measure_asymmetry(mask, lab, principal_angle: float) -> Asymmetry:
         else:
             sum_side = side.astype(np.float64) @ colours
             mean_side, mean_other = sum_side / n_side, (colour_total - sum_side) / (len(xs) - n_side)
-            colour_difference = float(np.linalg.norm(mean_side - mean_other))
+            colour_difference = float(deltaE_cie76(mean_side, mean_other))
         reasons = []
         if shape_index > SHAPE_ASYMMETRY_THRESHOLD:
             reasons.append("shape")
@@ -298,13 +299,15 @@ def measure_colours(mask, lab, skin_lightness: float) -> Colours:
     """Stolz's C: the reference colours covering at least 5% of the lesion (a 2 px rim excluded)."""
     import numpy as np
     from scipy import ndimage
+    from skimage.color import deltaE_cie76
+    from skimage.morphology import disk
 
     core = ndimage.binary_erosion(mask, structure=disk(2)) if mask.sum() > 2000 else mask
     pixels = lab[core]
     if len(pixels) > 100_000:  # a regular sample: shares to within a fraction of a percent
         pixels = pixels[:: len(pixels) // 100_000 + 1]
     references = _reference_lab()
-    distance = np.linalg.norm(pixels[:, None, :] - references[None, :, :], axis=2)
+    distance = deltaE_cie76(pixels[:, None, :], references[None, :, :])
     names = list(REFERENCE_COLOURS)
     white = names.index("white")
     distance[pixels[:, 0] <= skin_lightness, white] = np.inf  # white only where lighter than the skin (Stolz)

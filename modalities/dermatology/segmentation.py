@@ -39,13 +39,6 @@ class Segmentation:
     field_fraction: float  # of the photo inside the dermatoscope's field (1.0 for a clinical photo)
 
 
-def disk(radius: int):
-    import numpy as np
-
-    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    return x * x + y * y <= radius * radius
-
-
 def _edge_labels(labels, width: int = 1):
     """Labels present within ``width`` px of the photo's edge."""
     import numpy as np
@@ -94,11 +87,12 @@ def lab_image(rgb, sigma: float):
 
 
 def delta_e(lab, reference):
-    """CIE76 colour difference of every pixel from one reference colour."""
+    """CIE76 colour difference (Delta E*ab) of every pixel from one reference colour, in the image's own
+    precision (float32: a float64 reference would double the memory of a full-size difference map)."""
     import numpy as np
+    from skimage.color import deltaE_cie76
 
-    d0, d1, d2 = lab[..., 0] - reference[0], lab[..., 1] - reference[1], lab[..., 2] - reference[2]
-    return np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+    return deltaE_cie76(lab, np.asarray(reference, dtype=lab.dtype))
 
 
 def segment_lesion(rgb) -> Segmentation:
@@ -106,6 +100,7 @@ def segment_lesion(rgb) -> Segmentation:
     import numpy as np
     from scipy import ndimage
     from skimage import filters
+    from skimage.morphology import disk
 
     h, w, _ = rgb.shape
     lab = lab_image(rgb, max(1.0, max(h, w) / 512))

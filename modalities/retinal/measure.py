@@ -3,11 +3,11 @@
 Tortuosity = the distance metric, arc length / chord length of a centreline segment (Hart, Goldbaum, Cote, Kube
 & Nelson, "Measurement and classification of retinal vascular tortuosity", Int J Med Inform 1999;53:239-252;
 named DM in Grisan, Foracchia & Ruggeri, "A novel method for the automatic grading of retinal vessel
-tortuosity", IEEE Trans Med Imaging 2008;27:310-319), on segments of the skeleton between branch points and
-ends, their pixel paths smoothed (Gaussian, ``PATH_SMOOTHING`` px) so that the 8-connected staircase does not
-count as length; the mean over segments at least ``MIN_SEGMENT_LENGTH`` px long whose chord is at least half
-that (a shorter chord closes a loop: a ring in the skeleton). No artery/vein classification: the mean is over
-the whole tree.
+tortuosity", IEEE Trans Med Imaging 2008;27:310-319), on the skeleton's paths between junctions and ends (skan,
+Nunez-Iglesias et al., PeerJ 2018;6:e4312), their pixel paths smoothed (Gaussian, ``PATH_SMOOTHING`` px) so
+that the 8-connected staircase does not count as length; the mean over segments at least
+``MIN_SEGMENT_LENGTH`` px long whose chord is at least half that (a shorter chord closes a loop: a ring in the
+skeleton). No artery/vein classification: the mean is over the whole tree.
 
 Optic disc: the brightest disc-sized window in the field (luminance, window ``DISC_WINDOW_FRACTION`` of the
 field diameter), reported as the fraction of the photo's width and height from its top-left corner; not
@@ -36,50 +36,40 @@ class Disc:
     contrast: float
 
 
-_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
-
-
 def centreline_segments(mask) -> list:
-    """The vessel skeleton cut at its branch points: a list of ordered (row, col) pixel paths.
+    """The vessel skeleton's paths between junctions and ends, each an ordered (row, col) pixel array (skan).
 
-    Branch points are skeleton pixels with three or more 8-neighbours; removing them leaves paths (each
-    pixel with at most two neighbours), walked from one end to the other. Closed loops have no end and
-    no chord, and are skipped.
+    A path runs from a junction pixel or an end to the next, so paths meeting at a junction share its pixel.
+    A closed loop comes out as a path that ends where it starts: its chord is 0 and ``tortuosity`` drops it.
+    skan compiles its walk with numba on the first call in a process (seconds): ``warm_up`` does that at
+    worker start.
     """
     import numpy as np
     from scipy import ndimage
+    from skan import Skeleton
     from skimage.morphology import skeletonize
 
     skeleton = skeletonize(mask)
-    kernel = np.ones((3, 3), dtype=np.uint8)
-    kernel[1, 1] = 0
-    neighbours = ndimage.convolve(skeleton.astype(np.uint8), kernel, mode="constant")
-    path_pixels = skeleton & (neighbours < 3)
-    coords = np.argwhere(path_pixels)
-    if len(coords) == 0:
-        return []
-    index = np.full((mask.shape[0] + 2, mask.shape[1] + 2), -1, dtype=np.int64)
-    index[coords[:, 0] + 1, coords[:, 1] + 1] = np.arange(len(coords))
-    adjacent = np.stack([index[coords[:, 0] + 1 + dr, coords[:, 1] + 1 + dc] for dr, dc in _OFFSETS], axis=1)
-    degree = (adjacent >= 0).sum(axis=1)
-    adjacency = [[n for n in row if n >= 0] for row in adjacent.tolist()]
-    visited = bytearray(len(coords))
-    segments = []
-    for start in np.flatnonzero(degree <= 1).tolist():
-        if visited[start]:
-            continue
-        path = [start]
-        visited[start] = 1
-        current = start
-        while True:
-            step = next((n for n in adjacency[current] if not visited[n]), -1)
-            if step < 0:
-                break
-            visited[step] = 1
-            path.append(step)
-            current = step
-        segments.append(coords[path])
-    return segments
+    with_neighbour = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3), dtype=np.uint8), mode="constant")
+    if not (skeleton & (with_neighbour > 1)).any():
+        return []  # no two pixels touch: no path (and skan refuses a graph without edges)
+    paths = Skeleton(skeleton)
+    return [paths.path_coordinates(index) for index in range(paths.n_paths)]
+
+
+def warm_up() -> float:
+    """Compile skan's numba code on a small cross (seconds in a new process, then milliseconds); returns the
+    seconds it took. A Celery worker calls it before it takes a task (medilens.celery), so no analysis pays
+    it."""
+    import time
+
+    import numpy as np
+
+    started = time.perf_counter()
+    cross = np.zeros((12, 12), dtype=bool)
+    cross[6, 1:11] = cross[1:11, 6] = True
+    centreline_segments(cross)
+    return time.perf_counter() - started
 
 
 def distance_metric(path) -> tuple[float, float]:

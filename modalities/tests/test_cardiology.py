@@ -344,11 +344,12 @@ def test_wfdb_header_parsing_of_gains_baselines_and_offsets():
         "100.dat 212 200(1024)/mV 11 1024 995 -22131 0 MLII\n"
         "100.dat 212+0 0/uV 11 1024 1011 20052 0 V5\n"
     )
-    assert (header.record_name, header.n_signals, header.sampling_rate, header.n_samples) == ("100", 2, 360, 650000)
-    assert [(s.fmt, s.gain, s.baseline, s.units, s.description) for s in header.signals] == [
+    assert (header.record_name, header.n_sig, header.fs, header.sig_len) == ("100", 2, 360, 650000)
+    assert list(zip(header.fmt, header.adc_gain, header.baseline, header.units, header.sig_name, strict=True)) == [
         ("212", 200.0, 1024, "mV", "MLII"),
         ("212", 200.0, 1024, "uV", "V5"),
     ]
+    assert [offset or 0 for offset in header.byte_offset] == [0, 0]
     # 650 000 frames x 2 signals in format 212 = 1.3 M samples x 1.5 bytes.
     assert records.wfdb_bytes_needed("212", 1_300_000) == 1_950_000
     assert records.wfdb_bytes_needed("16", 10) == 20 and records.wfdb_bytes_needed("310", 4) == 6
@@ -420,6 +421,11 @@ def test_a_dat_without_its_header_and_a_header_without_its_dat_are_refused():
         ("100 1 500 5000\n100.dat 16 abc/mV 16 0 0 0 0 II\n", "gain"),
         ("100/3 2 500 5000\n", "Multi-segment"),
         ("\n\n# only comments\n", "no record line"),
+        # Fields wfdb.rdheader alone would skip or misread rather than refuse:
+        ("100 1 500 5000\n100.dat 16abc 200/mV 16 0 0 0 0 II\n", "'16abc', which is not a WFDB format"),
+        ("100 1 500 5000\n100.dat 16 200/mV 16 0 0 0 0 II\n100.dat 16 200/mV 16 0 0 0 0 V1\n", "1 signals but 2"),
+        # A date wfdb cannot read fails at upload, not later in the worker's wfdb.rdrecord.
+        ("100 1 500 5000 0:00:00 31/02/2000\n100.dat 16 200/mV 16 0 0 0 0 II\n", "wfdb could not read it"),
     ],
 )
 def test_a_corrupt_wfdb_header_is_refused_with_what_is_wrong(text, expected):

@@ -241,6 +241,55 @@ def test_the_cache_key_includes_the_sha256(staff):
         runtime.load(version)
 
 
+# --- the safetensors header, read by safetensors.safe_open ------------------------------------------------
+def _with_header(header: dict, body: bytes) -> bytes:
+    import json
+    import struct
+
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + body
+
+
+def _damaged_weights() -> dict[str, bytes]:
+    import numpy as np
+    from safetensors.numpy import save
+
+    good = save({"a": np.zeros((2, 3), np.float32), "b": np.ones(4, np.float16)}, metadata={"source": "test"})
+    length = int.from_bytes(good[:8], "little")
+    body = good[8 + length :]
+    a = {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}
+    b = {"dtype": "F16", "shape": [4], "data_offsets": [24, 32]}
+    return {
+        "text": b"just some text, not weights at all",
+        "too short": b"abc",
+        "header not JSON": (4).to_bytes(8, "little") + b"abcd",
+        "truncated": good[:-10],
+        "padded": good + bytes(8),
+        "gap between tensors": _with_header({"a": {**a, "data_offsets": [0, 20]}, "b": b}, body),
+        "overlapping tensors": _with_header({"a": a, "b": {**b, "data_offsets": [16, 32]}}, body),
+        "shape and bytes disagree": _with_header({"a": {**a, "shape": [3, 3]}, "b": b}, body),
+        "metadata not text": _with_header({"__metadata__": {"source": 1}, "a": a, "b": b}, body),
+    }
+
+
+def test_the_safetensors_header_is_read_without_torch_and_damage_is_refused():
+    import numpy as np
+    from safetensors.numpy import save
+
+    from modalities.architectures import WeightsError, read_safetensors_header
+
+    data = save({"a": np.zeros((2, 3), np.float32), "b": np.ones(4, np.float16)}, metadata={"source": "test"})
+    assert read_safetensors_header(data) == (
+        {"a": {"dtype": "F32", "shape": [2, 3]}, "b": {"dtype": "F16", "shape": [4]}},
+        {"source": "test"},
+    )
+    for case, damaged in _damaged_weights().items():
+        with pytest.raises(WeightsError, match="not a safetensors file") as refused:
+            read_safetensors_header(damaged)
+        if case in ("truncated", "padded"):
+            assert "truncated" in str(refused.value)
+
+
 # --- inference on random weights -----------------------------------------------------------------------------
 def test_predict_and_saliency_contract(staff):
     import numpy as np
@@ -286,6 +335,25 @@ def test_heatmap_overlay_is_a_png_of_the_image_size():
     assert picture.format == "PNG" and picture.size == (80, 120) and picture.mode == "RGB"
     big = runtime.heatmap_overlay_png(np.zeros((3000, 1500), dtype=np.float32), heat)
     assert Image.open(io.BytesIO(big)).size == (512, 1024), "explanations are scaled to 1024 px at most"
+
+
+def test_the_overlay_colours_heat_on_the_jet_scale_and_leaves_cold_pixels_as_they_were():
+    """Half opacity at full heat: a grey 0.5 pixel becomes half grey, half jet's top colour (dark red,
+    RGB 0.5, 0, 0); a pixel with no heat keeps the image's own grey; mid heat is jet's green."""
+    import numpy as np
+    from PIL import Image
+
+    image = np.full((40, 30), 0.5, dtype=np.float32)
+    heat = np.zeros((40, 30), dtype=np.float32)
+    heat[:, 20:] = 1.0
+    heat[:, 10:20] = 0.5
+    pixels = np.asarray(Image.open(io.BytesIO(runtime.heatmap_overlay_png(image, heat))).convert("RGB")).astype(int)
+    grey = round(0.5 * 255)
+    assert np.abs(pixels[20, 2] - [grey, grey, grey]).max() <= 1
+    hot = pixels[20, 25]
+    assert abs(hot[0] - (0.5 * grey + 0.5 * 127.5)) <= 2 and abs(hot[1] - 0.5 * grey) <= 2 and hot[1] == hot[2]
+    middle = pixels[20, 15]
+    assert middle[1] > middle[0] and middle[1] > middle[2], "the middle of jet is green"
 
 
 # --- torch in the processes -----------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""The one place an assessment's status changes: lock the row, check the move against
+``Assessment.TRANSITIONS``, stamp its time, audit it; publish the task when it becomes queued; and the
+reaper that requeues or fails work stuck past its deadline.
+
+Re-exported by ``assessments.services``, where callers find every state change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+import audit
+from modalities import registry
+
+from .models import Assessment, PipelineStage
+
+logger = logging.getLogger(__name__)
+
+Status = Assessment.Status
+
+
+class TransitionRefused(ValidationError):
+    pass
+
+
+def enqueue(assessment: Assessment) -> None:
+    """Publish run_assessment after the transaction commits (never for rows that might roll back)."""
+    from .tasks import run_assessment
+
+    analyzer = registry.get(assessment.modality)
+    assessment_id = str(assessment.pk)
+
+    def publish():
+        try:
+            run_assessment.apply_async(args=[assessment_id], queue=analyzer.queue)
+        except Exception:
+            # The broker is down: the row stays queued and the dispatcher re-publishes it.
+            logger.exception("could not publish assessment %s; the dispatcher will retry", assessment_id)
+            return
+        Assessment.objects.with_scopes_disabled().filter(pk=assessment_id).update(last_enqueued_at=timezone.now())
+
+    transaction.on_commit(publish)
+
+
+def transition(assessment_id, to: str, *, actor, reason: str = "", **fields) -> Assessment:
+    """The one place assessment status changes: lock the row, check the move, stamp its time, audit it."""
+    with transaction.atomic():
+        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
+        return apply_transition(assessment, to, actor=actor, reason=reason, **fields)
+
+
+def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = "", **fields) -> Assessment:
+    """``transition`` on a row the caller has already locked (``select_for_update``) in the current
+    transaction: the pipeline claims and saves results this way without locking and saving the row twice.
+    Saves the row, with any other fields the caller changed on it."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_transition needs the caller's transaction and row lock")
+    allowed = Assessment.TRANSITIONS[assessment.status]
+    if to not in allowed:
+        raise TransitionRefused(
+            f"An assessment that is {assessment.get_status_display().lower()} cannot become {to}."
+        )
+    previous = assessment.status
+    now = timezone.now()
+    assessment.status = to
+    stamp = {
+        Status.QUEUED: "queued_at",
+        Status.RUNNING: "started_at",
+        Status.COMPLETED: "completed_at",
+        Status.FAILED: "failed_at",
+        Status.CANCELLED: "cancelled_at",
+    }[to]
+    setattr(assessment, stamp, now)
+    if to == Status.FAILED:
+        assessment.failure_reason = reason or "The analysis failed."
+    if to == Status.QUEUED:
+        assessment.failure_reason = ""
+        assessment.deadline_at = None
+    for name, value in fields.items():
+        setattr(assessment, name, value)
+    assessment.save()
+    details = {"from": previous, "to": to}
+    if reason:
+        details["reason"] = reason[:500]
+    audit.record(
+        action=f"assessment.{to}",
+        actor=actor,
+        organization_id=assessment.organization_id,
+        target=assessment,
+        details=details,
+    )
+    if to == Status.QUEUED:
+        PipelineStage.objects.filter(assessment=assessment).update(
+            status=PipelineStage.Status.PENDING, started_at=None, finished_at=None, duration_ms=None, error=""
+        )
+        enqueue(assessment)
+    elif to == Status.CANCELLED:
+        # Stages that never ran (or were cut short) are skipped, not left "pending" or "running" forever.
+        PipelineStage.objects.filter(
+            assessment=assessment, status__in=[PipelineStage.Status.PENDING, PipelineStage.Status.RUNNING]
+        ).update(status=PipelineStage.Status.SKIPPED, finished_at=now)
+    return assessment
+
+
+def cancel_assessment(*, actor, assessment: Assessment) -> Assessment:
+    return transition(assessment.pk, Status.CANCELLED, actor=actor)
+
+
+def retry_assessment(*, actor, assessment: Assessment) -> Assessment:
+    if assessment.status != Status.FAILED:
+        raise TransitionRefused("Only a failed assessment can be retried.")
+    return transition(assessment.pk, Status.QUEUED, actor=actor)
+
+
+def reap_stuck(*, now=None) -> dict:
+    """Requeue a running assessment past its deadline once; fail it the second time. Re-publish queued
+    assessments whose message may have been lost (broker down when they were created)."""
+    now = now or timezone.now()
+    requeued = failed = republished = 0
+    stuck = Assessment.objects.filter(status=Status.RUNNING, deadline_at__lt=now).values_list("pk", "reaper_requeues")
+    for pk, requeues in list(stuck):
+        try:
+            if requeues < 1:
+                transition(pk, Status.QUEUED, actor="system:reaper", reaper_requeues=requeues + 1)
+                requeued += 1
+            else:
+                transition(
+                    pk,
+                    Status.FAILED,
+                    actor="system:reaper",
+                    reason="The analysis stopped responding twice and was stopped. Retry it, or contact support "
+                    "if it keeps failing.",
+                )
+                failed += 1
+        except TransitionRefused:
+            continue  # it moved on between the query and the lock
+    stale = now - timedelta(seconds=settings.ASSESSMENT_REPUBLISH_AFTER_SECONDS)
+    lost = Assessment.objects.filter(status=Status.QUEUED, queued_at__lt=stale).exclude(last_enqueued_at__gte=stale)
+    for assessment in lost.select_related("organization")[:500]:
+        with transaction.atomic():
+            enqueue(assessment)
+        republished += 1
+    return {"requeued": requeued, "failed": failed, "republished": republished}
