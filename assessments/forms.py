@@ -207,7 +207,7 @@ def _form_field(field: serializers.Field) -> forms.Field | None:
         if not field.required and field.initial is None:
             choices = [NOT_RECORDED, *choices]
         return forms.ChoiceField(choices=choices, **common)
-    if isinstance(field, schema_fields.Whole):
+    if isinstance(field, serializers.IntegerField):
         return forms.IntegerField(**common)
     if isinstance(field, serializers.FloatField):
         return forms.FloatField(**common)

@@ -29,32 +29,37 @@ def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _finite(field: serializers.Field, data) -> float:
+    if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+        field.fail("invalid")
+    try:
+        value = float(data)
+    except ValueError:
+        field.fail("invalid")
+    except OverflowError:
+        field.fail("not_finite")
+    if not math.isfinite(value):
+        field.fail("not_finite")
+    return value
+
+
 class Number(serializers.FloatField):
     """A finite number: a JSON number or its text."""
 
     default_error_messages = {"invalid": "Enter a number.", "not_finite": "Enter a finite number.", "null": REQUIRED}
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
-            self.fail("invalid")
-        try:
-            value = float(data)
-        except ValueError:
-            self.fail("invalid")
-        except OverflowError:
-            self.fail("not_finite")
-        if not math.isfinite(value):
-            self.fail("not_finite")
-        return value
+        return _finite(self, data)
 
 
-class Whole(Number):
+class Whole(serializers.IntegerField):
     """A whole number: 3, 3.0 or "3"; not 2.5."""
 
-    default_error_messages = {"invalid": "Enter a whole number.", "null": REQUIRED}
+    default_error_messages = {"invalid": "Enter a whole number.", "not_finite": "Enter a whole number.",
+                              "null": REQUIRED}  # fmt: skip
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
+        value = _finite(self, data)
         if not value.is_integer():
             self.fail("invalid")
         return int(value)

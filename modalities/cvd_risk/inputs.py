@@ -60,8 +60,8 @@ class CvdRiskInputs(InputSchema):
         help_text="Used only by the 2013 PCE, which has separate African-American equations; "
         "other or unknown uses the white equations, as the guideline directs. PREVENT is race-free.",
     )
-    total_cholesterol = Number(label="Total cholesterol")
-    hdl_cholesterol = Number(label="HDL cholesterol")
+    total_cholesterol = Number(label="Total cholesterol", help_text="In the cholesterol unit.")
+    hdl_cholesterol = Number(label="HDL cholesterol", help_text="In the cholesterol unit.")
     cholesterol_unit = Choice(label="Cholesterol unit", choices=[MG_DL, MMOL_L], initial=MG_DL)
     systolic_bp = Number(label="Systolic blood pressure (mmHg)")
     bp_treated = Flag(label="On blood-pressure treatment", required=False, default=False)
@@ -70,7 +70,7 @@ class CvdRiskInputs(InputSchema):
     statin = Flag(label="On a statin", required=False, default=False)
     bmi = _optional(Number, label="BMI (kg/m2)")
     egfr = _optional(Number, label="eGFR (mL/min/1.73m2)", help_text="Or give serum creatinine.")
-    creatinine = _optional(Number, label="Serum creatinine")
+    creatinine = _optional(Number, label="Serum creatinine", help_text="In the creatinine unit.")
     creatinine_unit = _optional(Choice, label="Creatinine unit", choices=[MG_DL, UMOL_L], initial=MG_DL)
     measured_on = _optional(Day, label="Date measured", help_text="When the panel was measured (default: today).")
 

@@ -21,8 +21,8 @@ IMAGE_TYPES = ("clinical", "dermoscopy")
 MAX_PIXELS_PER_MM = 1000.0
 
 
-class _When(serializers.Field):
-    """measured_at of earlier measurements: an ISO date or date-time, not in the future."""
+class _When(serializers.CharField):
+    """measured_at of earlier measurements: an ISO date or date-time (text), not in the future."""
 
     default_error_messages = {"required": "required", "null": "required", "invalid": "not a date",
                               "future": "in the future"}  # fmt: skip
