@@ -103,7 +103,7 @@ class DermatologyAnalyzer(Analyzer):
             if evolved:
                 biomarkers.update(_evolution_values(evolved))
         with context.stage("model"):
-            ran = model.run_model(self.name, context.organization_id, photo.rgb)
+            ran = model.run_model(self.modality.name, context.organization_id, photo.rgb)
         with context.stage("explain"):
             return _result(given, photo, segmentation, features, biomarkers, evolved, ran)
 
