@@ -420,8 +420,7 @@ class AssessmentCreateView(OrganizationMixin, View):
                 elif key in ("files", "attachments") and key in uploads.fields:
                     _add_once(uploads, key, errors)
                 elif key.startswith("inputs.") and input_form is not None and name in input_form.fields:
-                    if not input_form.errors.get(name):  # the bound form found it already: say it once
-                        input_form.add_error(name, errors)
+                    input_form.add_error(name, errors)  # the input schema's words: the form itself checks nothing
                 elif key == "inputs" and input_form is not None:
                     _add_once(input_form, None, errors)
                 else:  # modality, or a field this page does not show
