@@ -165,3 +165,19 @@ def test_a_schema_field_the_portal_cannot_show_is_left_out():
 
     assert "history" not in inputs_form(Nested, prefix="inputs").fields
     assert inputs_form(registry.get("cognitive").modality.input_schema, prefix="inputs") is None
+
+
+@pytest.mark.parametrize(
+    ("modality", "shown"),
+    [
+        ("dermatology", {"image_type", "pixels_per_mm", "dermoscopic_structures", "lesion_id"}),  # not `previous`
+        ("speech", {"task"}),
+        ("cognitive", set()),  # raw responses come from the kiosk or a partner, never typed
+        ("cardiology", set()),  # files only
+    ],
+)
+def test_each_modalitys_form_shows_what_its_schema_lets_a_person_type(tenant_a, modality, shown):
+    patient = make_patient(tenant_a, f"S-{modality}")
+    client = tenant_a.client_for(Role.TECHNICIAN)
+    page = client.get(f"/patients/{patient.pk}/assessments/new/?modality={modality}").content.decode()
+    assert set(_form_fields(page)) == shown
