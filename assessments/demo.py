@@ -77,8 +77,7 @@ def seed_modalities(*, organization, per_modality: int = 3, actor="system:seed_d
     with organization_scope(organization):
         patients = list(Patient.objects.order_by("mrn")[:per_modality])
         for name in registry.names():
-            analyzer = registry.get(name)
-            cases = analyzer.demo_cases()[:per_modality]
+            cases = registry.demo_cases(name)[:per_modality]
             if not cases or not patients or Assessment.objects.filter(modality=name).exists():
                 continue
             for patient, case in zip(patients, cases, strict=False):

@@ -2,7 +2,11 @@
 
 from django import forms
 from django.forms.models import fields_for_model, model_to_dict
+from django.forms.utils import ErrorDict
+from django.utils import timezone
+from rest_framework import serializers
 
+from modalities import inputs as schema_fields
 from modalities import registry
 
 from .models import Patient
@@ -127,13 +131,14 @@ class UploadsForm(forms.Form):
         self.fields["attachments"].widget.attrs["accept"] = ATTACHMENT_ACCEPT
         if max_upload_mb:
             self.fields["attachments"].help_text += f" Up to {max_upload_mb} MB per file."
-        accepted = getattr(analyzer, "accepted_types", None) or {}
+        modality = analyzer.modality if analyzer is not None else None
+        accepted = modality.accepted_types if modality is not None else {}
         if accepted:
             extensions = sorted(set(accepted.values()))
             # Not required here: services say so when the modality needs files, in its own words.
-            needed = " At least one is needed." if getattr(analyzer, "requires_files", False) else ""
+            needed = " At least one is needed." if modality.requires_files else ""
             field = MultipleFileField(
-                label=f"{analyzer.label} input files",
+                label=f"{modality.label} input files",
                 help_text="Accepted: " + ", ".join(e.upper() for e in extensions) + "." + needed,
             )
             field.widget.attrs["accept"] = ",".join([*(f".{e}" for e in extensions), *sorted(accepted)])
@@ -178,9 +183,58 @@ class CommentForm(forms.Form):
     )
 
 
-# How the portal lays out a modality's input form. Presentation only: the analyzer's form_class stays the
-# one source of fields and validation. A modality not listed here (or a field not named) still renders,
-# in a group of its own.
+# --- a modality's inputs ------------------------------------------------------------------------------
+class InputsForm(forms.Form):
+    """A modality's input schema as a form: presentation only. Its fields are made from the schema's (labels,
+    help texts, choices) by ``inputs_form``; what is typed goes, as text, to the schema, which validates it (in
+    services.create_assessment, as for the API), and its errors are put back on these fields."""
+
+    def full_clean(self):
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+
+
+NOT_RECORDED = ("", "Not recorded")
+
+
+def _form_field(field: serializers.Field) -> forms.Field | None:
+    """The form field that shows a schema field; None for what the portal does not ask (nested objects)."""
+    common = {"label": field.label, "help_text": field.help_text or "", "required": field.required}
+    if isinstance(field, schema_fields.Flag):
+        return forms.BooleanField(**{**common, "required": False})
+    if isinstance(field, serializers.ChoiceField):
+        choices = list(field.choices.items())
+        if not field.required and field.initial is None:
+            choices = [NOT_RECORDED, *choices]
+        return forms.ChoiceField(choices=choices, **common)
+    if isinstance(field, serializers.IntegerField):
+        return forms.IntegerField(**common)
+    if isinstance(field, serializers.FloatField):
+        return forms.FloatField(**common)
+    if isinstance(field, serializers.DateField):
+        widget = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", "max": timezone.localdate().isoformat()})
+        return forms.DateField(widget=widget, **common)
+    if isinstance(field, serializers.CharField):
+        return forms.CharField(**common)
+    return None
+
+
+def inputs_form(schema, *, prefix: str, data=None, initial=None) -> InputsForm | None:
+    """The portal's form for an input schema, or None when the portal asks nothing of it (no schema, or inputs
+    that only a device or partner sends, such as the cognitive battery's raw responses)."""
+    if schema is None or schema.json_schema is not None:
+        return None
+    form = InputsForm(data=data, initial=initial, prefix=prefix)
+    for name, field in schema().fields.items():
+        shown = _form_field(field)
+        if shown is not None:
+            form.fields[name] = shown
+    return form if form.fields else None
+
+
+# How the portal lays out a modality's input form. Presentation only: the modality's input schema stays the
+# one source of fields and validation. A modality not listed here (or a field not named) still renders, in a
+# group of its own.
 INPUT_GROUPS: dict[str, list[tuple[str, list[str]]]] = {
     "cvd_risk": [
         ("Patient", ["age", "sex", "race"]),

@@ -47,7 +47,7 @@ def claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
         if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
             return None
         analyzer = registry.get(assessment.modality)
-        deadline = timezone.now() + timedelta(seconds=analyzer.deadline_seconds)
+        deadline = timezone.now() + timedelta(seconds=analyzer.modality.deadline_seconds)
         stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
         if assessment.status == Status.QUEUED:
             attempts = assessment.attempts + 1
@@ -160,17 +160,17 @@ def run(assessment_id) -> str:
         return "skipped"
     assessment, stages = claimed
     analyzer = registry.get(assessment.modality)
-    recorder = StageRecorder(assessment.pk, stages, live=analyzer.live_progress)
+    recorder = StageRecorder(assessment.pk, stages, live=analyzer.modality.live_progress)
     context = AnalysisContext(
         inputs=assessment.inputs,
-        files=_input_files(assessment) if analyzer.accepted_types else [],
+        files=_input_files(assessment) if analyzer.modality.accepted_types else [],
         patient=services.patient_facts(assessment.patient),
         stage=recorder,
         organization_id=assessment.organization_id,
     )
     try:
         result = analyzer.analyze(context)
-        result.check(analyzer.catalogue)
+        result.check(analyzer.modality.catalogue)
     except Cancelled:
         return "cancelled"
     except AnalysisError as error:
@@ -184,7 +184,7 @@ def run(assessment_id) -> str:
             raise storage.TransientStorageError(type(error).__name__) from error
         # Not the clinician's to debug: a readable reason, the traceback in the log (it holds no PHI:
         # analyzers see no names or identifiers).
-        logger.exception("analyzer %s crashed on assessment %s", analyzer.name, assessment.pk)
+        logger.exception("analyzer %s crashed on assessment %s", assessment.modality, assessment.pk)
         return _fail(
             assessment.pk,
             "The analysis stopped on an internal error. Retry it; if it fails again, "
@@ -199,7 +199,7 @@ def run(assessment_id) -> str:
     saved = services.save_results(
         assessment_id=assessment.pk,
         result=result,
-        catalogue=result.specs(analyzer.catalogue),
+        catalogue=result.specs(analyzer.modality.catalogue),
         explanation_image_key=image_key,
         stages=recorder.pending(),
     )

@@ -90,14 +90,14 @@ def biomarker_spec(name: str, modality: str | None = None):
     modalities = [modality] if modality else registry.names()
     for candidate in modalities:
         analyzer = analyzer_for(candidate)
-        spec = analyzer.catalogue.get(name) if analyzer else None
+        spec = analyzer.modality.catalogue.get(name) if analyzer else None
         if spec is not None:
             return spec
     return None
 
 
 def biomarker_rows(analyzer, biomarkers) -> list[dict]:
-    catalogue = analyzer.catalogue if analyzer else {}
+    catalogue = analyzer.modality.catalogue if analyzer else {}
     rows, category = [], None
     for marker in biomarkers:
         spec = catalogue.get(marker.name)

@@ -240,19 +240,20 @@ def create_assessment(
         raise ValidationError(
             {"patient": "This patient's consent is not recorded; record it before requesting an assessment."}
         )
-    facts = patient_facts(patient)
+    described = analyzer.modality
     try:
-        resolved = analyzer.validate_inputs(inputs=inputs or {}, patient=facts)
+        resolved = analyzer.validate_inputs(
+            inputs=inputs or {}, patient=patient_facts(patient), history=lambda: prior_results(patient, modality)
+        )
     except InputError as error:
         raise ValidationError({f"inputs.{k}" if k != "inputs" else k: v for k, v in error.errors.items()}) from None
-    resolved = analyzer.with_history(resolved, lambda: prior_results(patient, modality))
     files, attachments = list(files), list(attachments)
-    if analyzer.requires_files and not files:
-        raise ValidationError({"files": f"{analyzer.label} needs at least one input file."})
-    if files and not analyzer.accepted_types:
-        raise ValidationError({"files": f"{analyzer.label} takes no input files (use attachments for documents)."})
+    if described.requires_files and not files:
+        raise ValidationError({"files": f"{described.label} needs at least one input file."})
+    if files and not described.accepted_types:
+        raise ValidationError({"files": f"{described.label} takes no input files (use attachments for documents)."})
     prepared_inputs = (
-        prepare_files(files, allowed=analyzer.accepted_types, max_pixels=analyzer.max_pixels) if files else []
+        prepare_files(files, allowed=described.accepted_types, max_pixels=described.max_pixels) if files else []
     )
     if prepared_inputs:
         try:
@@ -277,7 +278,7 @@ def create_assessment(
             )
             PipelineStage.objects.bulk_create(
                 PipelineStage(organization=organization, assessment=assessment, name=s.name, label=s.label, order=i)
-                for i, s in enumerate(analyzer.stages)
+                for i, s in enumerate(described.stages)
             )
             _store_files(assessment=assessment, prepared=prepared_inputs, kind="input", actor=actor, written=written)
             _store_files(
@@ -426,7 +427,7 @@ def post_message(*, actor, assessment: Assessment, body: str) -> ChatMessage:
 
 
 def prior_results(patient: Patient, modality: str, limit: int = 20):
-    """This patient's completed assessments of one modality, newest first (for analyzers' with_history)."""
+    """This patient's completed assessments of one modality, newest first (an analyzer's ``history``)."""
     from modalities.base import PriorResult
 
     previous = (

@@ -33,12 +33,12 @@ def enqueue(assessment: Assessment) -> None:
     """Publish run_assessment after the transaction commits (never for rows that might roll back)."""
     from .tasks import run_assessment
 
-    analyzer = registry.get(assessment.modality)
+    modality = registry.get(assessment.modality).modality
     assessment_id = str(assessment.pk)
 
     def publish():
         try:
-            run_assessment.apply_async(args=[assessment_id], queue=analyzer.queue)
+            run_assessment.apply_async(args=[assessment_id], queue=modality.queue)
         except Exception:
             # The broker is down: the row stays queued and the dispatcher re-publishes it.
             logger.exception("could not publish assessment %s; the dispatcher will retry", assessment_id)

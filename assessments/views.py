@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -41,6 +40,7 @@ from .forms import (
     SignOffForm,
     UploadsForm,
     input_groups,
+    inputs_form,
 )
 from .models import Assessment, Patient, UploadedFile
 from .presenters import FLAG_BADGES, FLAG_COLORS, RISK_LEVEL_BADGES, humanize, number
@@ -345,19 +345,13 @@ class PatientDetailView(OrganizationMixin, View):
 
 # --- new assessment ----------------------------------------------------------------------------------
 def _analyzer_form(analyzer, **kwargs):
-    """The analyzer's own form class, with browser date pickers for its date fields."""
-    form = analyzer.form_class(prefix=AssessmentCreateView.input_prefix, **kwargs)
-    for field in form.fields.values():
-        if isinstance(field, forms.DateField) and type(field.widget) is forms.DateInput:
-            field.widget.input_type = "date"
-            field.widget.format = "%Y-%m-%d"
-            field.widget.attrs.setdefault("max", timezone.localdate().isoformat())
-    return form
+    """The form of the modality's input schema (None when the portal asks for no inputs)."""
+    return inputs_form(analyzer.modality.input_schema, prefix=AssessmentCreateView.input_prefix, **kwargs)
 
 
 def _raw_inputs(form) -> dict:
-    """The analyzer form's fields as submitted (an unticked checkbox is an explicit False, so it overrides
-    the patient's record instead of falling back to it)."""
+    """The input form's fields as submitted, as text (an unticked checkbox is an explicit False, so it overrides
+    the patient's record instead of falling back to it); the input schema validates them."""
     return {
         name: field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
         for name, field in form.fields.items()
@@ -379,8 +373,8 @@ class AssessmentCreateView(OrganizationMixin, View):
                                     page_errors=[str(registry.UnknownModality(modality))])
         read_audit.patient_form(request=request, patient=patient, page="new_assessment")
         input_form = None
-        if analyzer is not None and getattr(analyzer, "form_class", None) is not None:
-            initial = analyzer.initial_inputs(services.patient_facts(patient))
+        if analyzer is not None and analyzer.modality.input_schema is not None:
+            initial = analyzer.modality.input_schema.initial(services.patient_facts(patient))
             input_form = _analyzer_form(analyzer, initial=initial)
         uploads = UploadsForm(analyzer=analyzer, max_upload_mb=_max_upload_mb()) if analyzer else None
         return self.render_page(patient, modality, analyzer, input_form, uploads)
@@ -390,9 +384,7 @@ class AssessmentCreateView(OrganizationMixin, View):
         files = request.FILES  # parsed already; the size-limit handler noted any file over the cap
         modality = request.POST.get("modality") or request.GET.get("modality") or ""
         analyzer = presenters.analyzer_for(modality)
-        input_form = None
-        if analyzer is not None and getattr(analyzer, "form_class", None) is not None:
-            input_form = _analyzer_form(analyzer, data=request.POST)
+        input_form = _analyzer_form(analyzer, data=request.POST) if analyzer is not None else None
         uploads = UploadsForm(request.POST, files, analyzer=analyzer, max_upload_mb=_max_upload_mb())
         sent_files, sent_attachments = files.getlist("files"), files.getlist("attachments")
         page_errors: list[str] = []
@@ -431,14 +423,13 @@ class AssessmentCreateView(OrganizationMixin, View):
                 elif key in ("files", "attachments") and key in uploads.fields:
                     _add_once(uploads, key, errors)
                 elif key.startswith("inputs.") and input_form is not None and name in input_form.fields:
-                    if not input_form.errors.get(name):  # the bound form found it already: say it once
-                        input_form.add_error(name, errors)
+                    input_form.add_error(name, errors)  # the input schema's words: the form itself checks nothing
                 elif key == "inputs" and input_form is not None:
                     _add_once(input_form, None, errors)
                 else:  # modality, or a field this page does not show
                     page_errors.extend(errors)
         else:
-            messages.success(request, f"{analyzer.label} assessment queued for {patient.full_name}.")
+            messages.success(request, f"{analyzer.modality.label} assessment queued for {patient.full_name}.")
             return _finish(request, reverse("assessments:assessment_detail", args=[assessment.pk]))
         return self.render_page(
             patient, modality, analyzer, input_form, uploads, status=status, page_errors=page_errors,
@@ -490,21 +481,21 @@ def _progress(assessment, stages) -> dict:
 
 
 def _input_rows(analyzer, inputs: dict) -> list[dict]:
-    fields = getattr(getattr(analyzer, "form_class", None), "base_fields", {}) if analyzer else {}
+    """The stored inputs as label and value, labelled by the input schema; a value with a unit field shows its
+    unit in the label (the unit field itself is not a row)."""
+    schema = analyzer.modality.input_schema if analyzer else None
+    fields = schema().fields if schema is not None else {}
+    units = schema.unit_fields if schema is not None else {}
     rows = []
     for key, value in (inputs or {}).items():
-        if isinstance(value, (dict, list)):
+        if isinstance(value, (dict, list)) or key in units.values():
             continue
-        base, suffix = key, ""
-        for ending, unit in (("_mg_dl", "mg/dL"),):
-            if key.endswith(ending):
-                base, suffix = key[: -len(ending)], unit
-        field = fields.get(key) or fields.get(base)
-        label = str(field.label) if field is not None and field.label else humanize(base)
-        if suffix:
-            label = f"{label} ({suffix})"
+        field = fields.get(key)
+        label = str(field.label) if field is not None and field.label else humanize(key)
+        if inputs.get(units.get(key)):
+            label = f"{label} ({inputs[units[key]]})"
         display = number(value)
-        choices = dict(getattr(field, "choices", []) or []) if field is not None else {}
+        choices = dict(getattr(field, "choices", None) or {})
         if isinstance(value, str) and value in choices:
             display = str(choices[value])
         rows.append({"label": label, "value": display})
@@ -533,7 +524,7 @@ class AssessmentPageMixin(OrganizationMixin):
             "assessment": assessment,
             "patient": assessment.patient,
             "analyzer": analyzer,
-            "modality_label": analyzer.label if analyzer else assessment.modality,
+            "modality_label": analyzer.modality.label if analyzer else assessment.modality,
             "stages": stages,
             "progress": _progress(assessment, stages),
             "input_rows": input_rows,
@@ -565,7 +556,7 @@ class AssessmentPageMixin(OrganizationMixin):
                 "confidence": (
                     f"{assessment.confidence * 100:.0f}%"
                     if assessment.confidence is not None
-                    else getattr(analyzer, "no_confidence_reason", "Not given")
+                    else (analyzer.modality.no_confidence_reason if analyzer else "Not given")
                 ),
                 "recommendations": presenters.recommendations(assessment.recommendations),
                 "input_files": [f for f in files if f.kind == UploadedFile.Kind.INPUT],

@@ -113,7 +113,7 @@ def populate(organization, count: int, rng: random.Random) -> list:
     from modalities.cvd_risk.analyzer import CvdRiskAnalyzer
 
     analyzer = CvdRiskAnalyzer()
-    catalogue = analyzer.catalogue
+    catalogue = analyzer.modality.catalogue
     pairs = templates(rng)
     now = timezone.now()
     ids = []
@@ -158,7 +158,7 @@ def populate(organization, count: int, rng: random.Random) -> list:
                     attempts=1,
                 )
                 assessments.append(assessment)
-                for order, spec in enumerate(analyzer.stages):
+                for order, spec in enumerate(analyzer.modality.stages):
                     stages.append(
                         PipelineStage(
                             organization=organization,

@@ -114,7 +114,7 @@ def main():
             for name, mime, data in files
         ]
         result = analyzer.analyze(AnalysisContext(inputs={}, files=inputs, patient=facts, stage=_stage))
-        result.check(analyzer.catalogue)
+        result.check(analyzer.modality.catalogue)
         return result
 
     inputs = build_inputs()

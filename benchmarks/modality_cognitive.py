@@ -58,10 +58,10 @@ def main():
     args = parser.parse_args()
     setup_django()
 
-    from modalities import cognitive
+    from modalities import registry
     from modalities.base import AnalysisContext, PatientFacts
 
-    analyzer = cognitive.CognitiveAnalyzer()
+    analyzer = registry.get("cognitive")
     facts = PatientFacts(
         age=72,
         sex_at_birth="female",
@@ -72,12 +72,12 @@ def main():
         on_statin=False,
         prior_cardiovascular_disease=False,
     )
-    cases = [case.inputs for case in analyzer.demo_cases()]
+    cases = [case.inputs for case in registry.demo_cases("cognitive")]
 
     def one(inputs):
         resolved = analyzer.validate_inputs(inputs=inputs, patient=facts)
         result = analyzer.analyze(AnalysisContext(inputs=resolved, files=[], patient=facts, stage=_stage))
-        result.check(analyzer.catalogue)
+        result.check(analyzer.modality.catalogue)
         return result
 
     for inputs in cases:  # warm-up: imports, first-call costs

@@ -97,7 +97,7 @@ def main():
         file = InputFile("lesion.jpg", "image/jpeg", len(data), lambda: io.BytesIO(data))
         context = AnalysisContext(inputs=inputs, files=[file], patient=facts, stage=_stage)
         result = analyzer.analyze(context)
-        result.check(analyzer.catalogue)
+        result.check(analyzer.modality.catalogue)
         return result
 
     started = time.perf_counter()

@@ -146,7 +146,7 @@ def main():
     def analysis(data: bytes, task: str):
         file = InputFile("voice", "audio/x-wav", len(data), lambda: nullcontext(io.BytesIO(data)))
         result = analyzer.analyze(AnalysisContext(inputs={"task": task}, files=[file], patient=facts, stage=_stage))
-        result.check(analyzer.catalogue)
+        result.check(analyzer.modality.catalogue)
         return result
 
     inputs = build_inputs()

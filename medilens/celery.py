@@ -49,7 +49,7 @@ def warm_up(application) -> float | None:
     from modalities import registry
 
     consumed = set(application.amqp.queues.consume_from or ())
-    if consumed and registry.get("retinal").queue not in consumed:
+    if consumed and registry.get("retinal").modality.queue not in consumed:
         return None
     from modalities.retinal.measure import warm_up as compile_skeleton_walk
 

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "modalities",
     "retention",
     "medilens.backup",
+    "kiosk",
 ]
 
 MIDDLEWARE = [
@@ -105,7 +106,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "modalities.kiosk.KioskMiddleware",
+    "kiosk.middleware.KioskMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After messages: both tell the person why they were sent to sign in or to enrol a second factor.
     "accounts.sessions.SessionLimitsMiddleware",

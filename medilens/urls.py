@@ -50,7 +50,7 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.mfa.urls")),
     path("", include(("medilens.portal_urls", "portal"))),
-    path("cognitive/", include("modalities.cognitive_urls")),
+    path("cognitive/", include("kiosk.urls")),
     path("", include("accounts.urls")),
     path("", include("assessments.urls")),
     path("audit/", include("audit.urls")),

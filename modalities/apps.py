@@ -9,15 +9,13 @@ class ModalitiesConfig(AppConfig):
         # Importing an analyzer module registers it.
         from django.conf import settings
 
-        from . import (
-            cardiology,  # noqa: F401
-            cognitive,  # noqa: F401
-            dermatology,  # noqa: F401
-            radiology,  # noqa: F401
-            retinal,  # noqa: F401
-            speech,  # noqa: F401
-        )
-        from .cvd_risk import analyzer  # noqa: F401 (the package's equations stay free of Django)
+        from .cardiology import analyzer as _cardiology  # noqa: F401
+        from .cognitive import analyzer as _cognitive  # noqa: F401
+        from .cvd_risk import analyzer as _cvd_risk  # noqa: F401
+        from .dermatology import analyzer as _dermatology  # noqa: F401
+        from .radiology import analyzer as _radiology  # noqa: F401
+        from .retinal import analyzer as _retinal  # noqa: F401
+        from .speech import analyzer as _speech  # noqa: F401
 
         if getattr(settings, "MEDILENS_TEST_ANALYZERS", False):
             from medilens.testing import analyzers  # noqa: F401

@@ -1,9 +1,8 @@
 """The interface every modality implements, and the values it exchanges with the pipeline.
 
-An analyzer declares what it accepts (file types and/or a structured form), its stages, its biomarker
-catalogue (name, unit, reference range, source) and ``analyze``. The pipeline (assessments.pipeline)
-knows nothing about any modality beyond this: a new modality is a new Analyzer registered in
-``modalities.registry``.
+An analyzer is a ``Modality`` (what it is: label, stages, catalogue, accepted files, input schema...) and three
+operations: ``validate_inputs``, ``prepare_files`` and ``analyze``. The pipeline (assessments.pipeline) knows
+nothing about any modality beyond this: a new modality is a new Analyzer registered in ``modalities.registry``.
 """
 
 from __future__ import annotations
@@ -269,41 +268,71 @@ class DemoCase:
     files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-class Analyzer:
-    """Subclass and register. Class attributes describe the modality; methods do the work."""
+NO_CONFIDENCE = "Not given: this method reports no confidence for its result"
 
-    name: str = ""
-    label: str = ""
-    description: str = ""
-    queue: str = "default"  # "inference" for model-backed modalities
+
+@dataclass(frozen=True)
+class Modality:
+    """What a modality is, for everything around its analyzer: the portal and the API (label, description, the
+    input schema, which files it takes), the pipeline (queue, stages, deadline) and the results' pages (the
+    catalogue). Declared once per analyzer; nothing reads a modality any other way."""
+
+    name: str
+    label: str
+    description: str
+    stages: tuple[StageSpec, ...]
+    catalogue: dict[str, BiomarkerSpec]
+    # "inference" for model-backed modalities: torch runs on the inference workers only.
+    queue: str = "default"
     # Content types (by magic bytes) accepted as input files -> the extension they are stored with.
-    accepted_types: dict[str, str] = {}
+    accepted_types: dict[str, str] = field(default_factory=dict)
     requires_files: bool = False
     max_pixels: int | None = None
     deadline_seconds: int = 120
     # Publish each stage as it starts and ends, so the portal shows progress. An analyzer whose whole
     # analysis takes about a millisecond sets False: its stages are then written with its results.
     live_progress: bool = True
-    stages: tuple[StageSpec, ...] = ()
-    catalogue: dict[str, BiomarkerSpec] = {}
     # Shown where a result has no confidence (null): why this method gives none. Never a made-up number.
-    no_confidence_reason: str = "Not given: this method reports no confidence for its result"
+    no_confidence_reason: str = NO_CONFIDENCE
+    # The structured inputs (a modalities.inputs.InputSchema); None: the modality takes none.
+    input_schema: type | None = None
+    # The module whose ``demo_cases()`` makes the demo's inputs (modalities.registry.demo_cases imports it):
+    # named, not imported, so that the worker never loads a generator.
+    demo_module: str = ""
 
-    def initial_inputs(self, patient: PatientFacts) -> dict[str, Any]:
-        """Form defaults taken from the patient's record (the portal prefills with them)."""
-        return {}
+    def stage_names(self) -> Iterator[str]:
+        return (stage.name for stage in self.stages)
 
-    def validate_inputs(self, *, inputs: dict[str, Any], patient: PatientFacts) -> dict[str, Any]:
-        """Return the resolved, JSON-safe inputs the analysis will run on, or raise InputError."""
+
+def no_history() -> list[PriorResult]:
+    return []
+
+
+class Analyzer:
+    """Subclass, set ``modality`` and register (``modalities.registry.register``). Three operations: before
+    anything is stored, ``validate_inputs`` and ``prepare_files`` (each refuses with InputError: a 400, nothing
+    stored); in the worker, ``analyze``."""
+
+    modality: Modality
+
+    def validate_inputs(
+        self,
+        *,
+        inputs: Any,
+        patient: PatientFacts,
+        history: Callable[[], list[PriorResult]] = no_history,
+    ) -> dict[str, Any]:
+        """The resolved, JSON-safe inputs the analysis will run on, or InputError. Default: the modality's input
+        schema, with the patient's record as defaults; none if it has no schema. ``history()`` returns this
+        patient's completed assessments of this modality, newest first, for an analyzer whose inputs an earlier
+        result completes (a lesion's evolution); analyzers never query the database themselves."""
+        if self.modality.input_schema is not None:
+            from .inputs import validate
+
+            return validate(self.modality.input_schema, inputs, patient)
         if inputs:
-            raise InputError({"inputs": f"{self.label} takes no structured inputs."})
+            raise InputError({"inputs": f"{self.modality.label} takes no structured inputs."})
         return {}
-
-    def with_history(self, resolved: dict[str, Any], history: Callable[[], list[PriorResult]]) -> dict[str, Any]:
-        """Add what an earlier result of this patient contributes (e.g. a lesion's evolution). ``history()``
-        returns this patient's completed assessments of this modality, newest first; analyzers never
-        query the database themselves. Default: nothing."""
-        return resolved
 
     def prepare_files(self, files: list) -> list:
         """Check and transform validated uploads before they are stored (e.g. pair a WFDB header with
@@ -311,12 +340,5 @@ class Analyzer:
         objects; raises InputError (a 400, nothing stored) for inputs it cannot use."""
         return files
 
-    def demo_cases(self) -> list[DemoCase]:
-        """Generated inputs the demo seeds a few assessments of this modality with."""
-        return []
-
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
         raise NotImplementedError
-
-    def stage_names(self) -> Iterator[str]:
-        return (stage.name for stage in self.stages)

@@ -1,7 +1,9 @@
 """Modality name -> analyzer. Analyzers register themselves when their module is imported (see
 ModalitiesConfig.ready)."""
 
-from .base import Analyzer
+from importlib import import_module
+
+from .base import Analyzer, DemoCase, Modality
 
 _ANALYZERS: dict[str, Analyzer] = {}
 
@@ -17,11 +19,14 @@ class UnknownModality(KeyError):
 
 def register(analyzer_class: type[Analyzer]) -> type[Analyzer]:
     analyzer = analyzer_class()
-    if not analyzer.name or analyzer.name in _ANALYZERS:
-        raise ValueError(f"analyzer name {analyzer.name!r} is missing or registered twice")
-    if not analyzer.stages:
-        raise ValueError(f"analyzer {analyzer.name!r} declares no stages")
-    _ANALYZERS[analyzer.name] = analyzer
+    modality = getattr(analyzer_class, "modality", None)
+    if not isinstance(modality, Modality):
+        raise ValueError(f"analyzer {analyzer_class.__name__} declares no Modality")
+    if not modality.name or modality.name in _ANALYZERS:
+        raise ValueError(f"analyzer name {modality.name!r} is missing or registered twice")
+    if not modality.stages:
+        raise ValueError(f"analyzer {modality.name!r} declares no stages")
+    _ANALYZERS[modality.name] = analyzer
     return analyzer_class
 
 
@@ -37,4 +42,11 @@ def names() -> list[str]:
 
 
 def choices() -> list[tuple[str, str]]:
-    return [(name, _ANALYZERS[name].label) for name in names()]
+    return [(name, _ANALYZERS[name].modality.label) for name in names()]
+
+
+def demo_cases(name: str) -> list[DemoCase]:
+    """The demo's generated inputs for a modality. Its generator module is imported here, on demand: the worker,
+    which imports every analyzer, never loads one."""
+    module = get(name).modality.demo_module
+    return import_module(module).demo_cases() if module else []

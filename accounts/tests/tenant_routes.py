@@ -313,7 +313,7 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         make=_patient(), state=_patient_state, requests={"post": Request({"hold": "place"})}
     ),
     # portal: the cognitive battery (patient mode); POST starts patient mode for that patient
-    "cognitive:start": ObjectRoute(
+    "kiosk:start": ObjectRoute(
         make=_patient(), state=_patient_state, requests={"get": Request(), "post": Request()}
     ),
 }
@@ -334,8 +334,8 @@ WRITES: dict[str, dict[str, Request]] = {
     "accounts:settings": {"post": Request({"data_retention_days": "3650", "require_consent_for_assessment": "on"})},
     "assessments:patient_create": {"post": Request(lambda tenant: _patient_form(consent="on"))},
     # Outside patient mode (as the matrix sends them): nothing to submit (409), nothing to leave (200).
-    "cognitive:submit": {"post": Request(allowed=(409,))},
-    "cognitive:exit": {"post": Request({"password": "not checked outside patient mode"})},
+    "kiosk:submit": {"post": Request(allowed=(409,))},
+    "kiosk:exit": {"post": Request({"password": "not checked outside patient mode"})},
     "api:patient-list": {"post": Request(lambda tenant: _patient_form(consent=True))},
     "api:assessment-list": {
         "post": Request(

@@ -277,12 +277,16 @@ class BoundedJSONField(serializers.JSONField):
 
 
 class AssessmentCreateSerializer(serializers.Serializer):
+    """The create request's envelope. ``inputs`` is checked here only as a JSON object: the modality's input
+    schema validates it (in services.create_assessment, as for the portal), and the OpenAPI document shows that
+    schema per modality (assessments.api.schema)."""
+
     patient = serializers.UUIDField()
     modality = serializers.CharField(max_length=40)
     inputs = BoundedJSONField(
         required=False,
         default=dict,
-        help_text="Risk factors overriding the patient's record (JSON object; a JSON string in multipart requests).",
+        help_text="The modality's structured inputs (JSON object; a JSON string in multipart requests).",
     )
 
     def validate_modality(self, value):

@@ -18,6 +18,7 @@ from assessments.uploads import UploadRejected
 
 from .idempotency import idempotent, with_resources
 from .parsers import JSONParser, MultiPartParser
+from .schema import create_examples, create_request_schema
 from .serializers import (
     AssessmentCreateSerializer,
     AssessmentSerializer,
@@ -224,7 +225,7 @@ class AssessmentListView(TenantAPIView):
         read_audit.api_assessment_list(request=request, assessments=page, filters=criteria)
         return paginator.get_paginated_response(_assessment_data(request, page, many=True))
 
-    @extend_schema(request=AssessmentCreateSerializer, responses={201: ASSESSMENT_SCHEMA})
+    @extend_schema(request=create_request_schema(), responses={201: ASSESSMENT_SCHEMA}, examples=create_examples())
     @idempotent
     def post(self, request):
         if (oversize := _oversize(request)) is not None:

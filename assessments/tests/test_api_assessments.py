@@ -44,8 +44,9 @@ def test_create_with_json_answers_201_with_the_contract_fields(tenant_a):
     assert [s["name"] for s in body["stages"]] == ["validate", "equations", "explain"]
     assert all(s["status"] == "pending" for s in body["stages"])
     assert body["queued_at"] and body["created_at"] and body["completed_at"] is None
-    # The resolved inputs (the risk factors the analysis will run on), in mg/dL.
-    assert body["inputs"]["total_cholesterol_mg_dl"] == 213 and body["inputs"]["race"] == "white"
+    # The resolved inputs (the risk factors the analysis will run on), in mg/dL: the unit is a field of its own.
+    assert body["inputs"]["total_cholesterol"] == 213 and body["inputs"]["race"] == "white"
+    assert body["inputs"]["cholesterol_unit"] == "mg/dL" and "total_cholesterol_mg_dl" not in body["inputs"]
     with scopes_disabled():
         assessment = Assessment.objects.get(pk=body["id"])
     assert assessment.organization_id == tenant_a.organization.pk
@@ -67,7 +68,8 @@ def test_inputs_default_to_the_patients_record(tenant_a):
     inputs = response.json()["inputs"]
     assert inputs["sex"] == "male" and inputs["smoker"] is True and inputs["bp_treated"] is True
     assert inputs["age"] == patient.age
-    assert abs(inputs["total_cholesterol_mg_dl"] - 212.7) < 0.5  # 5.5 mmol/L x 38.67
+    assert abs(inputs["total_cholesterol"] - 212.7) < 0.5  # 5.5 mmol/L x 38.67
+    assert inputs["cholesterol_unit"] == "mg/dL" and inputs["entered"]["cholesterol_unit"] == "mmol/L"
 
 
 def test_create_multipart_with_inputs_as_a_json_string_and_a_pdf_attachment(tenant_a, s3_server, s3_bucket):

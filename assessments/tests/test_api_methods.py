@@ -196,7 +196,7 @@ def kiosk(tenant_a):
 def test_the_kiosk_answers_deep_and_over_size_responses_with_4xx(kiosk, settings):
     from django.urls import reverse
 
-    url = reverse("cognitive:submit")
+    url = reverse("kiosk:submit")
     deep = kiosk.post(url, DEEP, content_type="application/json")
     assert deep.status_code == 400 and "nested" in deep.json()["errors"]["inputs"][0]
     big = kiosk.post(url, "[" + "1," * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + "1]", content_type="application/json")

@@ -1,5 +1,6 @@
 """The status machine, the reaper, the orphan sweep and the pipeline's idempotency, in-process."""
 
+import dataclasses
 from datetime import date, timedelta
 
 import pytest
@@ -75,7 +76,8 @@ def test_a_fast_analysis_writes_its_stages_once_with_its_results(tenant_a, patie
     from assessments.models import PipelineStage
     from modalities import registry
 
-    monkeypatch.setattr(registry.get("test_sleep"), "live_progress", False)
+    analyzer = registry.get("test_sleep")
+    monkeypatch.setattr(analyzer, "modality", dataclasses.replace(analyzer.modality, live_progress=False))
     with organization_scope(tenant_a.organization):
         assessment = _assessment(tenant_a, patient)
         with CaptureQueriesContext(connection) as captured:
@@ -97,7 +99,7 @@ def test_a_fast_analysis_cancelled_while_it_ran_writes_nothing(tenant_a, patient
     from modalities import registry
 
     analyzer = registry.get("test_sleep")
-    monkeypatch.setattr(analyzer, "live_progress", False)
+    monkeypatch.setattr(analyzer, "modality", dataclasses.replace(analyzer.modality, live_progress=False))
     original = analyzer.analyze
 
     def cancelled_midway(context):

@@ -70,7 +70,7 @@ def test_a_valid_form_queues_the_assessment_with_its_stages(tenant_a):
     assert response["Location"] == f"/assessments/{assessment.pk}/"
     assert assessment.status == "queued" and assessment.requested_by == tenant_a.users[Role.TECHNICIAN]
     assert stages == [("validate", "pending"), ("equations", "pending"), ("explain", "pending")]
-    assert assessment.inputs["total_cholesterol_mg_dl"] == 213 and assessment.inputs["bp_treated"] is True
+    assert assessment.inputs["total_cholesterol"] == 213 and assessment.inputs["bp_treated"] is True
     assert events(tenant_a.organization, "assessment.created", assessment).count() == 1
     assert "assessment queued for Ada Okafor" in text(client.get(response["Location"]))
 
@@ -95,7 +95,7 @@ def test_an_unticked_box_overrides_the_record_and_mmol_are_converted(tenant_a):
     with organization_scope(tenant_a.organization):
         inputs = Assessment.objects.get(patient=patient).inputs
     assert inputs["smoker"] is False and inputs["diabetic"] is False
-    assert inputs["total_cholesterol_mg_dl"] == pytest.approx(212.7, abs=0.2)
+    assert inputs["total_cholesterol"] == pytest.approx(212.7, abs=0.2) and inputs["cholesterol_unit"] == "mg/dL"
 
 
 @pytest.mark.parametrize(

@@ -37,11 +37,10 @@ def reference_model(db):
 
 
 def run_demo_cases(tenant, modality: str) -> list[Assessment]:
-    analyzer = registry.get(modality)
     patient = make_patient(tenant, sex_at_birth="male", date_of_birth=date(1968, 6, 1))
     done = []
     with organization_scope(tenant.organization):
-        for case in analyzer.demo_cases():
+        for case in registry.demo_cases(modality):
             assessment = services.create_assessment(
                 actor="system:test",
                 organization=tenant.organization,

@@ -2,7 +2,8 @@
 
 import time
 
-from modalities.base import AnalysisError, AnalysisResult, Analyzer, BiomarkerSpec, InputError, StageSpec
+from modalities.base import AnalysisError, AnalysisResult, Analyzer, BiomarkerSpec, Modality, StageSpec
+from modalities.inputs import Flag, InputSchema, Number
 from modalities.registry import register
 from modalities.results import Score, ScoreScale
 
@@ -17,21 +18,31 @@ SLEEP_SCORE = ScoreScale(
 )
 
 
+class SleepInputs(InputSchema):
+    example = {"seconds": 1}
+
+    seconds = Number(required=False, default=0, min_value=0, max_value=60,
+                     error_messages={"min_value": "0-60", "max_value": "0-60"})  # fmt: skip
+    fail = Flag(required=False, default=False)
+    crash = Flag(required=False, default=False)
+
+    def resolved(self, data, patient):
+        return {"seconds": data.get("seconds", 0), "fail": data.get("fail", False), "crash": data.get("crash", False)}
+
+
 @register
 class SleepAnalyzer(Analyzer):
     """Sleeps ``seconds`` in its middle stage: long enough to kill a worker mid-task."""
 
-    name = "test_sleep"
-    label = "Test: sleep"
-    deadline_seconds = 60
-    stages = (StageSpec("start", "Start"), StageSpec("sleep", "Sleep"), StageSpec("finish", "Finish"))
-    catalogue = {"slept_seconds": BiomarkerSpec("slept_seconds", "Slept", "test", "s", "test")}
-
-    def validate_inputs(self, *, inputs, patient):
-        seconds = inputs.get("seconds", 0)
-        if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
-            raise InputError({"seconds": "0-60"})
-        return {"seconds": seconds, "fail": bool(inputs.get("fail")), "crash": bool(inputs.get("crash"))}
+    modality = Modality(
+        name="test_sleep",
+        label="Test: sleep",
+        description="Sleeps, fails or crashes on request.",
+        stages=(StageSpec("start", "Start"), StageSpec("sleep", "Sleep"), StageSpec("finish", "Finish")),
+        catalogue={"slept_seconds": BiomarkerSpec("slept_seconds", "Slept", "test", "s", "test")},
+        deadline_seconds=60,
+        input_schema=SleepInputs,
+    )
 
     def analyze(self, context):
         with context.stage("start"):

@@ -14,7 +14,7 @@ import hashlib
 import io
 from typing import Any
 
-from ..base import AnalysisContext, AnalysisResult, Analyzer, DemoCase, InputError, StageSpec, rounded
+from ..base import AnalysisContext, AnalysisResult, Analyzer, InputError, Modality, StageSpec, rounded
 from ..registry import register
 from ..results import Score
 from . import catalogue as ecg_catalogue
@@ -25,26 +25,28 @@ MAX_FILES = 20
 
 @register
 class CardiologyAnalyzer(Analyzer):
-    name = "cardiology"
-    no_confidence_reason = "Not applicable: a rule on measured intervals and rhythm, not a probability"
-    label = "ECG (cardiology)"
-    description = (
-        "Resting ECG (WFDB, EDF, CSV or JSON, 8 s to 5 min, at least 250 Hz): heart rate, HRV, PR, QRS, QT and "
-        "QTc (Bazett, Fridericia), rhythm flags and signal quality on lead II (or the first lead)."
+    modality = Modality(
+        name="cardiology",
+        label="ECG (cardiology)",
+        description=(
+            "Resting ECG (WFDB, EDF, CSV or JSON, 8 s to 5 min, at least 250 Hz): heart rate, HRV, PR, QRS, QT and "
+            "QTc (Bazett, Fridericia), rhythm flags and signal quality on lead II (or the first lead)."
+        ),
+        stages=(
+            StageSpec("read", "Read the ECG and choose the rhythm lead"),
+            StageSpec("detect", "Clean the lead and detect the heartbeats"),
+            StageSpec("measure", "Heart rate, HRV and PR/QRS/QT intervals"),
+            StageSpec("interpret", "Rhythm flags, risk rule and rhythm strip"),
+        ),
+        catalogue=ecg_catalogue.CATALOGUE,
+        accepted_types=records.ACCEPTED_TYPES,
+        requires_files=True,
+        deadline_seconds=120,
+        no_confidence_reason="Not applicable: a rule on measured intervals and rhythm, not a probability",
+        demo_module="modalities.cardiology.synthetic",
     )
-    queue = "default"
-    accepted_types = records.ACCEPTED_TYPES
-    requires_files = True
-    deadline_seconds = 120
-    stages = (
-        StageSpec("read", "Read the ECG and choose the rhythm lead"),
-        StageSpec("detect", "Clean the lead and detect the heartbeats"),
-        StageSpec("measure", "Heart rate, HRV and PR/QRS/QT intervals"),
-        StageSpec("interpret", "Rhythm flags, risk rule and rhythm strip"),
-    )
-    catalogue = ecg_catalogue.CATALOGUE
 
-    def validate_inputs(self, *, inputs: dict[str, Any], patient) -> dict[str, Any]:
+    def validate_inputs(self, *, inputs: Any, patient, history=None) -> dict[str, Any]:
         if not isinstance(inputs, dict):
             raise InputError({"inputs": "Inputs must be a JSON object (the ECG takes none)."})
         if "sampling_rate_hz" in inputs:
@@ -140,26 +142,3 @@ class CardiologyAnalyzer(Analyzer):
             explanation_image_png=image,
             spec_overrides=ecg_catalogue.spec_overrides(sex),
         )
-
-    def demo_cases(self) -> list[DemoCase]:
-        from . import synthetic
-
-        normal = synthetic.ecg(
-            synthetic.regular_r_times(72, 10), leads=tuple(synthetic.TWELVE_LEADS), qt_ms=390, seed=1
-        )
-        slow = synthetic.ecg(
-            synthetic.regular_r_times(48, 10), leads=("I", "II", "III"), pr_ms=180, qrs_ms=96, qt_ms=440, seed=2
-        )
-        irregular = synthetic.ecg(
-            synthetic.irregular_r_times(80, 10, seed=3),
-            leads=("I", "II", "V1"),
-            p_mv=0.0,
-            qt_ms=360,
-            fibrillation_mv=0.04,
-            seed=3,
-        )
-        return [
-            DemoCase(files=synthetic.wfdb_files("normal72", normal, 500)),
-            DemoCase(files=[("bradycardia48.csv", synthetic.csv_bytes(slow, 500))]),
-            DemoCase(files=[("irregular.json", synthetic.json_bytes(irregular, 500))]),
-        ]

@@ -16,6 +16,8 @@ import json
 import os
 import tempfile
 
+from ..base import DemoCase
+
 # Per-lead scale of the (P, QRS, T) waves relative to lead II.
 TWELVE_LEADS = {
     "I": (0.6, 0.6, 0.6),
@@ -182,3 +184,22 @@ def edf_bytes(leads: dict, sampling_rate: float) -> bytes:
     buffer = io.BytesIO()
     edfio.Edf(signals).write(buffer)
     return buffer.getvalue()
+
+
+def demo_cases() -> list[DemoCase]:
+    """The demo's ECGs: a normal 12-lead WFDB record, a bradycardia as CSV and an irregular rhythm as JSON."""
+    normal = ecg(regular_r_times(72, 10), leads=tuple(TWELVE_LEADS), qt_ms=390, seed=1)
+    slow = ecg(regular_r_times(48, 10), leads=("I", "II", "III"), pr_ms=180, qrs_ms=96, qt_ms=440, seed=2)
+    irregular = ecg(
+        irregular_r_times(80, 10, seed=3),
+        leads=("I", "II", "V1"),
+        p_mv=0.0,
+        qt_ms=360,
+        fibrillation_mv=0.04,
+        seed=3,
+    )
+    return [
+        DemoCase(files=wfdb_files("normal72", normal, 500)),
+        DemoCase(files=[("bradycardia48.csv", csv_bytes(slow, 500))]),
+        DemoCase(files=[("irregular.json", json_bytes(irregular, 500))]),
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from modalities.base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, DemoCase, StageSpec
+from modalities.base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, Modality, StageSpec
 from modalities.registry import register
 from modalities.results import Score
 
@@ -21,52 +21,32 @@ from . import explain, rule
 from . import inputs as panel_inputs
 from .catalogue import CATALOGUE, SCORES
 
-# The values the worker stores as biomarkers (besides the risks and eGFR, which come from the outcome).
-PANEL_BIOMARKERS = {
-    "total_cholesterol": "total_cholesterol_mg_dl",
-    "hdl_cholesterol": "hdl_cholesterol_mg_dl",
-    "systolic_bp": "systolic_bp",
-    "bmi": "bmi",
-}
+# The panel's values the worker stores as biomarkers, by the same names (the risks and eGFR come from the outcome).
+PANEL_BIOMARKERS = ("total_cholesterol", "hdl_cholesterol", "systolic_bp", "bmi")
 OUTCOME_BIOMARKERS = ("pce_ascvd_10y", "prevent_total_cvd_10y", "prevent_ascvd_10y", "egfr")
 
 
 @register
 class CvdRiskAnalyzer(Analyzer):
-    name = "cvd_risk"
-    no_confidence_reason = "Not applicable: the equations give a point estimate, with no per-patient confidence"
-    label = "Cardiovascular risk"
-    description = "10-year ASCVD risk (2013 Pooled Cohort Equations) and PREVENT total CVD / ASCVD risk."
-    queue = "default"
-    live_progress = False  # the equations take well under a millisecond
-    deadline_seconds = 60
-    stages = (
-        StageSpec("validate", "Check the risk-factor panel"),
-        StageSpec("equations", "Pooled Cohort and PREVENT equations"),
-        StageSpec("explain", "Contributions and recommendations"),
+    modality = Modality(
+        name="cvd_risk",
+        label="Cardiovascular risk",
+        description="10-year ASCVD risk (2013 Pooled Cohort Equations) and PREVENT total CVD / ASCVD risk.",
+        stages=(
+            StageSpec("validate", "Check the risk-factor panel"),
+            StageSpec("equations", "Pooled Cohort and PREVENT equations"),
+            StageSpec("explain", "Contributions and recommendations"),
+        ),
+        catalogue=CATALOGUE,
+        live_progress=False,  # the equations take well under a millisecond
+        deadline_seconds=60,
+        no_confidence_reason="Not applicable: the equations give a point estimate, with no per-patient confidence",
+        input_schema=panel_inputs.CvdRiskInputs,
+        demo_module="modalities.cvd_risk.synthetic",
     )
-    catalogue = CATALOGUE
-    form_class = panel_inputs.CvdInputForm
 
-    def initial_inputs(self, patient) -> dict[str, Any]:
-        return panel_inputs.initial_inputs(patient)
-
-    def validate_inputs(self, *, inputs: dict[str, Any], patient) -> dict[str, Any]:
+    def validate_inputs(self, *, inputs: Any, patient, history=None) -> dict[str, Any]:
         return panel_inputs.resolve(inputs, patient)
-
-    def demo_cases(self) -> list[DemoCase]:
-        """One panel per risk category and one where PREVENT leads (age 35): the demo and the consistency
-        tests see every headline the analyzer can give."""
-        base = {"sex": "male", "age": 55, "total_cholesterol": 213, "hdl_cholesterol": 50, "systolic_bp": 120,
-                "egfr": 90, "smoker": False, "bp_treated": False, "diabetic": False, "statin": False}  # fmt: skip
-        variants = [
-            {"sex": "female", "age": 45, "total_cholesterol": 180, "hdl_cholesterol": 60, "systolic_bp": 115},
-            {},  # Goff 2014's worked example: 5.4%, borderline
-            {"age": 62, "systolic_bp": 138, "total_cholesterol": 230, "hdl_cholesterol": 42},
-            {"age": 68, "smoker": True, "systolic_bp": 158, "bp_treated": True},
-            {"age": 35, "smoker": True, "systolic_bp": 142},
-        ]
-        return [DemoCase(inputs={**base, **variant}) for variant in variants]
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
         resolved = context.inputs
@@ -81,8 +61,8 @@ class CvdRiskAnalyzer(Analyzer):
                 raise AnalysisError(panel_inputs.no_equation_reason(outcome))
         with context.stage("explain"):
             scale = SCORES[outcome.headline_source]
-            biomarkers = {n: resolved[key] for n, key in PANEL_BIOMARKERS.items() if resolved.get(key) is not None}
-            biomarkers["non_hdl_cholesterol"] = resolved["total_cholesterol_mg_dl"] - resolved["hdl_cholesterol_mg_dl"]
+            biomarkers = {name: resolved[name] for name in PANEL_BIOMARKERS if resolved.get(name) is not None}
+            biomarkers["non_hdl_cholesterol"] = resolved["total_cholesterol"] - resolved["hdl_cholesterol"]
             biomarkers.update({n: outcome.results[n] for n in OUTCOME_BIOMARKERS if outcome.results.get(n) is not None})
             return AnalysisResult(
                 method_version=outcome.method_version,

@@ -1,166 +1,158 @@
-"""The cardiovascular-risk panel as submitted: one form validates the portal's fields and the API's
+"""The cardiovascular-risk panel as submitted: one input schema validates the portal's form and the API's
 ``inputs`` (units converted, implausible values refused), then ``resolve`` checks that an equation can run on
 it, with the worker's own ``rule.assess``, so a request that can never succeed is a 400 naming the reason
-instead of a 201 that fails later."""
+instead of a 201 that fails later.
+
+Stored inputs hold every value in the catalogue's unit (mg/dL for cholesterol and creatinine) and say so in
+their unit fields; ``entered`` keeps the units that were typed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.utils import timezone
+from rest_framework import serializers
 
 from modalities.base import InputError, PatientFacts
+from modalities.inputs import Choice, Day, Flag, InputSchema, Number, Whole, validate
 
 from . import rule
 from .catalogue import MG_DL, MMOL_L, UMOL_L
 from .equations import mmol_to_mg_dl_cholesterol, umol_to_mg_dl_creatinine
 
-# Limits beyond which a value is not a measurement but a typo: refused at submission (400). Values inside
-# these limits but outside an equation's validated range make that equation "not applicable" instead.
+# Limits beyond which a value is not a measurement but a typo: refused at submission (400), in the catalogue's
+# units (after conversion). Values inside these limits but outside an equation's validated range make that
+# equation "not applicable" instead.
 PLAUSIBLE = {
     "age": (18, 120),
-    "total_cholesterol_mg_dl": (50, 1000),
-    "hdl_cholesterol_mg_dl": (5, 300),
+    "total_cholesterol": (50, 1000),
+    "hdl_cholesterol": (5, 300),
     "systolic_bp": (50, 300),
     "bmi": (10, 90),
     "egfr": (1, 200),
-    "creatinine_mg_dl": (0.1, 25),
+    "creatinine": (0.1, 25),
 }
+SEXES = [("female", "Female"), ("male", "Male")]
+RACES = [("white", "White"), ("african_american", "African American"), ("other", "Other")]
 
 
-class CvdInputForm(forms.Form):
-    """Validation of the panel, shared by the portal form and the API's ``inputs``."""
+def _optional(field_class, **kwargs):
+    return field_class(required=False, allow_null=True, **kwargs)
 
-    age = forms.IntegerField(label="Age (years)", help_text="From the date of birth; override if needed.")
-    sex = forms.ChoiceField(label="Sex at birth", choices=[("female", "Female"), ("male", "Male")])
-    race = forms.ChoiceField(
+
+class CvdRiskInputs(InputSchema):
+    """The risk-factor panel. Values the request leaves out come from the patient's record (age, sex, BMI and
+    the history flags); cholesterol and creatinine are in the unit their unit field names."""
+
+    not_an_object = "Inputs must be a JSON object of risk factors."
+    unknown_input = "Unknown input for cardiovascular risk."
+    unit_fields = {"total_cholesterol": "cholesterol_unit", "hdl_cholesterol": "cholesterol_unit",
+                   "creatinine": "creatinine_unit"}  # fmt: skip
+    example = {"total_cholesterol": 213, "hdl_cholesterol": 50, "cholesterol_unit": MG_DL, "systolic_bp": 120,
+               "race": "white", "egfr": 90}  # fmt: skip
+
+    age = Whole(label="Age (years)", help_text="From the date of birth; override if needed.")
+    sex = Choice(label="Sex at birth", choices=SEXES)
+    race = _optional(
+        Choice,
         label="Race (Pooled Cohort Equations only)",
-        required=False,
-        choices=[
-            ("", "Not recorded"),
-            ("white", "White"),
-            ("african_american", "African American"),
-            ("other", "Other"),
-        ],
+        choices=RACES,
         help_text="Used only by the 2013 PCE, which has separate African-American equations; "
         "other or unknown uses the white equations, as the guideline directs. PREVENT is race-free.",
     )
-    total_cholesterol = forms.FloatField(label="Total cholesterol")
-    hdl_cholesterol = forms.FloatField(label="HDL cholesterol")
-    cholesterol_unit = forms.ChoiceField(label="Cholesterol unit", choices=[(MG_DL, MG_DL), (MMOL_L, MMOL_L)])
-    systolic_bp = forms.FloatField(label="Systolic blood pressure (mmHg)")
-    bp_treated = forms.BooleanField(label="On blood-pressure treatment", required=False)
-    diabetic = forms.BooleanField(label="Diabetes", required=False)
-    smoker = forms.BooleanField(label="Current smoker", required=False)
-    statin = forms.BooleanField(label="On a statin", required=False)
-    bmi = forms.FloatField(label="BMI (kg/m2)", required=False)
-    egfr = forms.FloatField(label="eGFR (mL/min/1.73m2)", required=False, help_text="Or give serum creatinine.")
-    creatinine = forms.FloatField(label="Serum creatinine", required=False)
-    creatinine_unit = forms.ChoiceField(
-        label="Creatinine unit", required=False, choices=[(MG_DL, MG_DL), (UMOL_L, UMOL_L)]
-    )
-    measured_on = forms.DateField(
-        label="Date measured", required=False, help_text="When the panel was measured (default: today)."
-    )
+    total_cholesterol = Number(label="Total cholesterol", help_text="In the cholesterol unit.")
+    hdl_cholesterol = Number(label="HDL cholesterol", help_text="In the cholesterol unit.")
+    cholesterol_unit = Choice(label="Cholesterol unit", choices=[MG_DL, MMOL_L], initial=MG_DL)
+    systolic_bp = Number(label="Systolic blood pressure (mmHg)")
+    bp_treated = Flag(label="On blood-pressure treatment", required=False, default=False)
+    diabetic = Flag(label="Diabetes", required=False, default=False)
+    smoker = Flag(label="Current smoker", required=False, default=False)
+    statin = Flag(label="On a statin", required=False, default=False)
+    bmi = _optional(Number, label="BMI (kg/m2)")
+    egfr = _optional(Number, label="eGFR (mL/min/1.73m2)", help_text="Or give serum creatinine.")
+    creatinine = _optional(Number, label="Serum creatinine", help_text="In the creatinine unit.")
+    creatinine_unit = _optional(Choice, label="Creatinine unit", choices=[MG_DL, UMOL_L], initial=MG_DL)
+    measured_on = _optional(Day, label="Date measured", help_text="When the panel was measured (default: today).")
 
-    def clean_measured_on(self):
-        value = self.cleaned_data.get("measured_on")
+    @classmethod
+    def initial(cls, patient: PatientFacts) -> dict[str, Any]:
+        """The patient's record (the portal prefills with it; the API's omitted fields)."""
+        initial = {
+            "age": patient.age,
+            "bp_treated": patient.treated_hypertension,
+            "diabetic": patient.has_diabetes,
+            "smoker": patient.current_smoker,
+            "statin": patient.on_statin,
+            "cholesterol_unit": MG_DL,
+            "creatinine_unit": MG_DL,
+        }
+        if patient.sex_at_birth in ("female", "male"):
+            initial["sex"] = patient.sex_at_birth
+        if patient.bmi is not None:
+            initial["bmi"] = patient.bmi
+        return initial
+
+    def validate_measured_on(self, value):
         if value is not None and value > timezone.localdate():
-            raise forms.ValidationError("The measurement date is in the future.")
+            raise serializers.ValidationError("The measurement date is in the future.")
         return value
 
-    def _plausible(self, field: str, key: str, value: float | None) -> None:
-        if value is None:
-            return
-        low, high = PLAUSIBLE[key]
-        if not low <= value <= high:
-            self.add_error(field, f"{value:g} is not a plausible value (expected {low}-{high} in the unit used).")
-
-    def clean(self):
-        data = super().clean()
-        unit = data.get("cholesterol_unit") or MG_DL
-        for field in ("total_cholesterol", "hdl_cholesterol"):
-            value = data.get(field)
-            if value is not None and unit == MMOL_L:
-                value = mmol_to_mg_dl_cholesterol(value)
-            data[f"{field}_mg_dl"] = value
-            self._plausible(field, f"{field}_mg_dl", value)
-        tc, hdl = data.get("total_cholesterol_mg_dl"), data.get("hdl_cholesterol_mg_dl")
-        if tc is not None and hdl is not None and hdl >= tc:
-            self.add_error("hdl_cholesterol", "HDL cholesterol must be lower than total cholesterol.")
-        creatinine = data.get("creatinine")
-        if creatinine is not None and (data.get("creatinine_unit") or MG_DL) == UMOL_L:
-            creatinine = umol_to_mg_dl_creatinine(creatinine)
-        data["creatinine_mg_dl"] = creatinine
-        self._plausible("creatinine", "creatinine_mg_dl", creatinine)
-        self._plausible("age", "age", data.get("age"))
-        self._plausible("systolic_bp", "systolic_bp", data.get("systolic_bp"))
-        self._plausible("bmi", "bmi", data.get("bmi"))
-        self._plausible("egfr", "egfr", data.get("egfr"))
+    def validate(self, attrs):
+        """Converted to the catalogue's units, then checked for plausibility there."""
+        data = dict(attrs)
+        if data.get("cholesterol_unit") == MMOL_L:
+            for name in ("total_cholesterol", "hdl_cholesterol"):
+                data[name] = mmol_to_mg_dl_cholesterol(data[name])
+        if data.get("creatinine") is not None and data.get("creatinine_unit") == UMOL_L:
+            data["creatinine"] = umol_to_mg_dl_creatinine(data["creatinine"])
+        errors = {name: _implausible(name, data.get(name)) for name in PLAUSIBLE}
+        errors = {name: message for name, message in errors.items() if message}
+        if "hdl_cholesterol" not in errors and data["hdl_cholesterol"] >= data["total_cholesterol"]:
+            errors["hdl_cholesterol"] = "HDL cholesterol must be lower than total cholesterol."
+        if errors:
+            raise serializers.ValidationError(errors)
         return data
 
+    def resolved(self, data: dict[str, Any], patient: PatientFacts) -> dict[str, Any]:
+        creatinine = data.get("creatinine")
+        return {
+            "age": data["age"],
+            "sex": data["sex"],
+            "race": data.get("race") or None,
+            "total_cholesterol": round(data["total_cholesterol"], 2),
+            "hdl_cholesterol": round(data["hdl_cholesterol"], 2),
+            "cholesterol_unit": MG_DL,
+            "systolic_bp": data["systolic_bp"],
+            "bp_treated": data["bp_treated"],
+            "diabetic": data["diabetic"],
+            "smoker": data["smoker"],
+            "statin": data["statin"],
+            "bmi": data.get("bmi"),
+            "egfr": data.get("egfr"),
+            "creatinine": round(creatinine, 3) if creatinine else None,
+            "creatinine_unit": MG_DL,
+            "prior_cvd": patient.prior_cardiovascular_disease,
+            "measured_on": data["measured_on"].isoformat() if data.get("measured_on") else None,
+            "entered": {
+                "cholesterol_unit": data.get("cholesterol_unit"),
+                "creatinine_unit": data.get("creatinine_unit"),
+            },
+        }
 
-def initial_inputs(patient: PatientFacts) -> dict[str, Any]:
-    """Form defaults from the patient's record (the portal prefills with them; the API's omitted fields)."""
-    initial = {
-        "age": patient.age,
-        "bp_treated": patient.treated_hypertension,
-        "diabetic": patient.has_diabetes,
-        "smoker": patient.current_smoker,
-        "statin": patient.on_statin,
-        "cholesterol_unit": MG_DL,
-        "creatinine_unit": MG_DL,
-    }
-    if patient.sex_at_birth in ("female", "male"):
-        initial["sex"] = patient.sex_at_birth
-    if patient.bmi is not None:
-        initial["bmi"] = patient.bmi
-    return initial
+
+def _implausible(name: str, value: float | None) -> str:
+    low, high = PLAUSIBLE[name]
+    if value is None or low <= value <= high:
+        return ""
+    return f"{value:g} is not a plausible value (expected {low}-{high} in the unit used)."
 
 
 def resolve(inputs: Any, patient: PatientFacts) -> dict[str, Any]:
     """The resolved, JSON-safe panel the worker will run on, or InputError: malformed or implausible
     values, and panels no equation can assess (the worker's ``rule.assess`` decides, not a copy of it)."""
-    if not isinstance(inputs, dict):
-        raise InputError({"inputs": "Inputs must be a JSON object of risk factors."})
-    unknown = sorted(set(inputs) - set(CvdInputForm.base_fields))
-    if unknown:
-        raise InputError({name: "Unknown input for cardiovascular risk." for name in unknown})
-    type_errors = _type_errors(inputs)
-    if type_errors:
-        raise InputError(type_errors)
-    data = {**initial_inputs(patient), **{k: v for k, v in inputs.items() if v is not None}}
-    form = CvdInputForm(data=data)
-    if not form.is_valid():
-        raise InputError({field: " ".join(errors) for field, errors in form.errors.items()})
-    resolved = _resolved(form.cleaned_data, patient)
+    resolved = validate(CvdRiskInputs, inputs, patient)
     _refuse_if_no_equation_applies(resolved)
     return resolved
-
-
-def _resolved(clean: dict[str, Any], patient: PatientFacts) -> dict[str, Any]:
-    return {
-        "age": clean["age"],
-        "sex": clean["sex"],
-        "race": clean.get("race") or None,
-        "total_cholesterol_mg_dl": round(clean["total_cholesterol_mg_dl"], 2),
-        "hdl_cholesterol_mg_dl": round(clean["hdl_cholesterol_mg_dl"], 2),
-        "systolic_bp": clean["systolic_bp"],
-        "bp_treated": clean["bp_treated"],
-        "diabetic": clean["diabetic"],
-        "smoker": clean["smoker"],
-        "statin": clean["statin"],
-        "bmi": clean.get("bmi"),
-        "egfr": clean.get("egfr"),
-        "creatinine_mg_dl": round(clean["creatinine_mg_dl"], 3) if clean.get("creatinine_mg_dl") else None,
-        "prior_cvd": patient.prior_cardiovascular_disease,
-        "measured_on": clean["measured_on"].isoformat() if clean.get("measured_on") else None,
-        "entered": {
-            "cholesterol_unit": clean.get("cholesterol_unit"),
-            "creatinine_unit": clean.get("creatinine_unit"),
-        },
-    }
 
 
 def panel(resolved: dict[str, Any]) -> rule.RiskPanel:
@@ -168,15 +160,15 @@ def panel(resolved: dict[str, Any]) -> rule.RiskPanel:
     return rule.RiskPanel(
         sex=resolved["sex"],
         age=resolved["age"],
-        total_cholesterol_mg_dl=resolved["total_cholesterol_mg_dl"],
-        hdl_cholesterol_mg_dl=resolved["hdl_cholesterol_mg_dl"],
+        total_cholesterol_mg_dl=resolved["total_cholesterol"],
+        hdl_cholesterol_mg_dl=resolved["hdl_cholesterol"],
         systolic_bp=resolved["systolic_bp"],
         bp_treated=resolved["bp_treated"],
         diabetic=resolved["diabetic"],
         smoker=resolved["smoker"],
         statin=resolved["statin"],
         egfr=resolved.get("egfr"),
-        creatinine_mg_dl=resolved.get("creatinine_mg_dl"),
+        creatinine_mg_dl=resolved.get("creatinine"),
         bmi=resolved.get("bmi"),
         race=resolved.get("race"),
         prior_cvd=resolved.get("prior_cvd", False),
@@ -206,26 +198,3 @@ def _refuse_if_no_equation_applies(resolved: dict[str, Any]) -> None:
 def no_equation_reason(outcome: rule.CvdAssessment) -> str:
     parts = [f"{rule.EQUATION_NAMES[name]}: {why}" for name, why in outcome.not_applicable.items()]
     return "No risk equation applies to this patient. " + " ".join(parts)
-
-
-# Django's form fields are lenient with types (any non-empty string is a true BooleanField, a number
-# reaches DateField.strip()); inputs also arrive as JSON, so the JSON types are checked first.
-_TEXT_BOOLEANS = {"true", "false", "on", "off", "1", "0", ""}
-
-
-def _type_errors(inputs: dict[str, Any]) -> dict[str, str]:
-    errors = {}
-    for name, value in inputs.items():
-        if value is None:
-            continue
-        field = CvdInputForm.base_fields[name]
-        if isinstance(field, forms.BooleanField):
-            if not (isinstance(value, bool) or (isinstance(value, str) and value.lower() in _TEXT_BOOLEANS)):
-                errors[name] = "Enter true or false."
-        elif isinstance(field, (forms.FloatField, forms.IntegerField)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                errors[name] = "Enter a number."
-        elif not isinstance(value, str):
-            is_date = isinstance(field, forms.DateField)
-            errors[name] = "Enter text (a date as YYYY-MM-DD)." if is_date else "Enter text."
-    return errors

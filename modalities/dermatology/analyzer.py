@@ -5,7 +5,8 @@ model's output when one is active, out.
 The pieces: ``photo`` (decoding and the checks that refuse an unusable photo), ``segmentation`` (finding
 the lesion), ``measurement`` (A, B, C, D), ``evolution`` (E), ``rule`` (the TDS and the checklist, with
 their sources), ``explain`` and ``record`` (what is read and stored), ``model`` (an active model), and
-``inputs``. ``synthetic`` makes the demo photos and is imported only when the demo is seeded.
+``inputs``. ``synthetic`` makes the demo photos and is imported only when the demo is seeded
+(``modalities.registry.demo_cases``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from ..base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, DemoCase, InputError, StageSpec, rounded
+from ..base import (
+    AnalysisContext,
+    AnalysisError,
+    AnalysisResult,
+    Analyzer,
+    InputError,
+    Modality,
+    StageSpec,
+    no_history,
+    rounded,
+)
+from ..inputs import validate
 from ..registry import register
 from . import explain, model, record, rule
 from . import inputs as lesion_inputs
@@ -27,40 +39,38 @@ from .segmentation import segment_lesion
 
 @register
 class DermatologyAnalyzer(Analyzer):
-    name = "dermatology"
-    no_confidence_reason = "Not applicable: the ABCD checklist and the Stolz score are rules, not probabilities"
-    label = "Dermatology (skin lesion)"
-    description = (
-        "One photo of one skin lesion: segmentation and the ABCD(E) features; the Stolz total dermoscopy "
-        "score for dermoscopy images with the clinician's structure count; a registered model when active."
+    modality = Modality(
+        name="dermatology",
+        label="Dermatology (skin lesion)",
+        description=(
+            "One photo of one skin lesion: segmentation and the ABCD(E) features; the Stolz total dermoscopy "
+            "score for dermoscopy images with the clinician's structure count; a registered model when active."
+        ),
+        stages=(
+            StageSpec("decode", "Read the photo"),
+            StageSpec("segment", "Find the lesion"),
+            StageSpec("features", "ABCD(E) features"),
+            StageSpec("model", "Model inference (when a model is active)"),
+            StageSpec("explain", "Score and explanation"),
+        ),
+        catalogue=CATALOGUE,
+        # The inference queue: an organization may activate a torch model for this modality at any time, and
+        # which assessment will run one is known only inside the analysis; torch belongs on the inference
+        # workers (threads set, one task at a time) so that a slow model never starves the light queue.
+        # Without a model the analysis takes well under a second, so sharing that queue costs little.
+        queue="inference",
+        accepted_types={"image/jpeg": "jpg", "image/png": "png"},
+        requires_files=True,
+        max_pixels=50_000_000,  # a 48-megapixel phone photo; decoded at a reduced scale for the analysis
+        deadline_seconds=120,
+        no_confidence_reason="Not applicable: the ABCD checklist and the Stolz score are rules, not probabilities",
+        input_schema=lesion_inputs.DermatologyInputs,
+        demo_module="modalities.dermatology.synthetic",
     )
-    # The inference queue: an organization may activate a torch model for this modality at any time, and
-    # which assessment will run one is known only inside the analysis; torch belongs on the inference
-    # workers (threads set, one task at a time) so that a slow model never starves the light queue.
-    # Without a model the analysis takes well under a second, so sharing that queue costs little.
-    queue = "inference"
-    accepted_types = {"image/jpeg": "jpg", "image/png": "png"}
-    requires_files = True
-    max_pixels = 50_000_000  # a 48-megapixel phone photo; decoded at a reduced scale for the analysis
-    deadline_seconds = 120
-    stages = (
-        StageSpec("decode", "Read the photo"),
-        StageSpec("segment", "Find the lesion"),
-        StageSpec("features", "ABCD(E) features"),
-        StageSpec("model", "Model inference (when a model is active)"),
-        StageSpec("explain", "Score and explanation"),
-    )
-    catalogue = CATALOGUE
-    form_class = lesion_inputs.DermatologyInputForm
 
-    def initial_inputs(self, patient) -> dict[str, Any]:
-        return {"image_type": "clinical"}
-
-    def validate_inputs(self, *, inputs: dict[str, Any], patient) -> dict[str, Any]:
-        return lesion_inputs.validate(inputs)
-
-    def with_history(self, resolved: dict[str, Any], history) -> dict[str, Any]:
-        return lesion_inputs.with_history(resolved, history)
+    def validate_inputs(self, *, inputs: Any, patient, history=no_history) -> dict[str, Any]:
+        """The schema's inputs; with a lesion identifier, the latest earlier measurement of that lesion."""
+        return lesion_inputs.with_history(validate(lesion_inputs.DermatologyInputs, inputs, patient), history)
 
     def prepare_files(self, files: list) -> list:
         """One photo of one lesion; one that is black, blank, blown out, greyscale or tiny is refused here."""
@@ -75,11 +85,6 @@ class DermatologyAnalyzer(Analyzer):
         finally:
             upload.content.seek(0)
         return files
-
-    def demo_cases(self) -> list[DemoCase]:
-        from . import synthetic
-
-        return synthetic.demo_cases()
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
         given = context.inputs
@@ -98,7 +103,7 @@ class DermatologyAnalyzer(Analyzer):
             if evolved:
                 biomarkers.update(_evolution_values(evolved))
         with context.stage("model"):
-            ran = model.run_model(self.name, context.organization_id, photo.rgb)
+            ran = model.run_model(self.modality.name, context.organization_id, photo.rgb)
         with context.stage("explain"):
             return _result(given, photo, segmentation, features, biomarkers, evolved, ran)
 

@@ -1,6 +1,6 @@
-"""Generated lesion photos for the demo and the benchmark. Never imported on the worker's path (the
-analyzer's ``demo_cases`` imports it when the demo is seeded); tests make their own photos, independently of
-this generator."""
+"""Generated lesion photos for the demo and the benchmark. Never imported on the worker's path
+(``modalities.registry.demo_cases`` imports it when the demo is seeded); tests make their own photos,
+independently of this generator."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from ..base import (
     AnalysisResult,
     Analyzer,
     InputError,
+    Modality,
     StageSpec,
     rounded,
 )
@@ -52,27 +53,30 @@ def _uid_key() -> bytes:
 
 @register
 class RadiologyAnalyzer(Analyzer):
-    name = MODALITY
-    no_confidence_reason = "Not given: the model's outputs are not calibrated probabilities"
-    label = "Chest X-ray"
-    description = (
-        "Frontal chest radiograph (DICOM CR/DX, PNG or JPEG): DICOM de-identified before storage, windowing, "
-        "image quality, model probabilities with a Grad-CAM heatmap."
+    modality = Modality(
+        name=MODALITY,
+        label="Chest X-ray",
+        description=(
+            "Frontal chest radiograph (DICOM CR/DX, PNG or JPEG): DICOM de-identified before storage, windowing, "
+            "image quality, model probabilities with a Grad-CAM heatmap."
+        ),
+        stages=(
+            StageSpec("read", "Read the radiograph"),
+            StageSpec("window", "Windowing"),
+            StageSpec("quality", "Image quality checks"),
+            StageSpec("inference", "Model inference"),
+            StageSpec("explain", "Heatmap (Grad-CAM)"),
+        ),
+        catalogue=CATALOGUE,
+        queue="inference",
+        accepted_types={"application/dicom": "dcm", "image/png": "png", "image/jpeg": "jpg"},
+        requires_files=True,
+        # Flat-panel chest detectors reach about 4300 x 4300 pixels (18.5 M); 25 M leaves room, no more.
+        max_pixels=25_000_000,
+        deadline_seconds=180,
+        no_confidence_reason="Not given: the model's outputs are not calibrated probabilities",
+        demo_module="modalities.radiology.demo",
     )
-    queue = "inference"
-    accepted_types = {"application/dicom": "dcm", "image/png": "png", "image/jpeg": "jpg"}
-    requires_files = True
-    # Flat-panel chest detectors reach about 4300 x 4300 pixels (18.5 M); 25 M leaves room, no more.
-    max_pixels = 25_000_000
-    deadline_seconds = 180
-    stages = (
-        StageSpec("read", "Read the radiograph"),
-        StageSpec("window", "Windowing"),
-        StageSpec("quality", "Image quality checks"),
-        StageSpec("inference", "Model inference"),
-        StageSpec("explain", "Heatmap (Grad-CAM)"),
-    )
-    catalogue = CATALOGUE
 
     # --- before storage ---------------------------------------------------------------------------------
     def prepare_files(self, files: list) -> list:
@@ -89,7 +93,7 @@ class RadiologyAnalyzer(Analyzer):
         data = item.content.read()
         item.content.seek(0)
         if item.content_type == "application/dicom":
-            return [_deidentified(item, data, max_pixels=self.max_pixels)]
+            return [_deidentified(item, data, max_pixels=self.modality.max_pixels)]
         name = item.original_filename
         try:
             pixels, _ = image.picture_array(data)
@@ -97,7 +101,7 @@ class RadiologyAnalyzer(Analyzer):
         except (OSError, ValueError, SyntaxError):
             raise InputError({"files": f"{name}: the image cannot be decoded (truncated or corrupt)."}) from None
         height, width = pixels.shape
-        dicom.check_dimensions(width, height, name=name, max_pixels=self.max_pixels)
+        dicom.check_dimensions(width, height, name=name, max_pixels=self.modality.max_pixels)
         _refuse_blank(pixels, name)
         refusal = suitability.assess(pixels, colour=colour).refusal()
         if refusal:
@@ -112,7 +116,7 @@ class RadiologyAnalyzer(Analyzer):
             stored = context.files[0]
             with stored.open() as handle:
                 data = handle.read()
-            radiograph = image.load(data, stored.content_type, max_pixels=self.max_pixels)
+            radiograph = image.load(data, stored.content_type, max_pixels=self.modality.max_pixels)
             if radiograph.stored.min() == radiograph.stored.max():
                 raise image.blank_image(radiograph)
         with context.stage("window"):
@@ -141,11 +145,6 @@ class RadiologyAnalyzer(Analyzer):
                 image.shrink(shown.image, OVERLAY_SIDE), image.shrink(heat, OVERLAY_SIDE), max_side=OVERLAY_SIDE
             )
         return _result(radiograph, shown, quality, checked, model, probabilities, label, overlay)
-
-    def demo_cases(self):
-        from . import demo  # the demo's generator: never on the worker's path
-
-        return demo.cases()
 
 
 def _deidentified(item, data: bytes, *, max_pixels: int):

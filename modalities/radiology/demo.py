@@ -152,7 +152,7 @@ def picture_bytes(picture, *, format: str = "PNG", bits: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-def cases() -> list[DemoCase]:
+def demo_cases() -> list[DemoCase]:
     """Three demo radiographs: a DX DICOM without opacity, a CR DICOM (MONOCHROME1, JPEG 2000 lossless)
     with one, and an 8-bit PNG with one. The DICOM files carry fake identifiers the upload strips."""
     from pydicom.uid import JPEG2000Lossless

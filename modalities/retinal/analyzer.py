@@ -4,7 +4,8 @@ vessel overlay and MediLens's own screening points out.
 The method is in the modules, stage by stage: ``field`` (decoding, field of view, working size), ``quality``,
 ``vessels``, ``measure`` (tortuosity, optic disc), ``rule`` (the screening points, MediLens's own), ``explain``
 (overlay, summary, recommendations). ``suitability`` refuses what is not a fundus photograph (no circular field of
-view and no optic disc) at upload and again here. ``synthetic`` (demo photos) is imported by ``demo_cases`` only.
+view and no optic disc) at upload and again here. ``synthetic`` (demo photos) is imported by
+``modalities.registry.demo_cases`` only.
 
 Not measured: the arteriole-to-venule calibre ratio (CRAE/CRVE by the Parr-Hubbard / Knudtson formulas). It needs
 every vessel in the zone 0.5-1 disc diameter from the disc margin classified as artery or vein and its width
@@ -23,8 +24,8 @@ from ..base import (
     AnalysisError,
     AnalysisResult,
     Analyzer,
-    DemoCase,
     InputError,
+    Modality,
     StageSpec,
     rounded,
 )
@@ -43,27 +44,29 @@ METHOD_VERSION = "retinal-frangi-1.1"
 
 @register
 class RetinalAnalyzer(Analyzer):
-    name = "retinal"
-    no_confidence_reason = "Not applicable: a rule on measured vessel and quality features, not a probability"
-    label = "Retinal photo"
-    description = (
-        "Vessel density, vessel tortuosity and optic-disc location from a colour fundus photograph "
-        "(Frangi vesselness at a 1024 px working size)."
+    modality = Modality(
+        name="retinal",
+        label="Retinal photo",
+        description=(
+            "Vessel density, vessel tortuosity and optic-disc location from a colour fundus photograph "
+            "(Frangi vesselness at a 1024 px working size)."
+        ),
+        stages=(
+            StageSpec("image", "Read the photograph"),
+            StageSpec("field", "Find the field of view"),
+            StageSpec("quality", "Check focus and illumination"),
+            StageSpec("vessels", "Segment the vessels (Frangi vesselness)"),
+            StageSpec("measures", "Vessel density, tortuosity, optic disc"),
+            StageSpec("explain", "Vessel overlay and summary"),
+        ),
+        catalogue=CATALOGUE,
+        accepted_types={"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"},
+        requires_files=True,
+        max_pixels=MAX_PIXELS,
+        deadline_seconds=120,
+        no_confidence_reason="Not applicable: a rule on measured vessel and quality features, not a probability",
+        demo_module="modalities.retinal.synthetic",
     )
-    queue = "default"
-    accepted_types = {"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"}
-    requires_files = True
-    max_pixels = MAX_PIXELS
-    deadline_seconds = 120
-    stages = (
-        StageSpec("image", "Read the photograph"),
-        StageSpec("field", "Find the field of view"),
-        StageSpec("quality", "Check focus and illumination"),
-        StageSpec("vessels", "Segment the vessels (Frangi vesselness)"),
-        StageSpec("measures", "Vessel density, tortuosity, optic disc"),
-        StageSpec("explain", "Vessel overlay and summary"),
-    )
-    catalogue = CATALOGUE
 
     def prepare_files(self, files: list) -> list:
         """One photograph; refused here (400, nothing stored) when too small, black, or not a fundus photo."""
@@ -97,11 +100,6 @@ class RetinalAnalyzer(Analyzer):
             raise InputError({"files": f"{name}: {problem}"})
         return files
 
-    def demo_cases(self) -> list[DemoCase]:
-        from . import synthetic  # the demo's generator: never on the worker's path
-
-        return synthetic.demo_cases()
-
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
         if len(context.files) != 1:
             raise AnalysisError(f"This analysis reads one fundus photograph; the assessment has {len(context.files)}.")
@@ -111,7 +109,7 @@ class RetinalAnalyzer(Analyzer):
                 data = stream.read()
             if not data:
                 raise AnalysisError(f"The stored file {stored.filename} is empty.")
-            rgb = imaging.decode_rgb(data, max_pixels=self.max_pixels)
+            rgb = imaging.decode_rgb(data, max_pixels=self.modality.max_pixels)
             small = suitability.thumbnail(io.BytesIO(data))  # the upload's own check, on the same bytes
             del data
         with context.stage("field"):

@@ -1,6 +1,6 @@
 """Generated fundus-like photos for the demo, the benchmark and the truth tests of the measures.
 
-Never imported on the worker's path (the analyzer imports it inside ``demo_cases`` only). The photos are not of
+Never imported on the worker's path (only ``modalities.registry.demo_cases`` imports it). The photos are not of
 anyone: a dark-orange circular field, a bright disc, optional fovea, and vessels drawn with exact, anti-aliased
 coverage so that their area and arc/chord ratio are known. An input check tuned on these photos would only know
 this generator: the tests of the input checks use ``modalities/tests/generated_images.py`` instead.

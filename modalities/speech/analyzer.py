@@ -14,66 +14,40 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-from typing import Any
 
-from django import forms
-
-from ..base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, DemoCase, InputError, StageSpec
+from ..base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, InputError, Modality, StageSpec
 from ..registry import register
 from . import catalogue, decoding, deidentify, measurement, report, voicing
-from .catalogue import DEFAULT_TASK, TASKS
+from .catalogue import DEFAULT_TASK
 from .harmonicity import harmonicity
-
-
-class SpeechInputForm(forms.Form):
-    task = forms.ChoiceField(
-        label="Recording task",
-        choices=list(TASKS.items()),
-        initial=DEFAULT_TASK,
-        required=False,
-        help_text="Jitter, shimmer and HNR norms (and the voice-quality score) apply to a sustained vowel only; "
-        "pause and speaking rate to connected speech only.",
-    )
+from .inputs import SpeechInputs
 
 
 @register
 class SpeechAnalyzer(Analyzer):
-    name = "speech"
-    no_confidence_reason = "Not applicable: a screening rule on measured voice parameters, not a calibrated probability"
-    label = "Speech and voice"
-    description = (
-        "F0, jitter, shimmer, harmonics-to-noise ratio and voiced fraction (Praat), pause rate and speaking rate "
-        "(de Jong & Wempe 2009) from one WAV, FLAC, OGG or MP3 recording."
+    modality = Modality(
+        name="speech",
+        label="Speech and voice",
+        description=(
+            "F0, jitter, shimmer, harmonics-to-noise ratio and voiced fraction (Praat), pause rate and speaking "
+            "rate (de Jong & Wempe 2009) from one WAV, FLAC, OGG or MP3 recording."
+        ),
+        stages=(
+            StageSpec("decode", "Decode and check the recording"),
+            StageSpec("segment", "Find speech and pauses"),
+            StageSpec("voice", "Pitch, jitter, shimmer and HNR"),
+            StageSpec("rate", "Syllable nuclei and speaking rate"),
+            StageSpec("explain", "Voice-quality rule and explanation"),
+        ),
+        catalogue=catalogue.CATALOGUE,
+        accepted_types=decoding.ACCEPTED_TYPES,
+        requires_files=True,
+        deadline_seconds=120,
+        no_confidence_reason="Not applicable: a screening rule on measured voice parameters, not a calibrated "
+        "probability",
+        input_schema=SpeechInputs,
+        demo_module="modalities.speech.synthetic",
     )
-    queue = "default"
-    accepted_types = decoding.ACCEPTED_TYPES
-    requires_files = True
-    deadline_seconds = 120
-    stages = (
-        StageSpec("decode", "Decode and check the recording"),
-        StageSpec("segment", "Find speech and pauses"),
-        StageSpec("voice", "Pitch, jitter, shimmer and HNR"),
-        StageSpec("rate", "Syllable nuclei and speaking rate"),
-        StageSpec("explain", "Voice-quality rule and explanation"),
-    )
-    catalogue = catalogue.CATALOGUE
-    form_class = SpeechInputForm
-
-    def initial_inputs(self, patient) -> dict[str, Any]:
-        return {"task": DEFAULT_TASK}
-
-    def validate_inputs(self, *, inputs: dict[str, Any], patient) -> dict[str, Any]:
-        if not isinstance(inputs, dict):
-            raise InputError({"inputs": "Inputs must be a JSON object."})
-        unknown = sorted(set(inputs) - {"task"})
-        if unknown:
-            raise InputError(
-                {name: "Unknown input for the speech analysis (it takes only 'task')." for name in unknown}
-            )
-        task = inputs.get("task") or DEFAULT_TASK
-        if not isinstance(task, str) or task not in TASKS:
-            raise InputError({"task": f"Choose one of: {', '.join(TASKS)}."})
-        return {"task": task}
 
     def prepare_files(self, files: list) -> list:
         """Decode and check the recording, refuse it when it is not a voice, and store it without its tags."""
@@ -94,25 +68,6 @@ class SpeechAnalyzer(Analyzer):
             raise InputError({"files": f"{upload.original_filename}: {refusal}"})
         size, digest = _measure(cleaned)
         return [dataclasses.replace(upload, content=cleaned, size=size, sha256_stored=digest)]
-
-    def demo_cases(self) -> list[DemoCase]:
-        from . import synthetic
-
-        steady, _ = synthetic.synthesize_voice(f0=210, duration=3.0, jitter=0.003, shimmer=0.015, snr_db=32, seed=11)
-        rough, _ = synthetic.synthesize_voice(f0=118, duration=3.0, jitter=0.022, shimmer=0.07, snr_db=14, seed=12)
-        speech, _ = synthetic.synthesize_speech_like(phrases=[7, 9, 6], f0_start=135, f0_end=105, seed=13)
-        return [
-            DemoCase(
-                inputs={"task": "sustained_vowel"}, files=[("sustained-a-steady.wav", synthetic.encode(steady, 16000))]
-            ),
-            DemoCase(
-                inputs={"task": "sustained_vowel"},
-                files=[("sustained-a-rough.flac", synthetic.encode(rough, 16000, "FLAC", "PCM_16"))],
-            ),
-            DemoCase(
-                inputs={"task": "connected_speech"}, files=[("reading-passage.wav", synthetic.encode(speech, 16000))]
-            ),
-        ]
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
         task = context.inputs.get("task") or DEFAULT_TASK

@@ -1,10 +1,12 @@
-"""Synthetic voices for the demo and for tests of known truth. Never imported on the worker's path (the
-analyzer's ``demo_cases`` imports it inside the method)."""
+"""Synthetic voices for the demo and for tests of known truth. Never imported on the worker's path
+(``modalities.registry.demo_cases`` imports it for the demo)."""
 
 from __future__ import annotations
 
 import io
 import math
+
+from ..base import DemoCase
 
 
 def synthesize_voice(
@@ -128,3 +130,18 @@ def encode(samples, sample_rate: int, file_format: str = "WAV", subtype: str | N
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, sample_rate, format=file_format, subtype=subtype)
     return buffer.getvalue()
+
+
+def demo_cases() -> list[DemoCase]:
+    """A steady and a rough sustained vowel, and connected speech."""
+    steady, _ = synthesize_voice(f0=210, duration=3.0, jitter=0.003, shimmer=0.015, snr_db=32, seed=11)
+    rough, _ = synthesize_voice(f0=118, duration=3.0, jitter=0.022, shimmer=0.07, snr_db=14, seed=12)
+    speech, _ = synthesize_speech_like(phrases=[7, 9, 6], f0_start=135, f0_end=105, seed=13)
+    return [
+        DemoCase(inputs={"task": "sustained_vowel"}, files=[("sustained-a-steady.wav", encode(steady, 16000))]),
+        DemoCase(
+            inputs={"task": "sustained_vowel"},
+            files=[("sustained-a-rough.flac", encode(rough, 16000, "FLAC", "PCM_16"))],
+        ),
+        DemoCase(inputs={"task": "connected_speech"}, files=[("reading-passage.wav", encode(speech, 16000))]),
+    ]

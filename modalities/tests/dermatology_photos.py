@@ -200,5 +200,5 @@ def analyze(data: bytes, inputs: dict | None = None, *, runtime=None, stages=Non
     resolved = ANALYZER.validate_inputs(inputs=inputs or {}, patient=PATIENT)
     with mock.patch.object(model, "_runtime", lambda: runtime):
         result = ANALYZER.analyze(fake_context(data, resolved, stages=stages, organization_id=organization_id))
-    result.check(ANALYZER.catalogue)
+    result.check(ANALYZER.modality.catalogue)
     return result

@@ -81,7 +81,7 @@ def test_abnormal_at_names_only_real_limits():
 def test_catalogue_limits_fall_where_their_sources_put_them(modality, biomarker, value, flag):
     from modalities import registry
 
-    assert registry.get(modality).catalogue[biomarker].flag(value) == flag
+    assert registry.get(modality).modality.catalogue[biomarker].flag(value) == flag
 
 
 @pytest.mark.parametrize("qtc", [449.9, 450, 470, 470.1, 500, 500.1])
@@ -91,7 +91,7 @@ def test_qtc_flag_agrees_with_the_ecg_risk_rule(qtc):
 
     found = findings(heart_rate=70, nrmssd=None, rr_count=10, pr=None, qrs=None, qtc_fridericia=qtc, sex="male")
     points = sum(f["points"] for f in found)
-    flag = registry.get("cardiology").catalogue["qtc_fridericia"].flag(qtc)
+    flag = registry.get("cardiology").modality.catalogue["qtc_fridericia"].flag(qtc)
     assert (flag == "normal") == (points == 0)
     assert (flag == "critical") == (points == 5)
 
@@ -101,7 +101,7 @@ def test_tds_flag_agrees_with_stolz_bands(tds):
     from modalities import registry
     from modalities.dermatology.rule import tds_category
 
-    flag = registry.get("dermatology").catalogue["total_dermoscopy_score"].flag(tds)
+    flag = registry.get("dermatology").modality.catalogue["total_dermoscopy_score"].flag(tds)
     assert {"benign": "normal", "suspicious": "intermediate", "highly suspicious": "high"}[tds_category(tds)] == flag
 
 

@@ -65,7 +65,7 @@ def analyze(files: list[tuple[str, bytes]], *, sex="female", stages=None):
     ]
     analyzer = registry.get("cardiology")
     result = analyzer.analyze(AnalysisContext(inputs={}, files=inputs, patient=patient_facts(sex), stage=stage))
-    result.check(analyzer.catalogue)
+    result.check(analyzer.modality.catalogue)
     return result
 
 
@@ -372,8 +372,7 @@ def test_the_strip_marks_every_r_peak_in_red():
 
 
 def test_demo_cases_are_normal_bradycardic_and_irregular():
-    analyzer = registry.get("cardiology")
-    cases = analyzer.demo_cases()
+    cases = registry.demo_cases("cardiology")
     assert [[name for name, _ in case.files] for case in cases] == [
         ["normal72.hea", "normal72.dat"],
         ["bradycardia48.csv"],
@@ -389,7 +388,7 @@ def test_demo_cases_are_normal_bradycardic_and_irregular():
 def test_stages_are_entered_in_order():
     stages = []
     analyze(csv_file(lead_ii(70)), stages=stages)
-    assert stages == [s.name for s in registry.get("cardiology").stages]
+    assert stages == [s.name for s in registry.get("cardiology").modality.stages]
 
 
 # --- bad inputs, at upload (pure) ----------------------------------------------------------------------------
@@ -626,7 +625,7 @@ def test_the_demo_cases_run_through_the_services_and_the_pipeline(tenant_a, pati
     from assessments import services
 
     levels = []
-    for case in registry.get("cardiology").demo_cases():
+    for case in registry.demo_cases("cardiology"):
         with organization_scope(tenant_a.organization):
             assessment = services.create_assessment(
                 actor="system:test",

@@ -41,7 +41,7 @@ def analyze(trace: signals.Trace, *, sex: str = "male"):
     result = analyzer.analyze(
         AnalysisContext(inputs={}, files=files, patient=facts(sex), stage=lambda _: contextlib.nullcontext())
     )
-    result.check(analyzer.catalogue)
+    result.check(analyzer.modality.catalogue)
     return result
 
 

@@ -13,9 +13,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from modalities import cognitive
+from modalities import registry
 from modalities.base import AnalysisContext, AnalysisError, InputError, PatientFacts
-from modalities.cognitive import WORD_LISTS, CognitiveAnalyzer
+from modalities.cognitive import catalogue, scoring, synthetic
+from modalities.cognitive import inputs as responses_schema
+from modalities.cognitive.analyzer import CognitiveAnalyzer
+from modalities.cognitive.protocol import WORD_LISTS
 
 ROUNDING = 0.05  # reported values are rounded to one decimal
 FACTS = PatientFacts(
@@ -36,7 +39,7 @@ def analyze(inputs):
         yield
 
     result = analyzer.analyze(AnalysisContext(inputs=resolved, files=[], patient=FACTS, stage=stage))
-    result.check(analyzer.catalogue)
+    result.check(analyzer.modality.catalogue)
     return result, entered
 
 
@@ -177,13 +180,13 @@ def test_recall_counts_each_list_word_once_and_intrusions_by_hand():
     ],
 )
 def test_a_recalled_word_matches_allowing_one_typing_slip(answer, expected):
-    assert cognitive.match_word(answer, list(WORD_LISTS["A"])) == expected
+    assert scoring.match_word(answer, list(WORD_LISTS["A"])) == expected
 
 
 def test_short_words_need_an_exact_match():
     # "goat" (4 letters) with one slip could be another real word ("boat", "coat"): not accepted.
-    assert cognitive.match_word("gaot", list(WORD_LISTS["C"])) is None
-    assert cognitive.match_word("goats", list(WORD_LISTS["C"])) == "goat"
+    assert scoring.match_word("gaot", list(WORD_LISTS["C"])) is None
+    assert scoring.match_word("goats", list(WORD_LISTS["C"])) == "goat"
 
 
 # --- the risk rule ------------------------------------------------------------------------------------
@@ -240,14 +243,14 @@ def test_many_false_starts_make_reaction_time_uninterpretable_not_abnormal():
 
 # --- the analyzer as the pipeline runs it -------------------------------------------------------------
 def test_every_stage_is_entered_in_order_and_only_catalogue_biomarkers_are_reported():
-    result, entered = analyze(cognitive.normal_case())
-    assert entered == [stage.name for stage in CognitiveAnalyzer.stages]
-    assert set(result.biomarkers) <= set(CognitiveAnalyzer.catalogue)
-    assert result.method_version == cognitive.METHOD_VERSION
+    result, entered = analyze(synthetic.normal_case())
+    assert entered == [stage.name for stage in CognitiveAnalyzer.modality.stages]
+    assert set(result.biomarkers) <= set(CognitiveAnalyzer.modality.catalogue)
+    assert result.method_version == catalogue.METHOD_VERSION
 
 
 def test_the_catalogue_names_a_source_and_no_borrowed_reference_range():
-    for spec in CognitiveAnalyzer.catalogue.values():
+    for spec in CognitiveAnalyzer.modality.catalogue.values():
         assert spec.unit and spec.source
         assert "no established reference range" in spec.source.lower()
         assert spec.reference_low is spec.reference_high is spec.critical_low is spec.critical_high is None
@@ -256,9 +259,9 @@ def test_the_catalogue_names_a_source_and_no_borrowed_reference_range():
 @pytest.mark.parametrize(
     ("case", "level", "checks"),
     [
-        (cognitive.normal_case, "low", {"digit_span_forward": 7, "digit_span_backward": 5, "delayed_recall": 70}),
-        (cognitive.slowed_case, "borderline", {"simple_rt_lapses": 12, "digit_span_forward": 5}),
-        (cognitive.poor_recall_case, "borderline", {"delayed_recall": 10, "delayed_recall_intrusions": 2}),
+        (synthetic.normal_case, "low", {"digit_span_forward": 7, "digit_span_backward": 5, "delayed_recall": 70}),
+        (synthetic.slowed_case, "borderline", {"simple_rt_lapses": 12, "digit_span_forward": 5}),
+        (synthetic.poor_recall_case, "borderline", {"delayed_recall": 10, "delayed_recall_intrusions": 2}),
     ],
 )
 def test_demo_cases_are_valid_and_score_as_described(case, level, checks):
@@ -269,7 +272,7 @@ def test_demo_cases_are_valid_and_score_as_described(case, level, checks):
 
 
 def test_demo_cases_survive_a_json_round_trip():
-    for demo in CognitiveAnalyzer().demo_cases():
+    for demo in registry.demo_cases("cognitive"):
         assert json.loads(json.dumps(demo.inputs)) == demo.inputs
         assert demo.files == []
 
@@ -287,7 +290,7 @@ def _null():
 
 
 def test_a_short_delay_and_non_standard_timing_are_noted():
-    case = cognitive.normal_case()
+    case = synthetic.normal_case()
     case["word_recall"]["delay_ms"] = 12_000
     case["protocol"]["timing"] = "fast"
     result, _ = analyze(case)
@@ -383,12 +386,12 @@ def test_anticipations_are_accepted_and_flagged_not_refused():
 def test_errors_are_capped_so_a_garbage_payload_gets_a_readable_answer():
     trials = [{"foreperiod_ms": -1, "rt_ms": -1}] * 100
     errors = errors_of(responses(reaction_time={"trials": trials}))
-    assert len(errors) == cognitive.MAX_ERRORS
+    assert len(errors) == responses_schema.MAX_ERRORS
 
 
 def test_validation_returns_json_safe_inputs_that_validate_again():
     analyzer = CognitiveAnalyzer()
-    resolved = analyzer.validate_inputs(inputs=cognitive.slowed_case(), patient=FACTS)
+    resolved = analyzer.validate_inputs(inputs=synthetic.slowed_case(), patient=FACTS)
     assert json.loads(json.dumps(resolved)) == resolved
     assert analyzer.validate_inputs(inputs=resolved, patient=FACTS) == resolved
 
@@ -414,5 +417,5 @@ def test_the_result_is_typed_with_no_score_and_says_why():
     assert "retention_percent" not in shown  # no immediate recall: not applicable, not shown as a number
     assert result.contributions == [] and result.risk_level == "borderline"
     for name, value in result.biomarkers.items():
-        assert value == round(value, CognitiveAnalyzer.catalogue[name].decimals), name
-    assert {spec.decimals for spec in CognitiveAnalyzer.catalogue.values()} == {0, 1}
+        assert value == round(value, CognitiveAnalyzer.modality.catalogue[name].decimals), name
+    assert {spec.decimals for spec in CognitiveAnalyzer.modality.catalogue.values()} == {0, 1}

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from modalities import registry
 from modalities.base import AnalysisError, InputError
 from modalities.dermatology.catalogue import IRREGULARITY_THRESHOLD
 from modalities.dermatology.evolution import evolution, previous_measurements
+from modalities.dermatology.inputs import with_history
 from modalities.dermatology.photo import PhotoProblem, decode_photo
 from modalities.dermatology.rule import abcd_checklist, tds_category, tds_risk, total_dermoscopy_score
 from modalities.dermatology.segmentation import segment_lesion
@@ -372,15 +374,18 @@ def test_history_fills_previous_from_the_latest_assessment_of_the_same_lesion_on
 
     history = [prior("arm", 7.0, 20), prior("back 1", 5.5, 10), prior("back 1", 4.0, 1)]  # newest first
     resolved = ANALYZER.validate_inputs(inputs={"lesion_id": "back 1"}, patient=PATIENT)
-    filled = ANALYZER.with_history(resolved, lambda: history)
+    filled = with_history(resolved, lambda: history)
     assert filled["previous"]["assessment_id"] == "id-back 1-10" and filled["previous"]["diameter_mm"] == 5.5
     # another lesion, no lesion id, or earlier measurements given explicitly: history is not used
-    assert "previous" not in ANALYZER.with_history({**resolved, "lesion_id": "leg"}, lambda: history)
+    assert "previous" not in with_history({**resolved, "lesion_id": "leg"}, lambda: history)
     asked = []
     no_id = ANALYZER.validate_inputs(inputs={}, patient=PATIENT)
-    assert "previous" not in ANALYZER.with_history(no_id, lambda: asked.append(1) or history) and not asked
+    assert "previous" not in with_history(no_id, lambda: asked.append(1) or history) and not asked
     given = {**resolved, "previous": {"measured_at": "2025-01-01T00:00:00+00:00", "diameter_mm": 3.0}}
-    assert ANALYZER.with_history(given, lambda: history)["previous"]["diameter_mm"] == 3.0
+    assert with_history(given, lambda: history)["previous"]["diameter_mm"] == 3.0
+    # The analyzer's validation runs the same hook with the history it is given (services pass the patient's).
+    through = ANALYZER.validate_inputs(inputs={"lesion_id": "back 1"}, patient=PATIENT, history=lambda: history)
+    assert through["previous"] == filled["previous"]
 
 
 def test_an_evolving_lesion_raises_the_level_and_is_reported():
@@ -559,7 +564,7 @@ def test_an_active_model_runs_and_is_reported_beside_the_measurements():
 
 
 def test_demo_cases_validate_and_complete():
-    cases = ANALYZER.demo_cases()
+    cases = registry.demo_cases("dermatology")
     assert len(cases) == 3 and any(c.inputs.get("dermoscopic_structures") for c in cases)
     for case in cases:
         [(name, data)] = case.files

@@ -215,7 +215,7 @@ def test_the_workers_path_never_imports_the_demo_generator():
         "from modalities.tests.dermatology_photos import analyze, disc, render; "
         "analyze(render(disc(80)), {'pixels_per_mm': 10}); "
         "print('modalities.dermatology.synthetic' in sys.modules); "
-        "from modalities import registry; registry.get('dermatology').demo_cases(); "
+        "from modalities import registry; registry.demo_cases('dermatology'); "
         "print('modalities.dermatology.synthetic' in sys.modules)"
     )
     result = subprocess.run(

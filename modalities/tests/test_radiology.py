@@ -23,7 +23,7 @@ from modalities.radiology import analyzer as radiology
 from modalities.radiology import deidentify, demo, dicom, image
 
 ANALYZER = registry.get("radiology")
-MAX_PIXELS = ANALYZER.max_pixels
+MAX_PIXELS = ANALYZER.modality.max_pixels
 PATIENT = PatientFacts(
     age=60,
     sex_at_birth="female",
@@ -400,8 +400,8 @@ def test_risk_rule_threshold_and_no_confidence(stub_model):
     model = stub_model({"no_finding": 0.2, "opacity": 0.8}, threshold=0.7)
     context, entered = context_for(stored_dicom())
     result = ANALYZER.analyze(context)
-    result.check(ANALYZER.catalogue)
-    assert entered == [s.name for s in ANALYZER.stages]
+    result.check(ANALYZER.modality.catalogue)
+    assert entered == [s.name for s in ANALYZER.modality.stages]
     assert result.risk_score == 80.0 and result.risk_level == "high" and result.confidence is None
     assert result.details["decision_threshold"] == 0.7 and model.explained == "opacity"
     assert result.biomarkers["opacity_probability"] == 0.8 and result.biomarkers["no_finding_probability"] == 0.2
@@ -415,23 +415,23 @@ def test_risk_rule_threshold_and_no_confidence(stub_model):
 
     stub_model({"no_finding": 0.4, "opacity": 0.6}, threshold=0.7)
     below = ANALYZER.analyze(context_for(stored_dicom())[0])
-    below.check(ANALYZER.catalogue)
+    below.check(ANALYZER.modality.catalogue)
     assert (below.risk_score, below.risk_level) == (60.0, "low")
     # P(no_finding) is flagged at the version's operating point (1 - 0.7), not a fixed 0.5, so its flag never
     # contradicts the level: 0.4 reads normal beside "low", 0.2 reads low beside "high".
     nf = "no_finding_probability"
-    assert below.specs(ANALYZER.catalogue)[nf].reference_low == 0.3
-    assert below.specs(ANALYZER.catalogue)[nf].flag(0.4) == "normal"
-    assert result.specs(ANALYZER.catalogue)[nf].flag(0.2) == "low"
-    assert ANALYZER.catalogue[nf].flag(0.4) == "low"  # what the fixed 0.5 would have said
+    assert below.specs(ANALYZER.modality.catalogue)[nf].reference_low == 0.3
+    assert below.specs(ANALYZER.modality.catalogue)[nf].flag(0.4) == "normal"
+    assert result.specs(ANALYZER.modality.catalogue)[nf].flag(0.2) == "low"
+    assert ANALYZER.modality.catalogue[nf].flag(0.4) == "low"  # what the fixed 0.5 would have said
 
 
 def test_at_the_default_threshold_the_flags_match_the_level_at_0_5(stub_model):
     stub_model({"no_finding": 0.5, "opacity": 0.5})
     result = ANALYZER.analyze(context_for(stored_dicom())[0])
     assert result.risk_level == "high" and result.spec_overrides == {}
-    assert ANALYZER.catalogue["no_finding_probability"].flag(0.5) == "low"
-    assert ANALYZER.catalogue["opacity_probability"].flag(0.5) == "high"
+    assert ANALYZER.modality.catalogue["no_finding_probability"].flag(0.5) == "low"
+    assert ANALYZER.modality.catalogue["opacity_probability"].flag(0.5) == "high"
 
 
 def test_an_override_that_changes_what_a_biomarker_is_is_refused():
@@ -439,12 +439,12 @@ def test_an_override_that_changes_what_a_biomarker_is_is_refused():
 
     from modalities.base import AnalysisResult
 
-    spec = ANALYZER.catalogue["no_finding_probability"]
+    spec = ANALYZER.modality.catalogue["no_finding_probability"]
     result = AnalysisResult(
         method_version="x", spec_overrides={spec.name: dataclasses.replace(spec, unit="%", reference_low=30)}
     )
     with pytest.raises(AnalysisError, match="does not match its catalogue"):
-        result.check(ANALYZER.catalogue)
+        result.check(ANALYZER.modality.catalogue)
 
 
 def test_a_model_without_no_finding_gives_no_risk_score(stub_model):
@@ -488,7 +488,7 @@ def test_quality_notes_name_the_problem(stub_model):
 
 # --- demo cases --------------------------------------------------------------------------------------------
 def test_demo_cases_are_accepted_and_stripped():
-    cases = ANALYZER.demo_cases()
+    cases = registry.demo_cases("radiology")
     assert len(cases) == 3
     for case in cases:
         ((name, data),) = case.files

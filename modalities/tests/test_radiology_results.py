@@ -35,7 +35,7 @@ def film() -> bytes:
 def analysed(film, stub_model, probabilities, **options):
     stub_model(probabilities, **options)
     result = ANALYZER.analyze(context_for(film)[0])
-    result.check(ANALYZER.catalogue)
+    result.check(ANALYZER.modality.catalogue)
     json.dumps(result.document())
     return result
 
@@ -95,7 +95,7 @@ def test_at_the_operating_point_the_level_the_bands_and_the_flag_are_one_compari
     stored = result.biomarkers["no_finding_probability"]
     assert result.score.value == pytest.approx(100 * (1 - stored), abs=1e-9)
     assert result.risk_level == level == result.score.scale.bands.level(result.score.value)
-    assert result.specs(ANALYZER.catalogue)["no_finding_probability"].flag(stored) == flag
+    assert result.specs(ANALYZER.modality.catalogue)["no_finding_probability"].flag(stored) == flag
 
 
 def test_without_no_finding_the_score_is_withheld_with_the_reason(film, stub_model):

@@ -68,8 +68,8 @@ def analyze(data: bytes, content_type: str = "image/png"):
     )
     analyzer = registry.get("retinal")
     result = analyzer.analyze(AnalysisContext(inputs={}, files=[file], patient=FACTS, stage=stage))
-    result.check(analyzer.catalogue)
-    assert entered == list(analyzer.stage_names())
+    result.check(analyzer.modality.catalogue)
+    assert entered == list(analyzer.modality.stage_names())
     json.dumps(result.document())  # what the pipeline stores must be JSON
     json.dumps(result.contributions_json())
     return result
@@ -308,7 +308,7 @@ def test_risk_rule_steps():
 
 
 def test_demo_cases_are_three_fundus_pngs_that_analyse():
-    cases = registry.get("retinal").demo_cases()
+    cases = registry.demo_cases("retinal")
     assert len(cases) == 3
     for case in cases:
         ((name, data),) = case.files
@@ -454,7 +454,7 @@ def test_a_fundus_photo_completes_end_to_end_with_biomarkers_ranges_and_overlay(
         assert pipeline.run(assessment_id) == "completed"
     body = tenant_a.api("read_only").get(f"{URL}{assessment_id}/").json()
     assert body["status"] == "completed" and body["risk_level"] == "low" and body["confidence"] is None
-    assert [s["status"] for s in body["stages"]] == ["completed"] * len(retinal.RetinalAnalyzer.stages)
+    assert [s["status"] for s in body["stages"]] == ["completed"] * len(retinal.RetinalAnalyzer.modality.stages)
     markers = {b["name"]: b for b in body["biomarkers"]}
     assert set(markers) == {"vessel_density", "vessel_tortuosity"}
     assert markers["vessel_density"]["unit"] == "%" and markers["vessel_tortuosity"]["unit"] == "ratio"

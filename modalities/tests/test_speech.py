@@ -59,7 +59,7 @@ def analyze(data: bytes, task: str = "sustained_vowel", *, sex="male", stages=No
     context = AnalysisContext(inputs={"task": task}, files=[file], patient=patient_facts(sex), stage=stage)
     analyzer = registry.get("speech")
     result = analyzer.analyze(context)
-    result.check(analyzer.catalogue)
+    result.check(analyzer.modality.catalogue)
     return result
 
 
@@ -78,7 +78,7 @@ def test_f0_of_a_synthetic_voice_comes_back_within_2_hz(f0):
     assert result.biomarkers["f0_mean"] == pytest.approx(truth["f0_mean"], abs=2.0)
     assert result.biomarkers["f0_sd"] < 0.5
     assert result.biomarkers["voiced_fraction"] > 95
-    assert stages == [s.name for s in registry.get("speech").stages]
+    assert stages == [s.name for s in registry.get("speech").modality.stages]
 
 
 @pytest.mark.parametrize("f0, seed", [(120.0, 1), (220.0, 2)])
@@ -134,7 +134,7 @@ def test_every_accepted_format_is_recognised_by_its_content_and_analysed(file_fo
     data = synthetic.encode(samples, RATE, file_format, subtype)
     detected = magic.from_buffer(data[:8192], mime=True)
     # libmagic versions name WAV and FLAC differently; the one installed here names them as listed.
-    assert detected == mime and detected in registry.get("speech").accepted_types
+    assert detected == mime and detected in registry.get("speech").modality.accepted_types
     result = analyze(data)
     # Lossy codecs keep the harmonics' frequencies: F0 stays within the 2 Hz tolerance.
     assert result.biomarkers["f0_mean"] == pytest.approx(truth["f0_mean"], abs=2.0)
@@ -221,7 +221,7 @@ def test_risk_rule_points_and_levels():
 
 
 def test_demo_cases_are_a_steady_voice_a_rough_voice_and_connected_speech():
-    cases = registry.get("speech").demo_cases()
+    cases = registry.demo_cases("speech")
     assert [c.inputs["task"] for c in cases] == ["sustained_vowel", "sustained_vowel", "connected_speech"]
     assert [name.rsplit(".", 1)[1] for c in cases for name, _ in c.files] == ["wav", "flac", "wav"]
     levels = [analyze(c.files[0][1], c.inputs["task"]).risk_level for c in cases]
@@ -232,7 +232,7 @@ def test_demo_cases_pass_the_upload_check_and_are_stored_as_they_analyse():
     from assessments.uploads import PreparedUpload
 
     analyzer = registry.get("speech")
-    for case in analyzer.demo_cases():
+    for case in registry.demo_cases("speech"):
         [(name, data)] = case.files
         upload = PreparedUpload(name, "audio/x-wav", name.rsplit(".", 1)[1], len(data), "", "", io.BytesIO(data))
         [stored] = analyzer.prepare_files([upload])
@@ -257,7 +257,7 @@ def test_result_carries_units_ranges_explanation_and_no_invented_confidence():
     assert result.details["f0_reference_low_hz"] == 85.0 and result.details["f0_flag"] == "normal"
     assert "speaking_rate" in {entry.name for entry in result.not_applicable}
     assert any("laryngoscopy" in r["text"] for r in result.recommendations)
-    catalogue = registry.get("speech").catalogue
+    catalogue = registry.get("speech").modality.catalogue
     assert (
         catalogue["jitter_local"].unit == "%"
         and catalogue["jitter_local"].flag(result.biomarkers["jitter_local"]) == "high"

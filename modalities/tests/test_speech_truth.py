@@ -36,7 +36,7 @@ def analyze(data: bytes, task: str = "sustained_vowel"):
     result = analyzer.analyze(
         AnalysisContext(inputs={"task": task}, files=[file], patient=FACTS, stage=lambda _: contextlib.nullcontext())
     )
-    result.check(analyzer.catalogue)
+    result.check(analyzer.modality.catalogue)
     return result
 
 

@@ -3,7 +3,7 @@
  * simple reaction time -> digit span forward -> digit span backward -> delayed recall -> save.
  *
  * The browser only presents and records: every answer and timing goes to the server raw (the format is
- * modalities/cognitive.py's RESPONSES_SCHEMA) and is scored there. Timings come from data attributes set by
+ * modalities/cognitive/inputs.py's RESPONSES_SCHEMA) and is scored there. Timings come from data attributes set by
  * the server (standard, or shortened for the browser tests). Times are performance.now() / event.timeStamp,
  * the same monotonic high-resolution clock; a reaction time runs from the animation frame in which the
  * circle is drawn to the key press.

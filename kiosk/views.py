@@ -1,38 +1,36 @@
 """Portal pages of the cognitive battery: the clinician starts patient (kiosk) mode from a patient's page, the
 patient does the battery in the browser (static/js/cognitive-battery.js), the raw responses come back as
 JSON and become a queued assessment through ``assessments.services.create_assessment``, and the clinician
-leaves patient mode by entering their password again.
+leaves patient mode by entering their password again. Starting and leaving are written by ``services``.
 
 Kiosk pages show nothing about the patient or anyone else: the patient holds a device signed in as the
-clinician, and ``modalities.kiosk.KioskMiddleware`` keeps that session on these pages until the clinician
+clinician, and ``kiosk.middleware.KioskMiddleware`` keeps that session on these pages until the clinician
 signs in again (or signs out).
 """
 
 from __future__ import annotations
 
-import random
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-import audit
 from accounts.access import OrganizationMixin
-from assessments import services
-from assessments.models import Assessment, Patient
+from assessments import services as assessment_services
+from assessments.models import Patient
 from audit.models import AuditEvent
 from medilens import safe_json
+from modalities.cognitive.inputs import RT_TRIALS
+from modalities.cognitive.protocol import RESPONSE_WINDOW_MS, WORD_LISTS
 
-from . import cognitive, kiosk
-
-MODALITY = "cognitive"
+from . import services
+from . import session as kiosk
+from .services import MODALITY
 
 # How the browser paces the battery. "standard" is the administration the scoring notes describe: a word
 # every 2.5 s (2 s shown), a digit a second (as digit span is usually read), 20 reaction-time trials with a
@@ -41,12 +39,12 @@ MODALITY = "cognitive"
 TIMINGS = {
     "standard": {
         "word_ms": 2000, "word_gap_ms": 500, "digit_ms": 800, "digit_gap_ms": 200, "rt_trials": 20,
-        "foreperiod_min_ms": 1500, "foreperiod_max_ms": 4000, "rt_window_ms": cognitive.RESPONSE_WINDOW_MS,
+        "foreperiod_min_ms": 1500, "foreperiod_max_ms": 4000, "rt_window_ms": RESPONSE_WINDOW_MS,
         "feedback_ms": 700,
     },
     "fast": {
-        "word_ms": 60, "word_gap_ms": 20, "digit_ms": 60, "digit_gap_ms": 20, "rt_trials": cognitive.RT_TRIALS[0],
-        "foreperiod_min_ms": 300, "foreperiod_max_ms": 500, "rt_window_ms": cognitive.RESPONSE_WINDOW_MS,
+        "word_ms": 60, "word_gap_ms": 20, "digit_ms": 60, "digit_gap_ms": 20, "rt_trials": RT_TRIALS[0],
+        "foreperiod_min_ms": 300, "foreperiod_max_ms": 500, "rt_window_ms": RESPONSE_WINDOW_MS,
         "feedback_ms": 50,
     },
 }
@@ -65,16 +63,6 @@ def _no_store(response):
 
 def _consent_missing(request, patient) -> bool:
     return request.organization.require_consent_for_assessment and not patient.has_consent
-
-
-def new_protocol(patient) -> dict:
-    """What this administration presents: a word list (rotating through the equivalent lists, so that a
-    retest uses new words) and unpredictable digit sequences."""
-    earlier = Assessment.objects.filter(patient=patient, modality=MODALITY).count()
-    list_ids = sorted(cognitive.WORD_LISTS)
-    list_id = list_ids[earlier % len(list_ids)]
-    sequences = cognitive.protocol_sequences(random.SystemRandom())
-    return {"list_id": list_id, "words": list(cognitive.WORD_LISTS[list_id]), **sequences}
 
 
 def protocol_mismatch(protocol: dict, responses) -> str | None:
@@ -103,28 +91,21 @@ class CognitiveStartView(OrganizationMixin, View):
     """The clinician's page before handing the device over; POST starts patient mode."""
 
     required_permission = "assessments.create"
-    template_name = "modalities/cognitive/start.html"
+    template_name = "kiosk/start.html"
 
     def get(self, request, pk):
         patient = get_object_or_404(Patient, pk=pk)
-        services.record_view(actor=request.user, organization=request.organization, obj=patient)
+        assessment_services.record_view(actor=request.user, organization=request.organization, obj=patient)
         return self.render_page(patient)
 
     def post(self, request, pk):
         patient = get_object_or_404(Patient, pk=pk)
-        if _consent_missing(request, patient):
+        try:
+            protocol = services.start_battery(actor=request.user, organization=request.organization, patient=patient)
+        except ValidationError:  # the page says why: the consent is missing
             return self.render_page(patient, status=400)
-        protocol = new_protocol(patient)
-        with transaction.atomic():
-            audit.record(
-                action="kiosk.started",
-                actor=request.user,
-                organization=request.organization,
-                target=patient,
-                details={"modality": MODALITY, "word_list": protocol["list_id"]},
-            )
         kiosk.start(request, patient=patient, organization=request.organization, protocol=protocol)
-        return redirect("cognitive:kiosk")
+        return redirect("kiosk:battery")
 
     def render_page(self, patient, *, status=200):
         _name, timing = _timing()
@@ -132,7 +113,7 @@ class CognitiveStartView(OrganizationMixin, View):
             "patient": patient,
             "consent_missing": _consent_missing(self.request, patient),
             "rt_trials": timing["rt_trials"],
-            "list_length": len(cognitive.WORD_LISTS["A"]),
+            "list_length": len(WORD_LISTS["A"]),
         }
         return render(self.request, self.template_name, context, status=status)
 
@@ -151,7 +132,7 @@ class KioskMixin(OrganizationMixin):
 
     def no_kiosk(self):
         # A page of its own, not a redirect: a bookmarked or stale kiosk URL says plainly what happened.
-        return _no_store(render(self.request, "modalities/cognitive/no_kiosk.html"))
+        return _no_store(render(self.request, "kiosk/no_kiosk.html"))
 
 
 class KioskBatteryView(KioskMixin, View):
@@ -160,15 +141,15 @@ class KioskBatteryView(KioskMixin, View):
         if running is None:
             return self.no_kiosk()
         if running.get("assessment"):
-            return redirect("cognitive:done")
+            return redirect("kiosk:done")
         timing_name, timing = _timing()
         context = {
             "protocol": running["protocol"],
             "timing_name": timing_name,
             "timing": timing,
-            "submit_url": reverse("cognitive:submit"),
+            "submit_url": reverse("kiosk:submit"),
         }
-        return _no_store(render(request, "modalities/cognitive/battery.html", context))
+        return _no_store(render(request, "kiosk/battery.html", context))
 
 
 class KioskSubmitView(KioskMixin, View):
@@ -181,7 +162,7 @@ class KioskSubmitView(KioskMixin, View):
         if running is None:
             return JsonResponse({"error": "No cognitive battery is running in this session."}, status=409)
         if running.get("assessment"):
-            return JsonResponse({"redirect": reverse("cognitive:done")}, status=200)
+            return JsonResponse({"redirect": reverse("kiosk:done")}, status=200)
         try:
             responses = safe_json.loads(request.body or b"null")
         except RequestDataTooBig:
@@ -198,7 +179,7 @@ class KioskSubmitView(KioskMixin, View):
         if patient is None:
             return JsonResponse({"error": "The patient of this battery is no longer available."}, status=409)
         try:
-            assessment = services.create_assessment(
+            assessment = assessment_services.create_assessment(
                 actor=request.user,
                 organization=request.organization,
                 patient=patient,
@@ -209,7 +190,7 @@ class KioskSubmitView(KioskMixin, View):
             errors = error.message_dict if hasattr(error, "error_dict") else {"inputs": error.messages}
             return JsonResponse({"errors": errors}, status=400)
         kiosk.update(request, assessment=str(assessment.pk), finished=timezone.now().isoformat())
-        return JsonResponse({"redirect": reverse("cognitive:done")}, status=201)
+        return JsonResponse({"redirect": reverse("kiosk:done")}, status=201)
 
 
 class KioskDoneView(KioskMixin, View):
@@ -218,8 +199,8 @@ class KioskDoneView(KioskMixin, View):
         if running is None:
             return self.no_kiosk()
         if not running.get("assessment"):
-            return redirect("cognitive:kiosk")
-        return _no_store(render(request, "modalities/cognitive/thank_you.html"))
+            return redirect("kiosk:battery")
+        return _no_store(render(request, "kiosk/thank_you.html"))
 
 
 class KioskExitView(KioskMixin, View):
@@ -227,7 +208,7 @@ class KioskExitView(KioskMixin, View):
     counts failures and locks out after its limit), never by comparing hashes here. Every attempt is
     audited as ``kiosk.exited`` with its outcome."""
 
-    template_name = "modalities/cognitive/exit.html"
+    template_name = "kiosk/exit.html"
 
     def get(self, request):
         if self.running_kiosk() is None:
@@ -263,21 +244,14 @@ class KioskExitView(KioskMixin, View):
         return redirect("assessments:patient_detail", pk=running["patient"])
 
     def audit(self, running, *, outcome, reason: str) -> None:
-        details = {"via": "password", "submitted": bool(running.get("assessment"))}
-        if running.get("assessment"):
-            details["assessment_id"] = running["assessment"]
-        if reason:
-            details["reason"] = reason
-        with transaction.atomic():
-            audit.record(
-                action="kiosk.exited",
-                actor=self.request.user,
-                organization=self.request.organization,
-                target_type="assessments.patient",
-                target_id=running["patient"],
-                outcome=outcome,
-                details=details,
-            )
+        services.record_exit(
+            actor=self.request.user,
+            organization_id=self.request.organization.pk,
+            running=running,
+            via="password",
+            outcome=outcome,
+            reason=reason,
+        )
 
     @staticmethod
     def cooloff_minutes() -> int:

@@ -1,7 +1,6 @@
-"""The cognitive battery through the API and the portal: schema errors are a 400 with field errors and
-nothing stored; patient (kiosk) mode keeps the session on its own pages; the battery's responses become a
-queued assessment that the pipeline completes; leaving needs the clinician's password (counted by
-django-axes); every start and exit is audited."""
+"""Patient (kiosk) mode: it keeps the session on its own pages; the battery's responses become a queued
+assessment that the pipeline completes; leaving needs the clinician's password (counted by django-axes); every
+start and exit is audited, by the kiosk's services."""
 
 import json
 
@@ -13,14 +12,13 @@ from accounts.roles import Role
 from accounts.tenancy import organization_scope, scopes_disabled
 from assessments import pipeline
 from assessments.models import Assessment, BiomarkerValue
-from assessments.tests.helpers_api import assert_error, make_patient
+from assessments.tests.helpers_api import make_patient
 from audit.models import AuditEvent
-from modalities import cognitive, kiosk
-from modalities.cognitive import CognitiveAnalyzer
+from kiosk import session as kiosk
+from modalities.cognitive import synthetic
+from modalities.cognitive.protocol import WORD_LISTS
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/v1/assessments/"
 
 
 @pytest.fixture
@@ -37,75 +35,6 @@ def _events(tenant, action):
     return list(AuditEvent.objects.filter(organization=tenant.organization, action=action).order_by("sequence"))
 
 
-# --- the API ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("change", "field", "message"),
-    [
-        (lambda r: r["reaction_time"]["trials"][2].update(rt_ms=7200),
-         "inputs.reaction_time.trials[2].rt_ms", "beyond the 5000 ms response window"),
-        (lambda r: r["reaction_time"].update(trials=r["reaction_time"]["trials"][:2]),
-         "inputs.reaction_time.trials", "5 to 100 trials (2 given)"),
-        (lambda r: r["digit_span"]["forward"][0].update(presented=[1, "two", 3]),
-         "inputs.digit_span.forward[0].presented[1]", "digit 0-9"),
-        (lambda r: r["word_recall"].pop("delay_ms"), "inputs.word_recall.delay_ms", "required"),
-        (lambda r: r["word_recall"].update(words=["cat"] * 10), "inputs.word_recall.words", "all be different"),
-        (lambda r: r.update(colour="blue"), "inputs.colour", "Unknown field"),
-    ],
-)
-def test_bad_responses_through_the_api_are_400_with_the_field_and_nothing_is_stored(
-    tenant_a, patient, change, field, message
-):
-    responses = cognitive.normal_case()
-    change(responses)
-    before = (_count(Assessment), _count(BiomarkerValue))
-    response = tenant_a.api("clinician").post(
-        URL, {"patient": str(patient.pk), "modality": "cognitive", "inputs": responses}, format="json"
-    )
-    error = assert_error(response, 400, field=field)
-    assert message in error["fields"][field][0]
-    assert (_count(Assessment), _count(BiomarkerValue)) == before
-
-
-def test_no_responses_through_the_api_is_a_400(tenant_a, patient):
-    response = tenant_a.api("clinician").post(URL, {"patient": str(patient.pk), "modality": "cognitive"},
-                                              format="json")
-    error = assert_error(response, 400, field="inputs")
-    assert "raw responses" in error["fields"]["inputs"][0]
-
-
-def test_responses_through_the_api_complete_with_biomarkers_units_and_no_borrowed_ranges(tenant_a, patient):
-    api = tenant_a.api("clinician")
-    response = api.post(
-        URL, {"patient": str(patient.pk), "modality": "cognitive", "inputs": cognitive.poor_recall_case()},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    created = response.json()
-    assert created["status"] == "queued"
-    assert [s["name"] for s in created["stages"]] == ["validate", "score", "interpret"]
-
-    with organization_scope(tenant_a.organization):
-        assert pipeline.run(created["id"]) == "completed"
-
-    body = api.get(f"{URL}{created['id']}/").json()
-    assert body["status"] == "completed"
-    assert body["risk_level"] == "borderline" and body["risk_score"] is None and body["confidence"] is None
-    markers = {b["name"]: b for b in body["biomarkers"]}
-    # poor_recall_case: forward span 6, backward 4; delayed recall "goat" only (1 of 10) with 2 intrusions.
-    assert markers["delayed_recall"]["value"] == pytest.approx(10.0)
-    assert markers["delayed_recall"]["unit"] == "% of list"
-    assert markers["delayed_recall_intrusions"]["value"] == 2
-    assert markers["digit_span_forward"]["value"] == 6 and markers["digit_span_forward"]["unit"] == "digits"
-    assert markers["digit_span_backward"]["value"] == 4
-    assert markers["simple_rt_median"]["unit"] == "ms"
-    # 20 RTs from 297 to 366 ms; sorted, the 10th and 11th are 329 and 331: the median is 330.
-    assert markers["simple_rt_median"]["value"] == pytest.approx(330.0)
-    for marker in markers.values():
-        assert (marker["reference_range"]["low"], marker["reference_range"]["high"]) == (None, None)
-        assert marker["unit"] == CognitiveAnalyzer.catalogue[marker["name"]].unit
-    assert "Marked finding: memory" in body["explanation"]["summary"]
-
-
 # --- patient (kiosk) mode -----------------------------------------------------------------------------
 @pytest.fixture
 def clinician(tenant_a):
@@ -113,8 +42,8 @@ def clinician(tenant_a):
 
 
 def _start(client, patient):
-    response = client.post(reverse("cognitive:start", args=[patient.pk]))
-    assert response.status_code == 302 and response["Location"] == reverse("cognitive:kiosk")
+    response = client.post(reverse("kiosk:start", args=[patient.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("kiosk:battery")
     return client.session[kiosk.SESSION_KEY]
 
 
@@ -137,13 +66,13 @@ def _battery_responses(running: dict) -> dict:
 
 
 def _submit(client, body):
-    return client.post(reverse("cognitive:submit"), json.dumps(body), content_type="application/json")
+    return client.post(reverse("kiosk:submit"), json.dumps(body), content_type="application/json")
 
 
 def test_starting_patient_mode_marks_the_session_and_audits_it(tenant_a, clinician, patient):
     running = _start(clinician, patient)
     assert running["patient"] == str(patient.pk) and running["started"]
-    assert running["protocol"]["words"] == list(cognitive.WORD_LISTS[running["protocol"]["list_id"]])
+    assert running["protocol"]["words"] == list(WORD_LISTS[running["protocol"]["list_id"]])
     [event] = _events(tenant_a, "kiosk.started")
     assert event.target_id == str(patient.pk) and event.actor_user == tenant_a.users[Role.CLINICIAN]
 
@@ -157,17 +86,17 @@ def test_in_patient_mode_every_other_portal_url_leads_back_to_the_kiosk(tenant_a
         reverse("assessments:patient_detail", args=[patient.pk]),
         reverse("portal:dashboard"),
         reverse("audit:log"),
-        reverse("cognitive:start", args=[other.pk]),
+        reverse("kiosk:start", args=[other.pk]),
         "/admin/",
         "/api/v1/patients/",
     ]:
         response = clinician.get(url)
-        assert response.status_code == 302 and response["Location"] == reverse("cognitive:kiosk"), url
+        assert response.status_code == 302 and response["Location"] == reverse("kiosk:battery"), url
     # Writes too: switching organization, editing a patient, starting another battery.
     for url in [reverse("accounts:switch_organization"), reverse("assessments:patient_edit", args=[other.pk]),
-                reverse("cognitive:start", args=[other.pk])]:
+                reverse("kiosk:start", args=[other.pk])]:
         response = clinician.post(url, {"organization": "clinic-a", "given_name": "Changed"})
-        assert response.status_code == 302 and response["Location"] == reverse("cognitive:kiosk"), url
+        assert response.status_code == 302 and response["Location"] == reverse("kiosk:battery"), url
     with organization_scope(tenant_a.organization):
         other.refresh_from_db()
     assert other.given_name == "Other"
@@ -183,7 +112,7 @@ def test_signed_in_pages_are_not_kept_by_the_browser(clinician, patient):
 
 def test_the_kiosk_page_has_no_navigation_and_no_patient_data(clinician, patient):
     _start(clinician, patient)
-    response = clinician.get(reverse("cognitive:kiosk"))
+    response = clinician.get(reverse("kiosk:battery"))
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     page = response.content.decode()
     for leaked in ("Lovelace-Marker", patient.mrn, "Sign out", 'aria-label="Main"', "Patients</a>",
@@ -196,7 +125,7 @@ def test_the_battery_responses_become_a_queued_assessment_that_the_pipeline_comp
     running = _start(clinician, patient)
     response = _submit(clinician, _battery_responses(running))
     assert response.status_code == 201, response.content
-    assert response.json() == {"redirect": reverse("cognitive:done")}
+    assert response.json() == {"redirect": reverse("kiosk:done")}
     with scopes_disabled():
         assessment = Assessment.objects.get(patient=patient, modality="cognitive")
     assert assessment.status == "queued" and assessment.requested_by == tenant_a.users[Role.CLINICIAN]
@@ -205,13 +134,13 @@ def test_the_battery_responses_become_a_queued_assessment_that_the_pipeline_comp
 
     # A retry of the same post (a lost connection) creates nothing new.
     again = _submit(clinician, _battery_responses(running))
-    assert again.status_code == 200 and again.json() == {"redirect": reverse("cognitive:done")}
+    assert again.status_code == 200 and again.json() == {"redirect": reverse("kiosk:done")}
     assert _count(Assessment) == 1
     # Finished: the kiosk page now shows the thank-you page, still in patient mode.
-    assert clinician.get(reverse("cognitive:kiosk"))["Location"] == reverse("cognitive:done")
-    thanks = clinician.get(reverse("cognitive:done"))
+    assert clinician.get(reverse("kiosk:battery"))["Location"] == reverse("kiosk:done")
+    thanks = clinician.get(reverse("kiosk:done"))
     assert "Thank you — please hand the device back" in thanks.content.decode()
-    assert clinician.get(reverse("assessments:patient_list"))["Location"] == reverse("cognitive:kiosk")
+    assert clinician.get(reverse("assessments:patient_list"))["Location"] == reverse("kiosk:battery")
 
     with organization_scope(tenant_a.organization):
         assert pipeline.run(assessment.pk) == "completed"
@@ -230,7 +159,7 @@ def test_the_battery_responses_become_a_queued_assessment_that_the_pipeline_comp
 def test_a_submission_that_is_not_what_the_session_presented_is_refused(clinician, patient):
     running = _start(clinician, patient)
     body = _battery_responses(running)
-    body["word_recall"]["words"] = list(cognitive.WORD_LISTS["C" if running["protocol"]["list_id"] != "C" else "A"])
+    body["word_recall"]["words"] = list(WORD_LISTS["C" if running["protocol"]["list_id"] != "C" else "A"])
     response = _submit(clinician, body)
     assert response.status_code == 400 and "word list does not match" in response.json()["errors"]["inputs"][0]
 
@@ -247,14 +176,14 @@ def test_a_malformed_submission_is_a_400_with_field_errors_and_stays_in_patient_
     response = _submit(clinician, body)
     assert response.status_code == 400
     assert "must be above 0" in response.json()["errors"]["inputs.reaction_time.trials[0].rt_ms"][0]
-    bad_json = clinician.post(reverse("cognitive:submit"), "{not json", content_type="application/json")
+    bad_json = clinician.post(reverse("kiosk:submit"), "{not json", content_type="application/json")
     assert bad_json.status_code == 400
     assert _count(Assessment) == 0
     assert kiosk.SESSION_KEY in clinician.session
 
 
 def test_submitting_without_a_running_battery_is_409(clinician, patient):
-    response = _submit(clinician, cognitive.normal_case())
+    response = _submit(clinician, synthetic.normal_case())
     assert response.status_code == 409
     assert _count(Assessment) == 0
 
@@ -265,17 +194,17 @@ def test_leaving_needs_the_clinicians_password_and_a_wrong_one_stays_in_patient_
     running = _start(clinician, patient)
     _submit(clinician, _battery_responses(running))
 
-    wrong = clinician.post(reverse("cognitive:exit"), {"password": password + "x"})
+    wrong = clinician.post(reverse("kiosk:exit"), {"password": password + "x"})
     assert wrong.status_code == 400
     assert "still in patient mode" in wrong.content.decode()
-    assert clinician.get(reverse("assessments:patient_list"))["Location"] == reverse("cognitive:kiosk")
+    assert clinician.get(reverse("assessments:patient_list"))["Location"] == reverse("kiosk:battery")
     # The failure went through authenticate(): django-axes counted it against the clinician's account.
     attempt = AccessAttempt.objects.get(username=tenant_a.users[Role.CLINICIAN].email)
     assert attempt.failures_since_start == 1
-    empty = clinician.post(reverse("cognitive:exit"), {"password": ""})
+    empty = clinician.post(reverse("kiosk:exit"), {"password": ""})
     assert empty.status_code == 400
 
-    right = clinician.post(reverse("cognitive:exit"), {"password": password})
+    right = clinician.post(reverse("kiosk:exit"), {"password": password})
     with scopes_disabled():
         assessment = Assessment.objects.get(patient=patient)
     assert right.status_code == 302
@@ -297,7 +226,7 @@ def test_another_members_password_does_not_unlock(tenant_a, clinician, patient, 
     technician = tenant_a.users[Role.TECHNICIAN]
     technician.set_password("a different password 123")
     technician.save()
-    response = clinician.post(reverse("cognitive:exit"), {"password": "a different password 123"})
+    response = clinician.post(reverse("kiosk:exit"), {"password": "a different password 123"})
     assert response.status_code == 400
     assert kiosk.SESSION_KEY in clinician.session
 
@@ -306,13 +235,13 @@ def test_repeated_wrong_passwords_lock_leaving_without_showing_the_portal(settin
                                                                          password):
     settings.AXES_FAILURE_LIMIT = 2
     _start(clinician, patient)
-    clinician.post(reverse("cognitive:exit"), {"password": "wrong one"})
-    locked = clinician.post(reverse("cognitive:exit"), {"password": "wrong two"})
+    clinician.post(reverse("kiosk:exit"), {"password": "wrong one"})
+    locked = clinician.post(reverse("kiosk:exit"), {"password": "wrong two"})
     assert locked.status_code == 403
     page = locked.content.decode()
     assert "locked" in page and 'aria-label="Main"' not in page
     # Locked out: even the right password is refused for now, and the session stays in patient mode.
-    assert clinician.post(reverse("cognitive:exit"), {"password": password}).status_code == 403
+    assert clinician.post(reverse("kiosk:exit"), {"password": password}).status_code == 403
     assert kiosk.SESSION_KEY in clinician.session
     assert [e.outcome for e in _events(tenant_a, "kiosk.exited")] == ["failure", "denied", "denied"]
 
@@ -329,14 +258,14 @@ def test_signing_out_ends_patient_mode_and_is_audited(tenant_a, clinician, patie
 def test_no_patient_mode_without_recorded_consent_when_the_organization_requires_it(tenant_a, clinician):
     unconsented = make_patient(tenant_a, consent=False)
     assert tenant_a.organization.require_consent_for_assessment
-    response = clinician.post(reverse("cognitive:start", args=[unconsented.pk]))
+    response = clinician.post(reverse("kiosk:start", args=[unconsented.pk]))
     assert response.status_code == 400 and "consent is not recorded" in response.content.decode()
     assert kiosk.SESSION_KEY not in clinician.session
     assert not _events(tenant_a, "kiosk.started")
 
 
 def test_kiosk_pages_without_a_running_battery_say_so(clinician):
-    for name in ("cognitive:kiosk", "cognitive:done", "cognitive:exit"):
+    for name in ("kiosk:battery", "kiosk:done", "kiosk:exit"):
         response = clinician.get(reverse(name))
         assert response.status_code == 200 and "No cognitive battery is running" in response.content.decode()
 
@@ -347,7 +276,7 @@ def test_retests_rotate_the_word_list(tenant_a, clinician, patient):
         from assessments import services
 
         services.create_assessment(actor="system:test", organization=tenant_a.organization, patient=patient,
-                                   modality="cognitive", inputs=cognitive.normal_case())
+                                   modality="cognitive", inputs=synthetic.normal_case())
     second_client = tenant_a.client_for(Role.CLINICIAN)
     second = _start(second_client, patient)["protocol"]["list_id"]
     assert first != second
