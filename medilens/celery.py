@@ -28,3 +28,18 @@ def _configure_torch_in_worker(**kwargs):
     from modalities.runtime import configure_torch
 
     configure_torch()
+
+
+@worker_init.connect
+def _verify_field_encryption_keys(**kwargs):
+    """A worker with a wrong FIELD_ENCRYPTION_KEYS stops before taking a task (the message names the
+    setting), instead of failing every assessment that reads a patient."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from medilens.crypto.checks import verify_at_startup
+
+    try:
+        verify_at_startup()
+    except ImproperlyConfigured as error:
+        # Celery logs and ignores an exception raised by a signal handler: exit explicitly.
+        raise SystemExit(f"ImproperlyConfigured: {error}") from None
