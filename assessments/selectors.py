@@ -1,27 +1,46 @@
 """Reads of patients and assessments. Callers run inside the organization's scope (the guard adds the
 organization filter to every query here)."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from medilens.crypto import blind
+
+from . import patient_index
 from .models import Assessment, BiomarkerValue, ChatMessage, Patient, PipelineStage, UploadedFile
+
+# A search result is sorted by name after decrypting it: at most this many rows (the most recently active).
+SEARCH_RESULT_LIMIT = 300
 
 
 def patients(*, search: str = "") -> QuerySet[Patient]:
+    """Patients, most recently active first; with ``search``, only those whose blind index tokens match
+    (see assessments/patient_index.py). Names are ciphertext in the database: no SQL can sort by them."""
     queryset = Patient.objects.all()
-    search = (search or "").replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
+    search = (search or "").replace("\x00", "").strip()
     if search:
-        terms = search.split()
-        for term in terms:
-            queryset = queryset.filter(
-                Q(mrn__iexact=term)
-                | Q(mrn__istartswith=term)
-                | Q(given_name__icontains=term)
-                | Q(family_name__icontains=term)
-            )
-    return queryset.order_by("family_name", "given_name", "mrn")
+        condition = patient_index.search_filter(search)
+        queryset = queryset.filter(condition) if condition is not None else queryset.none()
+    return queryset.order_by("-last_activity_at", "-id")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    patients: list[Patient]
+    truncated: bool  # more matched than SEARCH_RESULT_LIMIT: the least recently active were left out
+
+
+def by_name(queryset: QuerySet[Patient], *, limit: int | None = None) -> SearchResult:
+    """A search result sorted by family name, given name and MRN (decrypted here, folded as the index
+    folds them): the most recently active ``limit`` (default SEARCH_RESULT_LIMIT) rows of ``queryset``."""
+    limit = limit or SEARCH_RESULT_LIMIT
+    rows = list(queryset[: limit + 1])
+    rows, truncated = rows[:limit], len(rows) > limit
+    rows.sort(key=lambda p: (blind.fold(p.family_name), blind.fold(p.given_name), blind.fold(p.mrn), str(p.pk)))
+    return SearchResult(rows, truncated)
 
 
 def patient_assessments(patient: Patient) -> QuerySet[Assessment]:

@@ -9,6 +9,9 @@ from modalities import registry
 
 
 class PatientSerializer(serializers.ModelSerializer):
+    """Identity fields are encrypted at rest (per organization) and read here decrypted; their length limits
+    are the plaintext's."""
+
     age = serializers.IntegerField(read_only=True)
     consent = serializers.BooleanField(
         write_only=True, required=False, default=False, help_text="On create: consent to assessment has been recorded."
@@ -23,6 +26,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "given_name",
             "family_name",
             "date_of_birth",
+            "postcode",
             "age",
             "sex_at_birth",
             "height_cm",
