@@ -29,18 +29,25 @@ def patients(*, search: str = "") -> QuerySet[Patient]:
 
 @dataclass(frozen=True)
 class SearchResult:
-    patients: list[Patient]
+    ids: list  # patient ids, sorted by name
     truncated: bool  # more matched than SEARCH_RESULT_LIMIT: the least recently active were left out
 
 
 def by_name(queryset: QuerySet[Patient], *, limit: int | None = None) -> SearchResult:
-    """A search result sorted by family name, given name and MRN (decrypted here, folded as the index
-    folds them): the most recently active ``limit`` (default SEARCH_RESULT_LIMIT) rows of ``queryset``."""
+    """A search result sorted by family name then given name (decrypted here, folded as the index folds
+    them): the most recently active ``limit`` (default SEARCH_RESULT_LIMIT) rows of ``queryset``. Only the
+    names are loaded and opened; the caller loads the rows it shows (``in_order``), a page at a time."""
     limit = limit or SEARCH_RESULT_LIMIT
-    rows = list(queryset[: limit + 1])
+    rows = list(queryset.only("id", "organization", "family_name", "given_name")[: limit + 1])
     rows, truncated = rows[:limit], len(rows) > limit
-    rows.sort(key=lambda p: (blind.fold(p.family_name), blind.fold(p.given_name), blind.fold(p.mrn), str(p.pk)))
-    return SearchResult(rows, truncated)
+    rows.sort(key=lambda p: (blind.fold(p.family_name), blind.fold(p.given_name), str(p.pk)))
+    return SearchResult([p.pk for p in rows], truncated)
+
+
+def in_order(queryset: QuerySet[Patient], ids: list) -> list[Patient]:
+    """The rows of ``queryset`` with these ids, in the order of ``ids``."""
+    found = {patient.pk: patient for patient in queryset.filter(pk__in=ids)}
+    return [found[pk] for pk in ids if pk in found]
 
 
 def patient_assessments(patient: Patient) -> QuerySet[Assessment]:

@@ -114,23 +114,22 @@ class PatientListView(OrganizationMixin, View):
     def get(self, request):
         query = request.GET.get("q", "").strip()[:100]
         latest = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-created_at")
-        patients = selectors.patients(search=query).annotate(
+        shown = selectors.patients().annotate(
             last_assessment_id=Subquery(latest.values("id")[:1]),
             last_assessment_status=Subquery(latest.values("status")[:1]),
             last_assessment_at=Subquery(latest.values("created_at")[:1]),
         )
         # Names are sealed: the whole list goes by last activity (in SQL), a search result by name
-        # (decrypted, at most SEARCH_RESULT_LIMIT rows).
-        result = selectors.by_name(patients) if query else None
-        page_obj = Paginator(result.patients if result else patients, PATIENTS_PER_PAGE).get_page(
-            request.GET.get("page")
-        )
+        # (decrypted, at most SEARCH_RESULT_LIMIT rows; only the page shown is loaded whole).
+        result = selectors.by_name(selectors.patients(search=query)) if query else None
+        page_obj = Paginator(result.ids if result else shown, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+        patients = selectors.in_order(shown, page_obj.object_list) if result else page_obj.object_list
         return render(
             request,
             "assessments/patient_list.html",
             {
                 "page_obj": page_obj,
-                "patients": page_obj.object_list,
+                "patients": patients,
                 "query": query,
                 "truncated": result.truncated if result else False,
                 "result_limit": selectors.SEARCH_RESULT_LIMIT,
