@@ -68,6 +68,7 @@ def tokens(patient: Patient) -> list[PatientSearchToken]:
             patient=patient,
             kind=kind,
             token=blind.token(organization_id, kind, value),
+            last_activity_at=patient.last_activity_at,
         )
         for kind, value in sorted(entries(patient))
     ]
@@ -112,13 +113,38 @@ def _matching(organization_id: int, values: set[tuple[str, str]]):
     return PatientSearchToken.objects.filter(token__in=found).values("patient_id")
 
 
+def _terms(search: str) -> list[str]:
+    return [t for t in _TERM_SPLIT.split(search) if t][:MAX_TERMS]
+
+
+def most_recent_matches(search: str, limit: int) -> list | None:
+    """Up to ``limit`` ids of the most recently active patients a one-term search finds, read from the
+    token index alone (ordered by its copy of last_activity_at); None for a search of several terms, which
+    ``search_filter`` answers."""
+    terms = _terms(search)
+    if len(terms) != 1:
+        return None
+    values = _term_values(terms[0])
+    if not values:
+        return []
+    organization_id = _scoped_organization_id()
+    found = [blind.token(organization_id, kind, value) for kind, value in sorted(values)]
+    rows = (
+        PatientSearchToken.objects.filter(token__in=found)
+        .order_by("-last_activity_at", "-patient_id")
+        .values_list("patient_id", "last_activity_at")
+        .distinct()[:limit]
+    )
+    return list(dict.fromkeys(patient_id for patient_id, _ in rows))
+
+
 def search_filter(search: str) -> Q | None:
     """The filter on Patient for a search, or None when the search names nothing to look for.
 
     One set expression on the token index (INTERSECT across terms, UNION with the whole search as an
     MRN), so PostgreSQL computes the matching ids once: an OR of per-term subqueries instead made it test
     every patient of the organization (170 ms at 100,000 patients, benchmarks/patient_search.py)."""
-    terms = [t for t in _TERM_SPLIT.split(search) if t][:MAX_TERMS]
+    terms = _terms(search)
     organization_id = _scoped_organization_id()
     per_term = [_matching(organization_id, values) for values in map(_term_values, terms) if values]
     if not per_term:

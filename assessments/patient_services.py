@@ -18,7 +18,7 @@ from accounts.models import ApiClient
 from medilens.crypto import blind
 
 from . import patient_index
-from .models import Patient
+from .models import Patient, PatientSearchToken
 
 PATIENT_FIELDS = [
     "mrn",
@@ -132,6 +132,8 @@ def update_patient(*, actor, patient: Patient, **fields) -> Patient:
             locked.save()
             if INDEXED_FIELDS.intersection(changed):
                 patient_index.reindex(locked)
+            else:
+                touch(locked.pk, when=locked.last_activity_at)
             # Field names only: the values are PHI.
             audit.record(
                 action="patient.updated",
@@ -149,8 +151,9 @@ def record_consent(*, actor, patient: Patient) -> Patient:
         if locked.consent_recorded_at is None:
             locked.consent_recorded_at = timezone.now()
             locked.consent_recorded_by = _user(actor)
+            locked.save(update_fields=["consent_recorded_at", "consent_recorded_by", "updated_at"])
+            touch(locked.pk, when=locked.consent_recorded_at)
             locked.last_activity_at = locked.consent_recorded_at
-            locked.save(update_fields=["consent_recorded_at", "consent_recorded_by", "last_activity_at", "updated_at"])
             audit.record(
                 action="patient.consent_recorded", actor=actor, organization=locked.organization, target=locked
             )
@@ -158,6 +161,9 @@ def record_consent(*, actor, patient: Patient) -> Patient:
 
 
 def touch(patient_id, *, when=None) -> None:
-    """Stamp the patient's last activity (an assessment requested or signed off): a plain column update,
-    nothing re-sealed. Called inside the caller's transaction, which audits the activity itself."""
-    Patient.objects.filter(pk=patient_id).update(last_activity_at=when or timezone.now())
+    """Stamp the patient's last activity (an assessment requested or signed off), on the patient and on its
+    search tokens' copy: plain column updates, nothing re-sealed. Called inside the caller's transaction,
+    which audits the activity itself."""
+    when = when or timezone.now()
+    Patient.objects.filter(pk=patient_id).update(last_activity_at=when)
+    PatientSearchToken.objects.filter(patient_id=patient_id).update(last_activity_at=when)

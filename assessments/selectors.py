@@ -13,7 +13,7 @@ from . import patient_index
 from .models import Assessment, BiomarkerValue, ChatMessage, Patient, PipelineStage, UploadedFile
 
 # A search result is sorted by name after decrypting it: at most this many rows (the most recently active).
-SEARCH_RESULT_LIMIT = 300
+SEARCH_RESULT_LIMIT = 200
 
 
 def patients(*, search: str = "") -> QuerySet[Patient]:
@@ -33,15 +33,32 @@ class SearchResult:
     truncated: bool  # more matched than SEARCH_RESULT_LIMIT: the least recently active were left out
 
 
-def by_name(queryset: QuerySet[Patient], *, limit: int | None = None) -> SearchResult:
-    """A search result sorted by family name then given name (decrypted here, folded as the index folds
-    them): the most recently active ``limit`` (default SEARCH_RESULT_LIMIT) rows of ``queryset``. Only the
-    names are loaded and opened; the caller loads the rows it shows (``in_order``), a page at a time."""
+def by_name(search: str, *, limit: int | None = None) -> SearchResult:
+    """A search's result sorted by family name then given name (decrypted here, folded as the index folds
+    them): its ``limit`` (default SEARCH_RESULT_LIMIT) most recently active matches. Only the names are
+    loaded and opened; the caller loads the rows it shows (``in_order``), a page at a time."""
     limit = limit or SEARCH_RESULT_LIMIT
-    rows = list(queryset.only("id", "organization", "family_name", "given_name")[: limit + 1])
-    rows, truncated = rows[:limit], len(rows) > limit
-    rows.sort(key=lambda p: (blind.fold(p.family_name), blind.fold(p.given_name), str(p.pk)))
-    return SearchResult([p.pk for p in rows], truncated)
+    search = (search or "").replace("\x00", "").strip()
+    # One term: the ids by activity come from the token index alone. Several: from the patient table.
+    ids = patient_index.most_recent_matches(search, limit + 1)
+    if ids is None:
+        ids = list(patients(search=search).values_list("pk", flat=True)[: limit + 1])
+    ids, truncated = ids[:limit], len(ids) > limit
+    family, given = Patient._meta.get_field("family_name"), Patient._meta.get_field("given_name")
+    keyed = [
+        (
+            blind.fold(family.open_stored(sealed_family, pk=pk, organization_id=organization_id)),
+            blind.fold(given.open_stored(sealed_given, pk=pk, organization_id=organization_id)),
+            str(pk),
+            pk,
+        )
+        # Values, not model instances: a third of the time went to building 300 instances.
+        for pk, organization_id, sealed_family, sealed_given in Patient.objects.filter(pk__in=ids).values_list(
+            "pk", "organization_id", "family_name", "given_name"
+        )
+    ]
+    keyed.sort()
+    return SearchResult([row[-1] for row in keyed], truncated)
 
 
 def in_order(queryset: QuerySet[Patient], ids: list) -> list[Patient]:

@@ -121,7 +121,7 @@ class PatientListView(OrganizationMixin, View):
         )
         # Names are sealed: the whole list goes by last activity (in SQL), a search result by name
         # (decrypted, at most SEARCH_RESULT_LIMIT rows; only the page shown is loaded whole).
-        result = selectors.by_name(selectors.patients(search=query)) if query else None
+        result = selectors.by_name(query) if query else None
         page_obj = Paginator(result.ids if result else shown, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
         patients = selectors.in_order(shown, page_obj.object_list) if result else page_obj.object_list
         return render(

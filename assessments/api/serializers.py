@@ -41,8 +41,9 @@ class PatientSerializer(serializers.ModelSerializer):
             "consent_recorded_at",
             "created_at",
             "updated_at",
+            "last_activity_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at", "last_activity_at"]
         # Uniqueness is checked by the service (inside the organization's scope), not by DRF's validator.
         validators = []
 

@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('mrn', 'Exact MRN'), ('mrn_prefix', 'MRN prefix'), ('name', 'Name prefix'), ('dob', 'Date of birth')], max_length=10)),
                 ('token', models.BinaryField(max_length=16)),
+                ('last_activity_at', models.DateTimeField()),
             ],
         ),
         migrations.AlterModelOptions(
@@ -97,7 +98,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='patient',
-            index=models.Index(fields=['organization', '-last_activity_at'], name='patient_org_activity_idx'),
+            index=models.Index(fields=['organization', '-last_activity_at', '-id'], name='patient_org_activity_idx'),
         ),
         migrations.AddField(
             model_name='patientsearchtoken',
@@ -111,6 +112,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='patientsearchtoken',
-            index=models.Index(fields=['organization', 'token'], name='patient_search_token_idx'),
+            index=models.Index(fields=['organization', 'token', '-last_activity_at', 'patient'], name='patient_search_token_idx'),
         ),
     ]

@@ -71,7 +71,7 @@ def _seal_patients(apps):
             )
             tokens += [
                 token_model(organization_id=organization_id, patient_id=pk, kind=kind,
-                            token=blind.token(organization_id, kind, value))
+                            token=blind.token(organization_id, kind, value), last_activity_at=activity[pk])
                 for kind, value in sorted(patient_index.entries(person))
             ]
         token_model.objects.bulk_create(tokens, batch_size=BATCH)

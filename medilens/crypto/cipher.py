@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 
@@ -25,16 +25,16 @@ class DecryptionFailed(Exception):
     its organization's keys were destroyed. The message names the place, never the value."""
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(NamedTuple):
+    # A named tuple, not a dataclass: one is built for every value opened (300 per search result).
     table: str
     column: str
     pk: str
     organization_id: int
 
     def associated_data(self, key_version: int) -> bytes:
-        parts = ("medilens-field-v1", self.table, self.column, self.pk, str(self.organization_id), str(key_version))
-        return "\x1f".join(parts).encode()
+        where = f"{self.table}\x1f{self.column}\x1f{self.pk}\x1f{self.organization_id}"
+        return f"medilens-field-v1\x1f{where}\x1f{key_version}".encode()
 
     def __str__(self) -> str:
         return f"{self.table}.{self.column} of row {self.pk} (organization {self.organization_id})"
@@ -64,11 +64,13 @@ def key_version(token: str) -> int | None:
 
 
 def open_sealed(token: str, place: Place) -> bytes:
-    version = key_version(token)
-    if version is None:
+    prefix, _, rest = token.partition(":")
+    version_text, _, body = rest.partition(":")
+    if prefix != PREFIX or not version_text.isdigit() or not body:
         raise DecryptionFailed(f"{place}: not a sealed value")
+    version = int(version_text)
     try:
-        blob = _unb64(token.split(":", 2)[2])
+        blob = _unb64(body)
         aead = keyring.store().data_key(place.organization_id, version)
         return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], place.associated_data(version))
     except keyring.KeyNotFound:

@@ -74,15 +74,15 @@ class EncryptedMixin:
 
     # --- sealing ----------------------------------------------------------------------------------
     def place(self, instance) -> cipher.Place:
-        return cipher.Place(
-            table=instance._meta.db_table,
-            column=self.column,
-            pk=str(instance.pk),
-            organization_id=instance.organization_id,
-        )
+        return cipher.Place(instance._meta.db_table, self.column, str(instance.pk), instance.organization_id)
 
     def open_value(self, instance, token: str):
         return self.decode(cipher.open_sealed(str(token), self.place(instance)))
+
+    def open_stored(self, token: str, *, pk, organization_id: int):
+        """A value read without its model instance (``values_list``), opened for the row it came from."""
+        place = cipher.Place(self.model._meta.db_table, self.column, str(pk), organization_id)
+        return self.decode(cipher.open_sealed(str(token), place))
 
     def seal_value(self, instance, value) -> Sealed:
         return Sealed(cipher.seal(self.encode(value), self.place(instance)))

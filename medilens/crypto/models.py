@@ -24,13 +24,14 @@ class OrganizationKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True, help_text="No longer used to seal new values.")
 
-    # The tenancy guard, as on every row an organization owns.
-    objects = TenantManager()
     # The keyring, key rotation and the start-up check, which name the organization in every query
     # themselves and run where no scope is (a worker opening a row, start-up, a management command).
     all_organizations = models.Manager()
+    # The tenancy guard, as on every row an organization owns (the default manager: see Meta).
+    objects = TenantManager()
 
     class Meta:
+        default_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(fields=["organization", "purpose", "version"], name="organization_key_version")
         ]

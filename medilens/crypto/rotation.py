@@ -34,7 +34,8 @@ class RotationRefused(Exception):
 def rewrap(*, actor=SYSTEM_ACTOR) -> int:
     primary = masterkeys.primary()
     done = 0
-    for pk in OrganizationKey.all_organizations.exclude(master_key_id=primary.id).order_by("pk").values_list("pk", flat=True):
+    stale = OrganizationKey.all_organizations.exclude(master_key_id=primary.id).order_by("pk")
+    for pk in stale.values_list("pk", flat=True):
         with transaction.atomic():
             row = OrganizationKey.all_organizations.select_for_update().get(pk=pk)
             if row.master_key_id == primary.id:

@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
                 ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
             ],
             options={
+                'default_manager_name': 'objects',
                 'constraints': [models.UniqueConstraint(fields=('organization', 'purpose', 'version'), name='organization_key_version')],
             },
         ),
