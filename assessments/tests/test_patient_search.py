@@ -129,6 +129,10 @@ def test_the_list_goes_by_last_activity_assessment_edit_and_sign_off(tenant_a):
 
     def order():
         with organization_scope(tenant_a.organization):
+            # The search tokens' copy of the last activity follows the patient's (one-term searches use it).
+            for patient in Patient.objects.all():
+                stamps = set(patient.search_tokens.values_list("last_activity_at", flat=True))
+                assert stamps == {patient.last_activity_at}, patient.mrn
             return [p.mrn for p in selectors.patients()]
 
     assert order() == ["LA-2", "LA-1"]
@@ -146,8 +150,8 @@ def test_the_list_goes_by_last_activity_assessment_edit_and_sign_off(tenant_a):
 
 
 def test_a_search_result_is_sorted_by_name_and_capped(tenant_a, monkeypatch):
-    for mrn, given, family in [("S-1", "Bea", "Zorn"), ("S-2", "Al", "Äberg"), ("S-3", "Cy", "Mott"),
-                               ("S-4", "Ann", "Mott")]:
+    for mrn, given, family in [("SRT-1", "Bea", "Zorn"), ("SRT-2", "Al", "Äberg"), ("SRT-3", "Cy", "Mott"),
+                               ("SRT-4", "Ann", "Mott")]:
         make_patient(tenant_a, mrn, given_name=given, family_name=family, date_of_birth=date(1950, 1, 1))
     client = tenant_a.client_for(Role.CLINICIAN)
 
@@ -157,12 +161,14 @@ def test_a_search_result_is_sorted_by_name_and_capped(tenant_a, monkeypatch):
 
     rows, _ = names("1950-01-01")
     assert rows == ["Äberg, Al", "Mott, Ann", "Mott, Cy", "Zorn, Bea"]
+    assert names("mott 1950-01-01")[0] == ["Mott, Ann", "Mott, Cy"]  # two terms: the other path
     monkeypatch.setattr(selectors, "SEARCH_RESULT_LIMIT", 3)
-    rows, body = names("1950-01-01")
-    # The 3 most recently active of the 4 matches (Zorn, the first created, is left out), by name, and the
-    # page says some were left out.
-    assert rows == ["Äberg, Al", "Mott, Ann", "Mott, Cy"]
-    assert "More than 3 patients match" in body
+    for query in ("1950-01-01", "1950-01-01 srt"):  # one term, then two
+        rows, body = names(query)
+        # The 3 most recently active of the 4 matches (Zorn, the first created, is left out), by name, and
+        # the page says some were left out.
+        assert rows == ["Äberg, Al", "Mott, Ann", "Mott, Cy"], query
+        assert "More than 3 patients match" in body
 
 
 def test_a_search_decrypts_only_the_page_it_shows(tenant_a, django_assert_max_num_queries):
