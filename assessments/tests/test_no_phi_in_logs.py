@@ -26,7 +26,7 @@ from medilens.phi_logging import RedactQueryStrings
 
 from .portal import form_data, make_patient, pdf_bytes, upload
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 GIVEN, FAMILY, MRN, BORN = "Philippa", "Vantablack-Quenby", "ZQX-58213", date(1931, 7, 29)
 NEEDLES = [

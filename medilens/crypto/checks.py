@@ -21,19 +21,32 @@ logger = logging.getLogger(__name__)
 
 
 def problems(limit: int = 5) -> list[str]:
-    """Why stored keys do not open with the configured master keys (each message names the setting): every
-    wrapped key is tried, a few microseconds each, and the first ``limit`` problems are reported."""
+    """Why stored keys do not open with the configured master keys, each message naming the setting: one
+    per master key missing from it, one per key that does not open (altered or moved). Every wrapped key
+    is tried (a few microseconds each)."""
     from .models import OrganizationKey
 
+    missing: dict[str, set[int]] = {}
+    counts: dict[str, int] = {}
     found = []
     for row in OrganizationKey.all_organizations.order_by("pk").iterator(chunk_size=1000):
+        if masterkeys.by_id(row.master_key_id) is None:
+            missing.setdefault(row.master_key_id, set()).add(row.organization_id)
+            counts[row.master_key_id] = counts.get(row.master_key_id, 0) + 1
+            continue
         try:
             keyring.unwrap(row)
         except keyring.MasterKeyMismatch as error:
             found.append(str(error))
-            if len(found) >= limit:
-                break
-    return found
+    configured = ", ".join(k.id for k in masterkeys.master_keys())
+    for key_id, organizations in sorted(missing.items()):
+        listed = ", ".join(str(o) for o in sorted(organizations)[:10]) + (", ..." if len(organizations) > 10 else "")
+        found.insert(0, (
+            f"{masterkeys.SETTING} holds no master key with id {key_id}, which wrapped {counts[key_id]} stored "
+            f"key(s) of organization(s) {listed} (configured key ids: {configured}). Put that key back in "
+            f"{masterkeys.SETTING}."
+        ))
+    return found[:limit]
 
 
 def _database_check(app_configs=None, databases=None, **kwargs):
