@@ -44,7 +44,10 @@ COPY static/ static/
 # The key only satisfies the settings for this one command: a build argument used inline, so it is
 # in no ENV of the image. It is not a secret and signs nothing.
 ARG COLLECTSTATIC_SECRET_KEY=collectstatic-build-only-not-a-secret
+# Likewise a well-formed master key that encrypts nothing (32 zero bytes): the settings require one.
+ARG COLLECTSTATIC_FIELD_ENCRYPTION_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
 RUN SECRET_KEY="$COLLECTSTATIC_SECRET_KEY" \
+    FIELD_ENCRYPTION_KEYS="$COLLECTSTATIC_FIELD_ENCRYPTION_KEY" \
     DATABASE_URL=postgres://collectstatic@127.0.0.1:5432/collectstatic \
     python manage.py collectstatic --noinput
 

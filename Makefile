@@ -45,6 +45,7 @@ lint: install-dev
 check-deploy: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/medilens REDIS_URL=redis://127.0.0.1:6379/0 \
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())') \
 	ALLOWED_HOSTS=medilens.example.org AWS_STORAGE_BUCKET_NAME=medilens \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

@@ -75,7 +75,8 @@ def seed_modalities(*, organization, per_modality: int = 3, actor="system:seed_d
 
     created = {}
     with organization_scope(organization):
-        patients = list(Patient.objects.order_by("mrn")[:per_modality])
+        # MRNs are sealed: the first demo patients by MRN, sorted here after decrypting.
+        patients = sorted(Patient.objects.all(), key=lambda p: p.mrn)[:per_modality]
         for name in registry.names():
             cases = registry.demo_cases(name)[:per_modality]
             if not cases or not patients or Assessment.objects.filter(modality=name).exists():
@@ -95,7 +96,7 @@ def seed_patients(*, organization, count: int = 50, actor="system:seed_demo") ->
     rng = random.Random(f"medilens-demo-{organization.slug}")
     created_patients = created_assessments = 0
     with organization_scope(organization):
-        existing = set(Patient.objects.values_list("mrn", flat=True))
+        existing = {patient.mrn for patient in Patient.objects.all()}
         for index in range(count):
             profile = _profile(rng, index)
             mrn = f"{organization.slug[:3].upper()}-{100000 + index}"

@@ -17,6 +17,7 @@ PATIENT_LABELS = {
     "given_name": "Given name",
     "family_name": "Family name",
     "date_of_birth": "Date of birth",
+    "postcode": "Postcode",
     "sex_at_birth": "Sex at birth",
     "height_cm": "Height (cm)",
     "weight_kg": "Weight (kg)",
@@ -29,7 +30,7 @@ PATIENT_LABELS = {
 }
 
 PATIENT_GROUPS = [
-    ("Identity", ["mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth"]),
+    ("Identity", ["mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth", "postcode"]),
     ("Measurements", ["height_cm", "weight_kg"]),
     ("History", ["has_diabetes", "treated_hypertension", "current_smoker", "on_statin",
                  "prior_cardiovascular_disease", "history_notes"]),
@@ -56,9 +57,11 @@ class PatientForm(forms.Form):
                     "family_name": forms.TextInput(attrs={"autocomplete": "off"}),
                     "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                     "history_notes": forms.Textarea(attrs={"rows": 3}),
+                    "postcode": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
                 },
                 help_texts={
                     "mrn": "Unique within this organization.",
+                    "postcode": "Optional.",
                     "history_notes": "Free text. Avoid copying documents here: attach them to an assessment.",
                 },
             )

@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.tenancy import TenantModel
+from medilens.crypto.blind import BlindIndexField
+from medilens.crypto.fields import EncryptedCharField, EncryptedDateField, EncryptedTextField, SealAfterInsert
 
 
 class Patient(TenantModel):
@@ -14,11 +16,16 @@ class Patient(TenantModel):
         MALE = "male", "Male"
         UNKNOWN = "unknown", "Unknown / not recorded"
 
+    # The key is known before the insert: it is part of every sealed value's associated data.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    mrn = models.CharField("medical record number", max_length=64)
-    given_name = models.CharField(max_length=120)
-    family_name = models.CharField(max_length=120)
-    date_of_birth = models.DateField()
+    # PHI is sealed under the organization's data key (medilens.crypto); search goes through the blind
+    # tokens of PatientSearchToken, and the one-MRN-per-organization rule through mrn_index.
+    mrn = EncryptedCharField("medical record number", max_length=64)
+    mrn_index = BlindIndexField(source="mrn", kind="mrn-unique")
+    given_name = EncryptedCharField(max_length=120)
+    family_name = EncryptedCharField(max_length=120)
+    date_of_birth = EncryptedDateField()
+    postcode = EncryptedCharField(max_length=16, null=True, blank=True)
     sex_at_birth = models.CharField(max_length=10, choices=SexAtBirth.choices)
     height_cm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
@@ -28,7 +35,7 @@ class Patient(TenantModel):
     current_smoker = models.BooleanField(default=False)
     on_statin = models.BooleanField(default=False)
     prior_cardiovascular_disease = models.BooleanField(default=False)
-    history_notes = models.TextField(blank=True)
+    history_notes = EncryptedTextField(blank=True)
     # Consent
     consent_recorded_at = models.DateTimeField(null=True, blank=True)
     consent_recorded_by = models.ForeignKey(
@@ -39,22 +46,26 @@ class Patient(TenantModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Retention (retention/): the clock starts again at each assessment, edit or sign-off, set by the services
-    # that do those (never auto_now: a key rotation or a migration that rewrites rows is not patient activity).
+    # Plaintext, for ordering the list and for retention (retention/): the patient's last assessment, edit or
+    # sign-off, set by the services that do those (never auto_now: a key rotation or a migration that
+    # rewrites rows is not patient activity).
     last_activity_at = models.DateTimeField(default=timezone.now)
     # A legal hold stops the retention purge of this patient until an organization admin releases it.
     legal_hold = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "mrn"], name="patient_mrn_unique_per_org")]
-        indexes = [
-            models.Index(fields=["organization", "family_name", "given_name"], name="patient_org_name_idx"),
-            models.Index(fields=["organization", "last_activity_at"], name="patient_org_activity_idx"),
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "mrn_index"], name="patient_mrn_index_unique_per_org")
         ]
-        ordering = ["family_name", "given_name"]
+        indexes = [
+            # With the id: a search's top rows by activity come from the index alone (no row fetched).
+            models.Index(fields=["organization", "-last_activity_at", "-id"], name="patient_org_activity_idx"),
+        ]
+        ordering = ["-last_activity_at", "id"]
 
     def __str__(self):
-        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+        # Never PHI: this string reaches logs, admin and error reports.
+        return f"Patient {self.pk}"
 
     @property
     def full_name(self) -> str:
@@ -79,6 +90,36 @@ class Patient(TenantModel):
     @property
     def has_consent(self) -> bool:
         return self.consent_recorded_at is not None
+
+
+class PatientSearchToken(TenantModel):
+    """One blind index token of a patient (see assessments/patient_index.py): the HMAC of a normalised MRN,
+    MRN prefix, name prefix or date of birth under the organization's index key. Searching compares
+    tokens; nothing here can be read back into a name."""
+
+    class Kind(models.TextChoices):
+        MRN = "mrn", "Exact MRN"
+        MRN_PREFIX = "mrn_prefix", "MRN prefix"
+        NAME = "name", "Name prefix"
+        DATE_OF_BIRTH = "dob", "Date of birth"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="search_tokens")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    token = models.BinaryField(max_length=16)
+    # The patient's last_activity_at, kept equal by patient_services (a stamp updates the patient's ~20
+    # tokens): a one-term search takes its most recently active matches from this index alone, where a
+    # join to the patient table cost a scan of the organization's whole activity index.
+    last_activity_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "token", "-last_activity_at", "patient"], name="patient_search_token_idx"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} token of patient {self.patient_id}"
 
 
 class Assessment(TenantModel):
@@ -141,7 +182,7 @@ class Assessment(TenantModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    review_note = models.TextField(blank=True)
+    review_note = EncryptedTextField(blank=True)
     # Signing off a reference model's result (not for clinical use) needs this explicit acknowledgement.
     review_acknowledged_reference_model = models.BooleanField(default=False)
 
@@ -235,7 +276,7 @@ class BiomarkerValue(TenantModel):
         return f"{self.name}={self.value} {self.unit}"
 
 
-class UploadedFile(TenantModel):
+class UploadedFile(SealAfterInsert, TenantModel):
     class Kind(models.TextChoices):
         INPUT = "input", "Input"
         ATTACHMENT = "attachment", "Attachment"
@@ -243,9 +284,8 @@ class UploadedFile(TenantModel):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="files")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INPUT)
     storage_key = models.CharField(max_length=300, unique=True)
-    # The name the file was uploaded under: often a patient's name or MRN, so it is never shown, signed
-    # or used in a key (display_name is); kept for the issue that encrypts PHI at rest.
-    original_filename = models.CharField(max_length=255)
+    # The name as uploaded often names the patient: sealed like PHI, never shown, signed or used in a key.
+    original_filename = EncryptedCharField(max_length=255)
     # What pages, the API and downloads call the file: modality, upload date and index, no PHI
     # (e.g. "cardiology-2026-12-06-1.edf"; attachments "cardiology-document-2026-12-06-1.pdf").
     display_name = models.CharField(max_length=100)
@@ -281,10 +321,10 @@ class ChatThread(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
 
-class ChatMessage(TenantModel):
+class ChatMessage(SealAfterInsert, TenantModel):
     thread = models.ForeignKey(ChatThread, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    body = models.TextField()
+    body = EncryptedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,19 +17,14 @@ from .models import Assessment, UploadedFile
 _KEY = re.compile(r"^org/(?P<organization>\d+)/assessments/(?P<assessment>[0-9a-f-]{36})/[0-9a-f]{32}\.\w+$")
 
 
-def _page(page) -> list:
-    """Evaluate a paginator page's rows once: the template then reuses the same list."""
-    page.object_list = list(page.object_list)
-    return page.object_list
-
-
 def _actor(request):
     """The portal's signed-in user, or the API's client (DRF puts the ApiClient in request.auth)."""
     return getattr(request, "auth", None) or request.user
 
 
-def patient_list(*, request, page, search: str = "") -> None:
-    patients = _page(page)
+def patient_list(*, request, page, patients, search: str = "") -> None:
+    """``patients``: the rows the page shows (a search result's page is a list of ids, its rows loaded apart)."""
+    patients = list(patients)
     reads.record_list(
         action="patient.listed",
         actor=_actor(request),

@@ -13,7 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 import audit
@@ -31,6 +31,13 @@ from .models import (
     Patient,
     PipelineStage,
     UploadedFile,
+)
+from .patient_services import (  # noqa: F401  (re-exported: callers use services.create_patient etc.)
+    PATIENT_FIELDS,
+    create_patient,
+    record_consent,
+    touch,
+    update_patient,
 )
 from .result_services import STAGE_FIELDS, biomarker_value, save_results, save_stages  # noqa: F401 (re-exported)
 from .status_services import (  # noqa: F401 (re-exported: callers use services.transition etc.)
@@ -61,118 +68,7 @@ def _uploader(actor):
     return actor if getattr(actor, "is_authenticated", False) and not isinstance(actor, ApiClient) else None
 
 
-# --- patients ----------------------------------------------------------------------------------------
-PATIENT_FIELDS = [
-    "mrn",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex_at_birth",
-    "height_cm",
-    "weight_kg",
-    "has_diabetes",
-    "treated_hypertension",
-    "current_smoker",
-    "on_statin",
-    "prior_cardiovascular_disease",
-    "history_notes",
-]
-
-
-def _check_patient(patient: Patient) -> None:
-    errors = {}
-    today = timezone.localdate()
-    if patient.date_of_birth and patient.date_of_birth > today:
-        errors["date_of_birth"] = "The date of birth is in the future."
-    elif patient.date_of_birth and patient.age_on(today) > 130:
-        errors["date_of_birth"] = "The date of birth is more than 130 years ago."
-    if patient.height_cm is not None and not 30 <= float(patient.height_cm) <= 272:
-        errors["height_cm"] = "Height must be between 30 and 272 cm."
-    if patient.weight_kg is not None and not 1 <= float(patient.weight_kg) <= 650:
-        errors["weight_kg"] = "Weight must be between 1 and 650 kg."
-    if not (patient.mrn or "").strip():
-        errors["mrn"] = "A medical record number is required."
-    if errors:
-        raise ValidationError(errors)
-
-
-def _mark_activity(patient_id, at=None) -> None:
-    """Restart the patient's retention clock (retention/): an assessment, an edit, a sign-off, a comment."""
-    Patient.objects.filter(pk=patient_id).update(last_activity_at=at or timezone.now())
-
-
-def create_patient(*, actor, organization, consent: bool = False, **fields) -> Patient:
-    unknown = set(fields) - set(PATIENT_FIELDS)
-    if unknown:
-        raise ValidationError({name: "Unknown patient field." for name in sorted(unknown)})
-    patient = Patient(organization=organization, created_by=_uploader(actor), **fields)
-    patient.mrn = (patient.mrn or "").strip()
-    _check_patient(patient)
-    if Patient.objects.filter(mrn=patient.mrn).exists():
-        raise ValidationError({"mrn": f"A patient with MRN {patient.mrn} already exists in this organization."})
-    if consent:
-        patient.consent_recorded_at = timezone.now()
-        patient.consent_recorded_by = _uploader(actor)
-    try:
-        with transaction.atomic():
-            patient.save(force_insert=True)
-            audit.record(
-                action="patient.created",
-                actor=actor,
-                organization=organization,
-                target=patient,
-                details={"consent": consent},
-            )
-    except IntegrityError:
-        raise ValidationError(
-            {"mrn": f"A patient with MRN {patient.mrn} already exists in this organization."}
-        ) from None
-    return patient
-
-
-def update_patient(*, actor, patient: Patient, **fields) -> Patient:
-    unknown = set(fields) - set(PATIENT_FIELDS)
-    if unknown:
-        raise ValidationError({name: "Unknown patient field." for name in sorted(unknown)})
-    with transaction.atomic():
-        locked = Patient.objects.select_for_update().get(pk=patient.pk)
-        changed = [name for name, value in fields.items() if getattr(locked, name) != value]
-        for name in changed:
-            setattr(locked, name, fields[name])
-        locked.mrn = (locked.mrn or "").strip()
-        _check_patient(locked)
-        if "mrn" in changed and Patient.objects.filter(mrn=locked.mrn).exclude(pk=locked.pk).exists():
-            raise ValidationError({"mrn": f"A patient with MRN {locked.mrn} already exists in this organization."})
-        if changed:
-            locked.last_activity_at = timezone.now()
-            locked.save()
-            # Field names only: the values are PHI.
-            audit.record(
-                action="patient.updated",
-                actor=actor,
-                organization=locked.organization,
-                target=locked,
-                details={"fields": sorted(changed)},
-            )
-    return locked
-
-
-def record_consent(*, actor, patient: Patient) -> Patient:
-    with transaction.atomic():
-        locked = Patient.objects.select_for_update().get(pk=patient.pk)
-        if locked.consent_recorded_at is None:
-            locked.consent_recorded_at = timezone.now()
-            locked.consent_recorded_by = _uploader(actor)
-            locked.last_activity_at = locked.consent_recorded_at
-            locked.save(
-                update_fields=["consent_recorded_at", "consent_recorded_by", "last_activity_at", "updated_at"]
-            )
-            audit.record(
-                action="patient.consent_recorded", actor=actor, organization=locked.organization, target=locked
-            )
-    return locked
-
-
+# --- patients (assessments/patient_services.py) ----------------------------------------------------
 def record_view(*, actor, organization, obj) -> None:
     """Reads of patient data are audited (patient.viewed, assessment.viewed), naming the patient read."""
     patient_id = obj.pk if isinstance(obj, Patient) else getattr(obj, "patient_id", None)
@@ -219,7 +115,9 @@ def _store_files(*, assessment, prepared, kind, actor, written: list[str]) -> li
                 uploaded_by=_uploader(actor),
             )
         )
-    return UploadedFile.objects.bulk_create(rows)
+    for row in rows:
+        row.save(force_insert=True)  # one at a time: the name is sealed with the row's new key
+    return rows
 
 
 def create_assessment(
@@ -284,7 +182,7 @@ def create_assessment(
             _store_files(
                 assessment=assessment, prepared=prepared_attachments, kind="attachment", actor=actor, written=written
             )
-            _mark_activity(patient.pk, now)
+            touch(patient.pk, when=now)
             audit.record(
                 action="assessment.created",
                 actor=actor,
@@ -309,7 +207,7 @@ def add_attachments(*, actor, assessment: Assessment, files) -> list[UploadedFil
         with transaction.atomic():
             locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
             rows = _store_files(assessment=locked, prepared=prepared, kind="attachment", actor=actor, written=written)
-            _mark_activity(locked.patient_id)
+            touch(locked.patient_id)
             audit.record(
                 action="assessment.attachment_added",
                 actor=actor,
@@ -384,7 +282,7 @@ def sign_off(
         locked.reviewed_at = timezone.now()
         locked.review_note = (note or "").strip()[:5000]
         locked.review_acknowledged_reference_model = reference
-        _mark_activity(locked.patient_id, locked.reviewed_at)
+        touch(locked.patient_id, when=locked.reviewed_at)
         locked.save(
             update_fields=[
                 "reviewed_by",
@@ -415,7 +313,7 @@ def post_message(*, actor, assessment: Assessment, body: str) -> ChatMessage:
         message = ChatMessage.objects.create(
             organization=assessment.organization, thread=thread, author=actor, body=body
         )
-        _mark_activity(assessment.patient_id)
+        touch(assessment.patient_id)
         audit.record(
             action="assessment.comment_posted",
             actor=actor,

@@ -116,17 +116,27 @@ class PatientListView(OrganizationMixin, View):
     def get(self, request):
         query = request.GET.get("q", "").strip()[:100]
         latest = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-created_at")
-        patients = selectors.patients(search=query).annotate(
+        shown = selectors.patients().annotate(
             last_assessment_id=Subquery(latest.values("id")[:1]),
             last_assessment_status=Subquery(latest.values("status")[:1]),
             last_assessment_at=Subquery(latest.values("created_at")[:1]),
         )
-        page_obj = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
-        read_audit.patient_list(request=request, page=page_obj, search=query)
+        # Names are sealed: the whole list goes by last activity (in SQL), a search result by name
+        # (decrypted, at most SEARCH_RESULT_LIMIT rows; only the page shown is loaded whole).
+        result = selectors.by_name(query) if query else None
+        page_obj = Paginator(result.ids if result else shown, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+        patients = list(selectors.in_order(shown, page_obj.object_list) if result else page_obj.object_list)
+        read_audit.patient_list(request=request, page=page_obj, patients=patients, search=query)
         return render(
             request,
             "assessments/patient_list.html",
-            {"page_obj": page_obj, "patients": page_obj.object_list, "query": query},
+            {
+                "page_obj": page_obj,
+                "patients": patients,
+                "query": query,
+                "truncated": result.truncated if result else False,
+                "result_limit": selectors.SEARCH_RESULT_LIMIT,
+            },
         )
 
 
@@ -150,7 +160,8 @@ class PatientCreateView(OrganizationMixin, View):
             except ValidationError as error:
                 _add_errors(form, error)
             else:
-                messages.success(request, f"{patient.full_name} ({patient.mrn}) was added.")
+                # Flash messages travel in a cookie or the session store: no PHI in them.
+                messages.success(request, "The patient was added.")
                 return redirect("assessments:patient_detail", pk=patient.pk)
         return self.render_form(form, status=400)
 
@@ -195,7 +206,7 @@ class PatientConsentView(OrganizationMixin, View):
         if already:
             messages.info(request, "Consent was already recorded for this patient.")
         else:
-            messages.success(request, f"Consent recorded for {patient.full_name}.")
+            messages.success(request, "Consent recorded for this patient.")
         target = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                                require_https=request.is_secure()):
@@ -429,7 +440,7 @@ class AssessmentCreateView(OrganizationMixin, View):
                 else:  # modality, or a field this page does not show
                     page_errors.extend(errors)
         else:
-            messages.success(request, f"{analyzer.modality.label} assessment queued for {patient.full_name}.")
+            messages.success(request, f"{analyzer.modality.label} assessment queued.")
             return _finish(request, reverse("assessments:assessment_detail", args=[assessment.pk]))
         return self.render_page(
             patient, modality, analyzer, input_form, uploads, status=status, page_errors=page_errors,

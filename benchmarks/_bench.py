@@ -15,6 +15,7 @@ Nothing here touches the network beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import base64
 import os
 import platform
 import secrets
@@ -53,6 +54,7 @@ class Bench:
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{self.db_name}",
             "REDIS_URL": REDIS_URL,
             "SECRET_KEY": secrets.token_urlsafe(50),
+            "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "ALLOWED_HOSTS": "*",
             "CACHE_KEY_PREFIX": self.prefix,

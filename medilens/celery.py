@@ -34,6 +34,21 @@ def _configure_torch_in_worker(**kwargs):
 
 
 @worker_init.connect
+def _verify_field_encryption_keys(**kwargs):
+    """A worker with a wrong FIELD_ENCRYPTION_KEYS stops before taking a task (the message names the
+    setting), instead of failing every assessment that reads a patient."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from medilens.crypto.checks import verify_at_startup
+
+    try:
+        verify_at_startup()
+    except ImproperlyConfigured as error:
+        # Celery logs and ignores an exception raised by a signal handler: exit explicitly.
+        raise SystemExit(f"ImproperlyConfigured: {error}") from None
+
+
+@worker_init.connect
 def _warm_up(sender=None, **kwargs):
     """Compile the modalities' JIT code before this worker takes a task (see warm_up)."""
     warm_up(sender.app)

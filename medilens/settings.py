@@ -10,6 +10,7 @@ Two ways to run the same code:
 DEBUG is only ever on when ``DJANGO_DEBUG`` says so; a missing variable never switches it on.
 """
 
+import base64
 import os
 import secrets
 from datetime import timedelta
@@ -64,6 +65,39 @@ def _refuse_unsafe_production_settings() -> None:
 if not EMBEDDED:
     _refuse_unsafe_production_settings()
 
+
+def _embedded_field_encryption_key() -> str:
+    """The embedded default's master key for field encryption, generated on first use into var/ (git
+    ignores it; README says to back it up apart from the database: without it the data cannot be read).
+    Written to a temporary file and linked into place, so processes starting together agree on one key."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "field_encryption_key"
+    if not path.exists():
+        draft = VAR_DIR / f".field_encryption_key.{os.getpid()}"
+        draft.touch(mode=0o600)
+        draft.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won: use its key
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+# Field-level encryption of PHI (medilens/crypto): master keys, the first wraps, all unwrap. Never stored
+# in the database, so never in its backups.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if EMBEDDED:
+        FIELD_ENCRYPTION_KEYS = [_embedded_field_encryption_key()]
+    else:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DATABASE_URL is set (production settings): a comma-separated "
+            "list of base64-encoded 32-byte master keys, the first one current."
+        )
+FIELD_ENCRYPTION_KEY_CACHE_SECONDS = env.int("FIELD_ENCRYPTION_KEY_CACHE_SECONDS", default=300)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if EMBEDDED else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -86,6 +120,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "accounts",
     "audit",
+    "medilens.crypto",
     "assessments",
     "modalities",
     "retention",

@@ -13,6 +13,8 @@ _session = os.environ.setdefault("MEDILENS_TEST_SESSION", uuid.uuid4().hex[:10])
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/medilens")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 50)
+# A fixed test-only master key (base64 of 32 bytes); worker subprocesses inherit it from this environment.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5MzI=")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"medilens-test-{_session}")
 os.environ.setdefault("CELERY_KEY_PREFIX", f"medilens-test-{_session}:")
 # The audit trail's sealing key (production reads it from a secret store; the demo generates one).

@@ -2,6 +2,7 @@
 and refuse to start without a secret, the embedded default is safe with no environment at all, README's
 role table is the code's, and the health endpoints answer."""
 
+import base64
 import json
 import os
 import secrets
@@ -32,6 +33,7 @@ def _production_env(**overrides):
         "DJANGO_SETTINGS_MODULE": "medilens.settings",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/medilens",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "ALLOWED_HOSTS": "medilens.example.org",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "AWS_STORAGE_BUCKET_NAME": "medilens",

@@ -10,6 +10,9 @@ from modalities import registry
 
 
 class PatientSerializer(serializers.ModelSerializer):
+    """Identity fields are encrypted at rest (per organization) and read here decrypted; their length limits
+    are the plaintext's."""
+
     age = serializers.IntegerField(read_only=True)
     consent = serializers.BooleanField(
         write_only=True, required=False, default=False, help_text="On create: consent to assessment has been recorded."
@@ -24,6 +27,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "given_name",
             "family_name",
             "date_of_birth",
+            "postcode",
             "age",
             "sex_at_birth",
             "height_cm",
@@ -38,8 +42,9 @@ class PatientSerializer(serializers.ModelSerializer):
             "consent_recorded_at",
             "created_at",
             "updated_at",
+            "last_activity_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at", "last_activity_at"]
         # Uniqueness is checked by the service (inside the organization's scope), not by DRF's validator.
         validators = []
 

@@ -103,12 +103,20 @@ class PatientListView(TenantAPIView):
     pagination_class = Cursor
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, description="Search by name or MRN")],
+        description="Patients, most recently active first (names are encrypted at rest: no order by name).",
+        parameters=[
+            OpenApiParameter(
+                "q",
+                str,
+                description="Search: the start of a name or MRN (3+ characters), the exact MRN, or a date of "
+                "birth as YYYY-MM-DD; several terms (space or comma separated) must all match.",
+            )
+        ],
         responses=PatientSerializer(many=True),
     )
     def get(self, request):
         paginator = Cursor()
-        paginator.ordering = ("family_name", "given_name", "id")
+        paginator.ordering = ("-last_activity_at", "-id")
         page = paginator.paginate_queryset(selectors.patients(search=_text_param(request, "q")), request, self)
         read_audit.api_patient_list(request=request, patients=page)
         return paginator.get_paginated_response(PatientSerializer(page, many=True).data)

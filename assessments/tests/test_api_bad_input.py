@@ -161,7 +161,8 @@ def test_a_path_traversal_file_name_is_reduced_to_its_last_part(tenant_a, patien
     assert response.status_code == 201, response.content
     assessment_id = response.json()["id"]
     with scopes_disabled():
-        rows = list(UploadedFile.objects.filter(assessment_id=assessment_id).order_by("original_filename"))
+        # File names are sealed: sorted after decrypting (SQL would order the ciphertext).
+        rows = sorted(UploadedFile.objects.filter(assessment_id=assessment_id), key=lambda r: r.original_filename)
     assert [r.original_filename for r in rows] == ["passwd.pdf", "win.pdf"]
     prefix = f"org/{tenant_a.organization.pk}/assessments/{assessment_id}/"
     for row in rows:

@@ -57,7 +57,7 @@ def test_same_key_with_another_body_is_409(tenant_a, s3_server, s3_bucket):
         )
         assert_error(response, 409, code="idempotency_key_reused")
         # Nor may the key be reused on another endpoint.
-        patient = Patient.objects.with_scopes_disabled().get(mrn="IDEM-1")
+        patient = Patient.objects.with_scopes_disabled().get(organization=tenant_a.organization)  # the one, IDEM-1
         other = api.post("/api/v1/assessments/", create_payload(patient), format="json", HTTP_IDEMPOTENCY_KEY="k-2")
         assert_error(other, 409, code="idempotency_key_reused")
 
