@@ -34,6 +34,7 @@ COPY assessments/ assessments/
 COPY audit/ audit/
 COPY modalities/ modalities/
 COPY retention/ retention/
+COPY kiosk/ kiosk/
 # The app version a backup's manifest records.
 COPY pyproject.toml ./
 COPY templates/ templates/

@@ -26,7 +26,9 @@ def _is_services_module(relative: str) -> bool:
     """A services module, or the audit app's own machinery (its read-audit, bulk-access alert and restore
     checkpoint write events as the audit trail's own services; audit.record is defined there)."""
     parts = Path(relative).parts
-    return parts[-1] == "services.py" or "services" in parts[:-1] or (parts[0] == "audit" and "tests" not in parts)
+    name = parts[-1]
+    services = name == "services.py" or name.endswith("_services.py") or "services" in parts[:-1]
+    return services or (parts[0] == "audit" and "tests" not in parts)
 
 
 def _record_names(tree: ast.Module) -> set[str]:
