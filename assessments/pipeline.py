@@ -138,7 +138,8 @@ class StageRecorder:
 
 
 def _input_files(assessment: Assessment) -> list[InputFile]:
-    files = UploadedFile.objects.filter(assessment=assessment, kind=UploadedFile.Kind.INPUT).order_by("created_at")
+    inputs = UploadedFile.objects.filter(assessment=assessment, kind=UploadedFile.Kind.INPUT)
+    files = inputs.order_by("created_at", "id")
     return [
         InputFile(
             filename=f.original_filename,

@@ -91,7 +91,7 @@ def with_details(queryset: QuerySet[Assessment]) -> QuerySet[Assessment]:
     return queryset.select_related("patient", "explanation", "model_version").prefetch_related(
         Prefetch("stages", queryset=PipelineStage.objects.order_by("order")),
         Prefetch("biomarkers", queryset=BiomarkerValue.objects.order_by("category", "name")),
-        Prefetch("files", queryset=UploadedFile.objects.order_by("created_at")),
+        Prefetch("files", queryset=UploadedFile.objects.order_by("created_at", "id")),
     )
 
 

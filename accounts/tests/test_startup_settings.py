@@ -1,6 +1,7 @@
 """Production start-up (DATABASE_URL set) refuses a weak SECRET_KEY and DJANGO_DEBUG=true, naming the
 setting, instead of starting with a warning."""
 
+import base64
 import os
 import secrets
 import subprocess
@@ -21,6 +22,7 @@ def _start(tmp_path, **overrides):
         "DJANGO_SETTINGS_MODULE": "medilens.settings",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/medilens",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "ALLOWED_HOSTS": "medilens.example.org",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
     }

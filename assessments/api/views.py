@@ -312,7 +312,7 @@ class AssessmentAttachmentsView(TenantAPIView):
     @extend_schema(responses=FileSerializer(many=True))
     def get(self, request, pk):
         assessment = get_object_or_404(Assessment, pk=pk)
-        files = list(assessment.files.order_by("created_at"))
+        files = list(assessment.files.order_by("created_at", "id"))
         read_audit.file_list(request=request, assessment=assessment, files=files)
         return Response(FileSerializer(files, many=True).data)
 

@@ -32,7 +32,7 @@ def _new_url(patient):
 
 def _files(assessment):
     with scopes_disabled():
-        return list(UploadedFile.objects.filter(assessment=assessment).order_by("original_filename"))
+        return list(UploadedFile.objects.filter(assessment=assessment).order_by("created_at", "id"))
 
 
 # --- with a new assessment ---------------------------------------------------------------------------

@@ -67,6 +67,11 @@ def after_restore(manifest: dict) -> None:
     time T" checkpoint, so ``verify_audit_chain`` reports the window the restore lost as a restore, not as
     tampering (the checkpoints live outside the database and outlive it)."""
     from audit.checkpoints import write_restore_checkpoint
+    from medilens.crypto.checks import verify_at_startup
+
+    # The archive never holds the field-encryption master keys: this environment's must open its data keys,
+    # or the restored patients cannot be read. Said now, naming FIELD_ENCRYPTION_KEYS, not at first use.
+    verify_at_startup()
 
     taken_at = datetime.fromisoformat(manifest["created_at"]) if manifest.get("created_at") else None
     checkpoint = write_restore_checkpoint(backup_taken_at=taken_at, note="manage.py restore")

@@ -16,6 +16,10 @@ from retention.tests.helpers import PHI, full_patient
 
 from .conftest import manage, target_env
 
+READ_PATIENT = (
+    "from accounts.tenancy import scopes_disabled\nfrom assessments.models import Patient\n"
+    "with scopes_disabled():\n    patient = Patient.objects.get()\nprint(patient.mrn, patient.family_name)"
+)
 # What a restore itself appends: its two audit events, each queued for the sealer.
 RESTORE_ADDS = {"audit_auditevent": 2, "audit_pendingseal": 2}
 
@@ -84,9 +88,14 @@ def test_round_trip_on_postgresql_and_s3(tenant_a, source_storage, backup_key, f
     assert bucket_checksums(s3_server, fresh_bucket) == objects
     restore_checkpoints = set(bucket_checksums(s3_server, fresh_bucket, records=True)) - set(objects)
     assert len(restore_checkpoints) == 1 and "-restore-" in restore_checkpoints.pop()
+    # The sealed PHI comes back byte for byte (still ciphertext at rest), and opens with the same master key.
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname=fresh_database) as target:
         row = target.execute("SELECT mrn, family_name FROM assessments_patient").fetchone()
-    assert row == (PHI["mrn"], PHI["family_name"])
+    with connection.cursor() as source:
+        source.execute("SELECT mrn, family_name FROM assessments_patient")
+        assert row == source.fetchone() and PHI["mrn"] not in str(row)
+    opened = manage("shell", "--no-imports", "-c", READ_PATIENT, env=env)
+    assert opened.stdout.split() == [PHI["mrn"], PHI["family_name"]], opened.stdout + opened.stderr
     chain = manage("verify_audit_chain", env=env)
     assert chain.returncode == 0, chain.stdout + chain.stderr
     assert "ok organization clinic-a" in chain.stdout and "ok platform" in chain.stdout

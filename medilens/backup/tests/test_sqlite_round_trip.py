@@ -46,6 +46,12 @@ with organization_scope(organization):
 """
 
 
+READ_PATIENT = (
+    "from accounts.tenancy import scopes_disabled\nfrom assessments.models import Patient\n"
+    "with scopes_disabled():\n    patient = Patient.objects.get()\nprint(patient.mrn, patient.family_name)"
+)
+
+
 def embedded_env(var_dir: Path, key: str) -> dict:
     """No DATABASE_URL, no bucket, no Redis: the embedded default, in a var directory of its own."""
     env = {
@@ -86,11 +92,14 @@ def test_round_trip_on_sqlite_and_local_files(tmp_path):
         tables = [row[0] for row in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         counts = {table: connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] for table in tables}  # noqa: S608
-        assert connection.execute("SELECT family_name FROM assessments_patient").fetchone() == ("Embedded",)
+        (sealed,) = connection.execute("SELECT family_name FROM assessments_patient").fetchone()
+        assert "Embedded" not in sealed  # ciphertext at rest, restored as such
     finally:
         connection.close()
     for table, expected in manifest["database"]["row_counts"].items():
         assert counts[table] == expected + RESTORE_ADDS.get(table, 0), table
+    # The same master key (FIELD_ENCRYPTION_KEYS, kept apart from backups) opens the restored data.
+    assert run("shell", "--no-imports", "-c", READ_PATIENT, env=target_env).split() == ["EMB-1", "Embedded"]
     media = target / "media"
     stored = {
         str(path.relative_to(media)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)

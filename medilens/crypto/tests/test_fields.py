@@ -150,7 +150,7 @@ def test_a_key_created_in_a_rolled_back_transaction_never_seals_a_saved_value(te
 
 
 def test_crypto_shredding_one_organization_leaves_the_other_readable(tenant_a, tenant_b):
-    from medilens.crypto.rotation import shred_organization
+    from medilens.crypto.rotation_services import shred_organization
 
     gone = make_patient(tenant_a, "S-1", given_name="Gone")
     kept = make_patient(tenant_b, "S-1", given_name="Kept")

@@ -18,7 +18,9 @@ from audit import keys
 from audit.models import AuditEvent
 from audit.sealing import seal_pending
 from audit.verification import verify_one_chain
-from medilens.crypto import cipher, keyring, masterkeys, reencrypt, rotation
+from medilens.crypto import cipher, keyring, masterkeys
+from medilens.crypto import reencrypt_services as reencrypt
+from medilens.crypto import rotation_services as rotation
 from medilens.crypto.models import OrganizationKey
 
 pytestmark = pytest.mark.django_db

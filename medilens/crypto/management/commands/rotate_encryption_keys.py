@@ -16,7 +16,9 @@ Data key rotation (a data key may have leaked)::
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
-from medilens.crypto import masterkeys, reencrypt, rotation
+from medilens.crypto import masterkeys
+from medilens.crypto import reencrypt_services as reencrypt
+from medilens.crypto import rotation_services as rotation
 
 
 class Command(BaseCommand):

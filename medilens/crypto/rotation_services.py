@@ -21,7 +21,8 @@ from django.utils import timezone
 
 import audit
 
-from . import keyring, masterkeys, reencrypt
+from . import keyring, masterkeys
+from . import reencrypt_services as reencrypt
 from .models import OrganizationKey
 
 SYSTEM_ACTOR = "system:rotate_encryption_keys"
