@@ -142,6 +142,17 @@ def headline(assessment) -> dict | None:
     }
 
 
+def signed(value, decimals: int) -> str:
+    """A change with its sign: "+3.2", "−0.1" (an equation can lower a risk when a factor moves to its
+    usual optimum, e.g. HDL in the PCE at some ages), "0.0"."""
+    if value is None:
+        return "—"
+    text = number(abs(float(value)), decimals)
+    if float(text) == 0:
+        return text
+    return f"+{text}" if value > 0 else f"−{text}"
+
+
 def change_unit(score_unit: str) -> str:
     """The unit of a difference between two scores: a change in a percentage is in percentage points."""
     return "percentage points" if score_unit == "%" else score_unit
@@ -183,7 +194,7 @@ def contribution_rows(contributions: list[dict], score: dict | None, decimals: i
             "current": number(item.get("current")),
             "optimal": number(item.get("optimal")) if item.get("optimal") is not None else "",
             "unit": unit,
-            "change": number(item.get("change"), decimals),
+            "change": signed(item.get("change"), decimals),
             "score_without": number(total - float(item.get("change") or 0), decimals)
             if item.get("optimal") is not None
             else "",

@@ -398,3 +398,11 @@ def test_a_range_reads_which_side_of_each_limit_is_normal(low, high, low_inclusi
     from assessments.presenters import value_range
 
     assert value_range(low, high, low_inclusive, high_inclusive) == shown
+
+
+@pytest.mark.parametrize(("change", "shown"), [(3.21, "+3.2"), (-0.06, "−0.1"), (0.04, "0.0"), (None, "—")])
+def test_a_contribution_reads_with_its_own_sign(change, shown):
+    """An equation may lower the risk when a factor moves to its usual optimum: never "+-0.1"."""
+    from assessments.presenters import signed
+
+    assert signed(change, 1) == shown
