@@ -240,7 +240,7 @@ def test_a_completed_assessment_shows_results_with_ranges_sources_and_explanatio
     # The headline says what it is, with its unit, categories and source; recommendations cite theirs.
     summary = text_of(body.split('id="summary-heading"')[1].split("</section>")[0])
     assert "10-year ASCVD risk (PCE) 2.1 %" in summary and "Categories: < 5 % low" in summary
-    assert "Source: Goff et al., Circulation 2014" in summary
+    assert "Source Goff et al., Circulation 2014" in summary  # in a <details>, collapsed
     assert "10-year total CVD risk (PREVENT)" in page
     assert "Source: 2019 ACC/AHA Primary Prevention Guideline" in page
     explanation = assessment.explanation.summary
