@@ -212,3 +212,25 @@ def recommendations(items) -> list[dict]:
         else:
             out.append({"text": str(item), "source": ""})
     return out
+
+
+def input_rows(analyzer, inputs: dict) -> list[dict]:
+    """The stored inputs as label and value, labelled by the input schema; a value with a unit field shows its
+    unit in the label (the unit field itself is not a row)."""
+    schema = analyzer.modality.input_schema if analyzer else None
+    fields = schema().fields if schema is not None else {}
+    units = schema.unit_fields if schema is not None else {}
+    rows = []
+    for key, value in (inputs or {}).items():
+        if isinstance(value, (dict, list)) or key in units.values():
+            continue
+        field = fields.get(key)
+        label = str(field.label) if field is not None and field.label else humanize(key)
+        if inputs.get(units.get(key)):
+            label = f"{label} ({inputs[units[key]]})"
+        display = number(value)
+        choices = dict(getattr(field, "choices", None) or {})
+        if isinstance(value, str) and value in choices:
+            display = str(choices[value])
+        rows.append({"label": label, "value": display})
+    return rows

@@ -12,9 +12,7 @@ from django.conf import settings
 BASE_DIR = Path(settings.BASE_DIR)
 MAX_LINES = 500
 # Over the limit, each split by its own piece of work: keep this list shrinking.
-OVERSIZE = {
-    "assessments/views.py": "split by the clinic-workflow issue",
-}
+OVERSIZE: dict[str, str] = {}
 
 
 def ruff() -> str:

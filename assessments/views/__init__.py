@@ -1,0 +1,46 @@
+"""Portal pages for patients and assessments, a module per page.
+
+Every view derives from OrganizationMixin and names its permission; reads go through selectors, writes
+through services. Views shape what a template shows and nothing more: a refused write comes back from
+services as a ValidationError (field errors), TransitionRefused or UploadRejected, and is shown on the
+re-rendered form with a 4xx status. Row building, formatting and chart geometry live in presenters.py
+and charts.py.
+"""
+
+from .actions import (
+    AssessmentAttachView,
+    AssessmentCancelView,
+    AssessmentCommentView,
+    AssessmentRetryView,
+    AssessmentSignOffView,
+)
+from .assessment import AssessmentDetailView, AssessmentPageMixin, AssessmentProgressView
+from .create import AssessmentCreateView
+from .files import ExplanationImageView, FileDownloadView, signed_download
+from .patients import (
+    PatientConsentView,
+    PatientCreateView,
+    PatientDetailView,
+    PatientEditView,
+    PatientListView,
+)
+
+__all__ = [
+    "AssessmentAttachView",
+    "AssessmentCancelView",
+    "AssessmentCommentView",
+    "AssessmentCreateView",
+    "AssessmentDetailView",
+    "AssessmentPageMixin",
+    "AssessmentProgressView",
+    "AssessmentRetryView",
+    "AssessmentSignOffView",
+    "ExplanationImageView",
+    "FileDownloadView",
+    "PatientConsentView",
+    "PatientCreateView",
+    "PatientDetailView",
+    "PatientEditView",
+    "PatientListView",
+    "signed_download",
+]

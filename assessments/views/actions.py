@@ -1,0 +1,111 @@
+"""The POSTs on an assessment page: cancel, retry, sign-off, a discussion message, attachments. Each calls
+its service and, when refused, re-renders the page with the reason."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import View
+
+from .. import presenters, services
+from ..forms import AttachmentForm, CommentForm, SignOffForm
+from ..uploads import UploadRejected
+from .assessment import AssessmentPageMixin
+from .common import add_errors, finish, oversize_message
+
+
+class AssessmentCancelView(AssessmentPageMixin, View):
+    required_permission = "assessments.manage"
+
+    def post(self, request, pk):
+        assessment = self.get_assessment(pk)
+        try:
+            services.cancel_assessment(actor=request.user, assessment=assessment)
+        except ValidationError as error:
+            return self.render_page(assessment, status=400, page_errors=error.messages)
+        messages.success(request, "The assessment was cancelled.")
+        return redirect("assessments:assessment_detail", pk=assessment.pk)
+
+
+class AssessmentRetryView(AssessmentPageMixin, View):
+    required_permission = "assessments.manage"
+
+    def post(self, request, pk):
+        assessment = self.get_assessment(pk)
+        try:
+            services.retry_assessment(actor=request.user, assessment=assessment)
+        except ValidationError as error:
+            return self.render_page(assessment, status=400, page_errors=error.messages)
+        messages.success(request, "The assessment was queued again.")
+        return redirect("assessments:assessment_detail", pk=assessment.pk)
+
+
+class AssessmentSignOffView(AssessmentPageMixin, View):
+    required_permission = "assessments.sign_off"
+
+    def post(self, request, pk):
+        assessment = self.get_assessment(pk)
+        form = SignOffForm(request.POST, reference_model=presenters.is_reference_result(assessment))
+        if form.is_valid():
+            try:
+                services.sign_off(
+                    actor=request.user,
+                    assessment=assessment,
+                    note=form.cleaned_data["note"],
+                    acknowledge_reference_model=form.cleaned_data.get("acknowledge_reference_model", False),
+                )
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                messages.success(request, "Results signed off. They no longer read as preliminary.")
+                return redirect("assessments:assessment_detail", pk=assessment.pk)
+        # A refusal on a page that no longer shows the form (already signed, not completed) goes on top.
+        page_errors = form.non_field_errors() if not assessment.is_preliminary else ()
+        return self.render_page(assessment, status=400, sign_off_form=form, page_errors=page_errors)
+
+
+class AssessmentCommentView(AssessmentPageMixin, View):
+    required_permission = "comments.post"
+
+    def post(self, request, pk):
+        assessment = self.get_assessment(pk)
+        form = CommentForm(request.POST)
+        if form.is_valid():
+            try:
+                services.post_message(actor=request.user, assessment=assessment, body=form.cleaned_data["body"])
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                messages.success(request, "Message posted.")
+                return redirect(reverse("assessments:assessment_detail", args=[assessment.pk]) + "#discussion")
+        return self.render_page(assessment, status=400, comment_form=form)
+
+
+class AssessmentAttachView(AssessmentPageMixin, View):
+    required_permission = "assessments.create"
+
+    def post(self, request, pk):
+        assessment = self.get_assessment(pk)
+        form = AttachmentForm(request.POST, request.FILES)
+        oversize = oversize_message(request)
+        if oversize:
+            form.add_error(None, oversize)
+            return self.render_page(assessment, status=413, attachment_form=form)
+        status = 400
+        if form.is_valid():
+            try:
+                rows = services.add_attachments(
+                    actor=request.user, assessment=assessment, files=form.cleaned_data["attachments"]
+                )
+            except UploadRejected as error:
+                form.add_error("attachments", error.message)
+                status = error.status
+            except ValidationError as error:
+                add_errors(form, error, rename={"files": "attachments"})
+            else:
+                count = len(rows)
+                messages.success(request, f"{count} document{'s' if count != 1 else ''} attached.")
+                return finish(request, reverse("assessments:assessment_detail", args=[assessment.pk]) + "#files")
+        return self.render_page(assessment, status=status, attachment_form=form)

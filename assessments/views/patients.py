@@ -1,0 +1,180 @@
+"""Portal pages for patients: the list and its search, the record form, consent, and the patient page
+with its assessments and trend chart."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+
+from accounts.access import OrganizationMixin
+from modalities import registry
+
+from .. import charts, presenters, read_audit, selectors, services
+from ..forms import PatientForm
+from ..models import Assessment, Patient
+from ..presenters import RISK_LEVEL_BADGES, humanize
+from .common import add_errors
+
+PATIENTS_PER_PAGE = 25
+ASSESSMENTS_PER_PAGE = 20
+# How far back the patient page's trend chart looks.
+TREND_DAYS = 5 * 365
+DEFAULT_TREND_BIOMARKER = "pce_ascvd_10y"
+
+
+class PatientListView(OrganizationMixin, View):
+    required_permission = "patients.view"
+
+    def get(self, request):
+        query = request.GET.get("q", "").strip()[:100]
+        latest = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-created_at")
+        shown = selectors.patients().annotate(
+            last_assessment_id=Subquery(latest.values("id")[:1]),
+            last_assessment_status=Subquery(latest.values("status")[:1]),
+            last_assessment_at=Subquery(latest.values("created_at")[:1]),
+        )
+        # Names are sealed: the whole list goes by last activity (in SQL), a search result by name
+        # (decrypted, at most SEARCH_RESULT_LIMIT rows; only the page shown is loaded whole).
+        result = selectors.by_name(query) if query else None
+        page_obj = Paginator(result.ids if result else shown, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+        patients = list(selectors.in_order(shown, page_obj.object_list) if result else page_obj.object_list)
+        read_audit.patient_list(request=request, page=page_obj, patients=patients, search=query)
+        return render(
+            request,
+            "assessments/patient_list.html",
+            {
+                "page_obj": page_obj,
+                "patients": patients,
+                "query": query,
+                "truncated": result.truncated if result else False,
+                "result_limit": selectors.SEARCH_RESULT_LIMIT,
+            },
+        )
+
+
+class PatientCreateView(OrganizationMixin, View):
+    required_permission = "patients.edit"
+    template_name = "assessments/patient_form.html"
+
+    def get(self, request):
+        return self.render_form(PatientForm(with_consent=True))
+
+    def post(self, request):
+        form = PatientForm(request.POST, with_consent=True)
+        if form.is_valid():
+            try:
+                patient = services.create_patient(
+                    actor=request.user,
+                    organization=request.organization,
+                    consent=form.cleaned_data.get("consent", False),
+                    **form.service_fields(),
+                )
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                # Flash messages travel in a cookie or the session store: no PHI in them.
+                messages.success(request, "The patient was added.")
+                return redirect("assessments:patient_detail", pk=patient.pk)
+        return self.render_form(form, status=400)
+
+    def render_form(self, form, status=200):
+        return render(request=self.request, template_name=self.template_name,
+                      context={"form": form, "patient": None}, status=status)
+
+
+class PatientEditView(OrganizationMixin, View):
+    required_permission = "patients.edit"
+    template_name = "assessments/patient_form.html"
+
+    def get(self, request, pk):
+        patient = get_object_or_404(Patient, pk=pk)
+        read_audit.patient_form(request=request, patient=patient, page="edit")
+        return self.render_form(patient, PatientForm(patient=patient))
+
+    def post(self, request, pk):
+        patient = get_object_or_404(Patient, pk=pk)
+        form = PatientForm(request.POST, patient=patient)
+        if form.is_valid():
+            try:
+                services.update_patient(actor=request.user, patient=patient, **form.service_fields())
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                messages.success(request, "The patient record was saved.")
+                return redirect("assessments:patient_detail", pk=patient.pk)
+        return self.render_form(patient, form, status=400)
+
+    def render_form(self, patient, form, status=200):
+        return render(self.request, self.template_name, {"form": form, "patient": patient}, status=status)
+
+
+class PatientConsentView(OrganizationMixin, View):
+    required_permission = "patients.edit"
+
+    def post(self, request, pk):
+        patient = get_object_or_404(Patient, pk=pk)
+        already = patient.has_consent
+        services.record_consent(actor=request.user, patient=patient)
+        if already:
+            messages.info(request, "Consent was already recorded for this patient.")
+        else:
+            messages.success(request, "Consent recorded for this patient.")
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+            target = reverse("assessments:patient_detail", args=[patient.pk])
+        return redirect(target)
+
+
+class PatientDetailView(OrganizationMixin, View):
+    required_permission = "patients.view"
+
+    def get(self, request, pk):
+        patient = get_object_or_404(Patient.objects.select_related("consent_recorded_by", "created_by"), pk=pk)
+        services.record_view(actor=request.user, organization=request.organization, obj=patient)
+        page_obj = Paginator(selectors.patient_assessments(patient), ASSESSMENTS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        labels = dict(registry.choices())
+        for assessment in page_obj.object_list:
+            assessment.modality_label = labels.get(assessment.modality, assessment.modality)
+            assessment.risk_badge = RISK_LEVEL_BADGES.get(assessment.risk_level, "neutral")
+            assessment.headline = presenters.headline(assessment)
+        context = {
+            "patient": patient,
+            "page_obj": page_obj,
+            "assessments": page_obj.object_list,
+            "consent_required": request.organization.require_consent_for_assessment,
+        }
+        if self.has_permission("assessments.view_results"):
+            context.update(self.trend(patient))
+        return render(request, "assessments/patient_detail.html", context)
+
+    def trend(self, patient) -> dict:
+        names = selectors.patient_biomarker_names(patient)
+        if not names:
+            return {"biomarker_names": []}
+        wanted = self.request.GET.get("biomarker", "")
+        if wanted not in names:
+            wanted = DEFAULT_TREND_BIOMARKER if DEFAULT_TREND_BIOMARKER in names else names[0]
+        values = list(selectors.patient_biomarker_history(patient, wanted, days=TREND_DAYS))
+        spec = presenters.biomarker_spec(wanted)
+        unit = values[-1].unit if values else (spec.unit if spec else "")
+        choices = []
+        for name in names:
+            name_spec = presenters.biomarker_spec(name)
+            choices.append((name, name_spec.label if name_spec else humanize(name)))
+        return {
+            "biomarker_names": choices,
+            "biomarker": wanted,
+            "biomarker_label": spec.label if spec else humanize(wanted),
+            "biomarker_source": spec.source if spec else "",
+            "chart": charts.trend_chart(values, spec.label if spec else humanize(wanted), unit, spec),
+            "trend_years": TREND_DAYS // 365,
+        }
