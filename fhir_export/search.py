@@ -21,8 +21,8 @@ from . import codes
 SUPPORTED = {"patient", "subject", "code", "date", "_count", "_offset", "_format"}
 FORMATS = {"json", "application/json", "application/fhir+json"}
 DEFAULT_COUNT, MAX_COUNT = 50, 200
-_DATE = re.compile(r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?(?P<value>\d.*)$")
-_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?$")
+_DATE = re.compile(r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?(?P<value>\d.*)$", re.ASCII)
+_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?$", re.ASCII)
 
 
 class SearchError(ValueError):
@@ -85,14 +85,16 @@ def _bounds(value: str) -> tuple[datetime, datetime]:
                 return _midnight(start, zone), _midnight(following, zone)
             return _midnight(date(year, 1, 1), zone), _midnight(date(year + 1, 1, 1), zone)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         message = f"date {value!r} is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD) or dateTime."
         raise SearchError("date", message) from None
     if "T" not in value or moment.tzinfo is None:
         raise SearchError("date", f"date {value!r}: a dateTime needs its time zone (e.g. 2026-01-31T10:00:00Z).")
-    moment = moment.astimezone(UTC)
     resolution = timedelta(seconds=1) if moment.microsecond == 0 else timedelta(microseconds=1)
-    return moment, moment + resolution
+    try:
+        return moment.astimezone(UTC), moment.astimezone(UTC) + resolution
+    except OverflowError:  # the first or last second of year 1 or 9999, moved by its offset
+        raise SearchError("date", f"date {value!r} is out of range.") from None
 
 
 def _midnight(day: date, zone) -> datetime:
@@ -120,7 +122,8 @@ def _bounded(query, name: str, low: int, high: int, default: int) -> int:
     if name not in query:
         return default
     text = _one(query, name)
-    if not text.isdigit() or not low <= int(text) <= high:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise SearchError(name, f"{name} must be a whole number from {low} to {high}.")
     return int(text)
 

@@ -21,7 +21,7 @@ def _uuid(value: str) -> uuid.UUID:
 
 
 def _integer(value: str) -> int:
-    if not str(value).isdigit() or len(str(value)) > 18:
+    if not (str(value).isascii() and str(value).isdigit()) or len(str(value)) > 18:
         raise Http404
     return int(value)
 

@@ -34,6 +34,36 @@ def _responses(description: str, *, search: bool = False) -> dict:
     return responses
 
 
+# What each operation does, for the OpenAPI document.
+DESCRIPTIONS = {
+    "fhir_metadata": "The CapabilityStatement: what this FHIR server serves.",
+    "fhir_patient_read": (
+        "A Patient: MRN under the organization's identifier system, name, birthDate, gender (sex at birth). "
+        "Audited."
+    ),
+    "fhir_observation_read": (
+        "One biomarker value as an Observation (LOINC or MediLens code, UCUM unit, range, interpretation). "
+        "Audited."
+    ),
+    "fhir_risk_assessment_read": "The headline score of a completed assessment; 404 when it has none. Audited.",
+    "fhir_diagnostic_report_read": "A completed assessment: preliminary until signed off, then final. Audited.",
+    "fhir_document_reference_read": (
+        "An assessment's file; the attachment URL is the audited download route. Audited."
+    ),
+    "fhir_patient_everything": (
+        "Patient/$everything: a searchset Bundle of the patient and all its completed results. Audited."
+    ),
+    "fhir_observation_search": (
+        "Observation search (patient, code, date, _count, _offset); unknown parameters and malformed values "
+        "are a 400 OperationOutcome. Audited."
+    ),
+}
+
+
+def _schema(operation_id: str, **options):
+    return extend_schema(tags=["fhir"], operation_id=operation_id, description=DESCRIPTIONS[operation_id], **options)
+
+
 class FHIRView(TenantAPIView):
     renderer_classes = [FHIRJSONRenderer]
     content_negotiation_class = FHIRContentNegotiation
@@ -56,7 +86,7 @@ class MetadataView(FHIRView):
     # Any valid key may discover what the server does; it reads no patient data.
     required_permission = "patients.view"
 
-    @extend_schema(tags=["fhir"], responses=_responses("CapabilityStatement"))
+    @_schema("fhir_metadata", responses=_responses("CapabilityStatement"))
     def get(self, request):
         return Response(capability_statement(base_url=self.base_url()))
 
@@ -64,7 +94,7 @@ class MetadataView(FHIRView):
 class PatientView(FHIRView):
     required_permission = "patients.view"
 
-    @extend_schema(tags=["fhir"], responses=_responses("Patient"))
+    @_schema("fhir_patient_read", responses=_responses("Patient"))
     def get(self, request, pk):
         patient = selectors.patient(pk)
         services.record_view(actor=request.auth, organization=request.organization, obj=patient)
@@ -72,7 +102,7 @@ class PatientView(FHIRView):
 
 
 class ObservationView(FHIRView):
-    @extend_schema(tags=["fhir"], responses=_responses("Observation"))
+    @_schema("fhir_observation_read", responses=_responses("Observation"))
     def get(self, request, pk):
         value = selectors.biomarker_value(pk)
         assessment = selectors.assessments_by_id([value.assessment_id])[value.assessment_id]
@@ -84,7 +114,7 @@ class ObservationView(FHIRView):
 
 
 class RiskAssessmentView(FHIRView):
-    @extend_schema(tags=["fhir"], responses=_responses("RiskAssessment"))
+    @_schema("fhir_risk_assessment_read", responses=_responses("RiskAssessment"))
     def get(self, request, pk):
         assessment = selectors.completed_assessment(pk)
         resource = resources.risk_assessment(assessment, [value.pk for value in assessment.biomarkers.all()])
@@ -98,7 +128,7 @@ class RiskAssessmentView(FHIRView):
 
 
 class DiagnosticReportView(FHIRView):
-    @extend_schema(tags=["fhir"], responses=_responses("DiagnosticReport"))
+    @_schema("fhir_diagnostic_report_read", responses=_responses("DiagnosticReport"))
     def get(self, request, pk):
         assessment = selectors.completed_assessment(pk)
         read_audit.resource_read(
@@ -109,7 +139,7 @@ class DiagnosticReportView(FHIRView):
 
 
 class DocumentReferenceView(FHIRView):
-    @extend_schema(tags=["fhir"], responses=_responses("DocumentReference"))
+    @_schema("fhir_document_reference_read", responses=_responses("DocumentReference"))
     def get(self, request, pk):
         uploaded = selectors.uploaded_file(pk)
         assessment = uploaded.assessment
@@ -142,7 +172,7 @@ def assessment_resources(view: FHIRView, assessment) -> list[dict]:
 
 
 class PatientEverythingView(FHIRView):
-    @extend_schema(tags=["fhir"], responses=_responses("Bundle (searchset)"))
+    @_schema("fhir_patient_everything", responses=_responses("Bundle (searchset)"))
     def get(self, request, pk):
         patient = selectors.patient(pk)
         assessments = selectors.patient_assessments(patient)
@@ -172,7 +202,7 @@ SEARCH_PARAMETERS = [
 
 
 class ObservationSearchView(FHIRView):
-    @extend_schema(tags=["fhir"], parameters=SEARCH_PARAMETERS, responses=_responses("Bundle", search=True))
+    @_schema("fhir_observation_search", parameters=SEARCH_PARAMETERS, responses=_responses("Bundle", search=True))
     def get(self, request):
         try:
             search = parse_observation_search(request.query_params)

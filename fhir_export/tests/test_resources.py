@@ -156,7 +156,7 @@ def test_a_queued_assessment_has_no_report_and_errors_are_operation_outcomes(ten
     queued = make_assessment(tenant_a, make_patient(tenant_a))
     api = tenant_a.api("clinician")
     for path in (f"DiagnosticReport/{queued.pk}", f"RiskAssessment/{queued.pk}", "Patient/not-a-uuid",
-                 "Observation/abc", "DocumentReference/-1"):  # fmt: skip
+                 "Observation/abc", "Observation/\u00b2", "DocumentReference/-1"):  # fmt: skip
         response = fhir_get(api, path)
         assert response.status_code == 404, path
         outcome = validate(response.json())

@@ -103,6 +103,9 @@ BAD = [
     ({"code": "http://loinc.org|"}, "code"),
     ({"_count": "0"}, "_count"),
     ({"_count": "false"}, "_count"),
+    ({"_count": "\u00b2"}, "_count"),  # a digit to str.isdigit(), not to int()
+    ({"date": "ge9999-12-31T23:59:59-14:00"}, "date"),  # past the last instant Python can hold
+    ({"date": "ge\u0662\u0660\u0662\u0666"}, "date"),  # Arabic-Indic digits are not a FHIR date
     ({"_offset": "-1"}, "_offset"),
     ({"patient": "Patient/a/b"}, "patient"),
     ({"_format": "xml"}, "_format"),

@@ -13,7 +13,10 @@ DEBUG is only ever on when ``DJANGO_DEBUG`` says so; a missing variable never sw
 from .audit import *  # noqa: F403
 from .auth import *  # noqa: F403
 from .base import *  # noqa: F403
-from .fhir import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .tasks import *  # noqa: F403
 from .web import *  # noqa: F403
+
+# isort: split
+# After web: the FHIR export extends the API schema's settings.
+from .fhir import *  # noqa: F403
