@@ -79,6 +79,10 @@ def test_observations_are_coded_in_loinc_with_ucum_units_ranges_and_flags(tenant
     systolic = fhir_get(api, f"Observation/{values['systolic_bp'].pk}").json()
     assert systolic["referenceRange"][0]["low"]["value"] == 90 and systolic["referenceRange"][0]["high"]["value"] == 120
     assert "< 120" in systolic["referenceRange"][0]["text"]  # the source puts 120 itself out of range
+    with scopes_disabled():
+        read = AuditEvent.objects.filter(action="assessment.viewed", target_id=str(assessment.pk)).latest("id")
+    assert read.details["via"] == "fhir" and read.details["resource"] == f"Observation/{values['systolic_bp'].pk}"
+    assert read.details["patients"] == [str(patient.pk)]
     # A risk estimate has no LOINC code: MediLens's own code system only.
     pce = validate(fhir_get(api, f"Observation/{values['pce_ascvd_10y'].pk}").json())
     assert [coding.code for coding in pce.code.coding] == ["pce_ascvd_10y"]
@@ -106,6 +110,9 @@ def test_observation_derives_from_its_input_files_as_served_document_references(
     with scopes_disabled():
         original = UploadedFile.objects.get(pk=inputs[0].pk).original_filename
     assert original not in str(document) and "X-Amz" not in str(document)
+    with scopes_disabled():
+        read = AuditEvent.objects.filter(action="file.listed", target_id=str(assessment.pk)).latest("id")
+    assert read.details["resource"] == f"DocumentReference/{inputs[0].pk}" and read.details["via"] == "fhir"
     # The URL is the audited route: following it with the key issues the download and records it.
     download = api.get(attachment["url"])
     assert download.status_code == 200 and download.json()["url"]

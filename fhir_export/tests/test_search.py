@@ -133,3 +133,25 @@ def test_a_search_for_an_unknown_patient_is_404_like_another_organizations(tenan
         assert response.status_code == 404 and validate(response.json()).issue[0].code == "not-found"
         assert str(theirs.pk) not in response.content.decode()
 
+
+
+def test_search_and_everything_take_the_same_queries_for_more_results(tenant_a):
+    """No query per resource: more assessments, more values, the same number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient = make_patient(tenant_a)
+    api = tenant_a.api("read_only")
+
+    def queries(path, **params) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert fhir_get(api, path, **params).status_code == 200
+        return len(captured.captured_queries)
+
+    run(tenant_a, patient, modality="cvd_risk", inputs=dict(GOFF_PANEL))
+    queries("metadata")  # the key's first use of the minute records it (one write): not what is measured
+    few = (queries("Observation", patient=str(patient.pk)), queries(f"Patient/{patient.pk}/$everything"))
+    for _ in range(3):
+        run(tenant_a, patient, modality="cvd_risk", inputs=dict(GOFF_PANEL))
+    many = (queries("Observation", patient=str(patient.pk)), queries(f"Patient/{patient.pk}/$everything"))
+    assert many == few, (few, many)
