@@ -120,7 +120,9 @@ def biomarker_code(name: str, spec: BiomarkerSpec | None) -> dict:
     label = spec.label if spec else name.replace("_", " ")
     codings = []
     if spec and spec.loinc:
-        codings.append({"system": LOINC, "code": spec.loinc, "display": label})
+        # No display: LOINC's is its own long name, and a display that differs from it is an error to a
+        # terminology-checking validator; the text and MediLens's coding carry the label.
+        codings.append({"system": LOINC, "code": spec.loinc})
     codings.append({"system": biomarker_system(), "code": name, "display": label})
     return {"coding": codings, "text": label}
 
