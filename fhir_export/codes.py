@@ -84,17 +84,23 @@ UCUM_CODES = {
     "criteria": "{criteria}",
 }
 
-# HL7 observation categories by catalogue category; the rest are "exam" (measured from a recording or image).
+# HL7 observation categories (terminology.hl7.org observation-category): by modality, where all of its
+# values are one kind (an ECG or a voice recording is an electrodiagnostic "procedure", photos and films are
+# "imaging", a test battery is an assessment tool, "survey"); by catalogue category for a lab-and-vitals panel.
+MODALITY_CATEGORIES = {
+    "cardiology": "procedure",
+    "speech": "procedure",
+    "radiology": "imaging",
+    "retinal": "imaging",
+    "dermatology": "imaging",
+    "cognitive": "survey",
+}
 CATEGORY_CODES = {
     "lipids": "laboratory",
     "kidney": "laboratory",
     "blood_pressure": "vital-signs",
     "anthropometry": "vital-signs",
     "risk_estimate": "survey",
-    "processing_speed": "survey",
-    "attention": "survey",
-    "working_memory": "survey",
-    "memory": "survey",
 }
 
 
@@ -153,9 +159,10 @@ def interpretation(flag: str, value: float, low: float | None, high: float | Non
     return [{"coding": codings, "text": flag}]
 
 
-def category(spec: BiomarkerSpec | None, stored_category: str) -> list[dict]:
-    name = spec.category if spec else stored_category
+def category(modality: str, stored_category: str) -> list[dict]:
+    name = stored_category
+    hl7 = MODALITY_CATEGORIES.get(modality) or CATEGORY_CODES.get(name, "exam")
     return [
-        {"coding": [{"system": OBSERVATION_CATEGORY, "code": CATEGORY_CODES.get(name, "exam")}]},
+        {"coding": [{"system": OBSERVATION_CATEGORY, "code": hl7}]},
         {"coding": [{"system": f"{_base()}/CodeSystem/biomarker-category", "code": name}], "text": name},
     ]

@@ -92,7 +92,7 @@ def observation(value, assessment, input_file_ids) -> dict:
         "resourceType": "Observation",
         "id": str(value.pk),
         "status": _status(assessment),
-        "category": codes.category(spec, value.category),
+        "category": codes.category(assessment.modality, value.category),
         "code": codes.biomarker_code(value.name, spec),
         "subject": reference("Patient", value.patient_id),
         "effectiveDateTime": _instant(value.measured_at),

@@ -66,3 +66,15 @@ def test_a_loinc_code_finds_its_biomarker_and_an_unknown_finds_nothing():
     assert codes.names_for_code(codes.biomarker_system(), "total_cholesterol") == {"total_cholesterol"}
     assert codes.names_for_code("http://snomed.info/sct", "2093-3") == set()
     assert codes.names_for_code(codes.LOINC, "total_cholesterol") == set()
+
+
+def test_every_modality_and_catalogue_category_has_an_hl7_observation_category():
+    allowed = {"social-history", "vital-signs", "imaging", "laboratory", "procedure", "survey", "exam", "therapy",
+               "activity"}  # fmt: skip
+    for name in registry.names():
+        for spec in registry.get(name).modality.catalogue.values():
+            code = codes.category(name, spec.category)[0]["coding"][0]["code"]
+            assert code in allowed, (name, spec.name, code)
+    assert codes.category("cvd_risk", "lipids")[0]["coding"][0]["code"] == "laboratory"
+    assert codes.category("cvd_risk", "blood_pressure")[0]["coding"][0]["code"] == "vital-signs"
+    assert codes.category("cardiology", "rhythm")[0]["coding"][0]["code"] == "procedure"

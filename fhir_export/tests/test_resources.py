@@ -175,3 +175,15 @@ def test_a_queued_assessment_has_no_report_and_errors_are_operation_outcomes(ten
     # Whatever the Accept header asks for, FHIR JSON is what is served.
     plain = api.get("/api/v1/fhir/metadata", HTTP_ACCEPT="text/html")
     assert plain.status_code == 200 and plain["Content-Type"].startswith(FHIR_JSON)
+
+
+def test_a_suspended_organizations_key_gets_a_403_operation_outcome(tenant_a, goff):
+    patient, _ = goff
+    organization = tenant_a.organization
+    organization.status = organization.Status.SUSPENDED
+    organization.save(update_fields=["status"])
+    response = fhir_get(tenant_a.api("clinician"), f"Patient/{patient.pk}")
+    assert response.status_code == 403
+    outcome = validate(response.json())
+    assert outcome.issue[0].code == "forbidden" and "suspended" in outcome.issue[0].diagnostics
+    assert "Hart" not in response.content.decode()
