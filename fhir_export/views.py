@@ -51,7 +51,8 @@ DESCRIPTIONS = {
         "An assessment's file; the attachment URL is the audited download route. Audited."
     ),
     "fhir_patient_everything": (
-        "Patient/$everything: a searchset Bundle of the patient and all its completed results. Audited."
+        "Patient/$everything: a searchset Bundle of the patient and all its completed results; any parameter is "
+        "a 400 (start, end, _since, _type and _count are not supported). Audited."
     ),
     "fhir_observation_search": (
         "Observation search (patient, code, date, _count, _offset); unknown parameters and malformed values "
@@ -172,8 +173,14 @@ def assessment_resources(view: FHIRView, assessment) -> list[dict]:
 
 
 class PatientEverythingView(FHIRView):
-    @_schema("fhir_patient_everything", responses=_responses("Bundle (searchset)"))
+    @_schema("fhir_patient_everything", responses=_responses("Bundle (searchset)", search=True))
     def get(self, request, pk):
+        # $everything's optional parameters (start, end, _since, _type, _count) are not supported: refused
+        # rather than ignored, so a partner never takes the whole record for the part it asked for.
+        unknown = sorted(set(request.query_params) - {"_format"})
+        if unknown:
+            message = f"Patient/$everything takes no parameter here ({unknown[0]!r} is not supported)."
+            return Response(operation_outcome(400, message, expression=unknown[0]), status=400)
         patient = selectors.patient(pk)
         assessments = selectors.patient_assessments(patient)
         found = [resources.patient(patient, request.organization)]

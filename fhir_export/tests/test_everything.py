@@ -92,3 +92,17 @@ def test_everything_for_a_patient_without_results_is_the_patient_alone(tenant_a)
     body = fhir_get(tenant_a.api("read_only"), f"Patient/{patient.pk}/$everything").json()
     validate(body)
     assert [entry["resource"]["resourceType"] for entry in body["entry"]] == ["Patient"]
+
+
+def test_everything_refuses_parameters_it_does_not_support(tenant_a):
+    patient = make_patient(tenant_a)
+    for params in ({"_since": "2026-01-01"}, {"start": "2026-01-01"}, {"_type": "Observation"}, {"x": "1"}):
+        with scopes_disabled():
+            before = AuditEvent.objects.count()
+        response = fhir_get(tenant_a.api("read_only"), f"Patient/{patient.pk}/$everything", **params)
+        assert response.status_code == 400, params
+        outcome = validate(response.json())
+        assert outcome.issue[0].expression == list(params) and outcome.issue[0].code == "invalid"
+        with scopes_disabled():
+            assert AuditEvent.objects.count() == before
+    assert fhir_get(tenant_a.api("read_only"), f"Patient/{patient.pk}/$everything", _format="json").status_code == 200
