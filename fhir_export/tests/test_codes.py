@@ -78,3 +78,28 @@ def test_every_modality_and_catalogue_category_has_an_hl7_observation_category()
     assert codes.category("cvd_risk", "lipids")[0]["coding"][0]["code"] == "laboratory"
     assert codes.category("cvd_risk", "blood_pressure")[0]["coding"][0]["code"] == "vital-signs"
     assert codes.category("cardiology", "rhythm")[0]["coding"][0]["code"] == "procedure"
+
+
+def test_flags_read_as_hl7_interpretations_with_the_side_of_a_critical_value():
+    def hl7(flag, value, low, high):
+        found = codes.interpretation(flag, value, low, high)
+        return [c["code"] for c in found[0]["coding"] if c["system"] == codes.INTERPRETATION] if found else None
+
+    assert hl7("normal", 110, 90, 120) == ["N"]
+    assert hl7("low", 85, 90, 120) == ["L"]
+    assert hl7("high", 130, 90, 120) == ["H"]
+    assert hl7("critical", 190, 90, 120) == ["HH"]  # a hypertensive crisis: above the range
+    assert hl7("critical", 12, 60, None) == ["LL"]  # kidney failure: eGFR below the range
+    assert hl7("critical", 5, None, None) == ["AA"]  # no stored range to say which side
+    assert hl7("intermediate", 9.9, None, None) == []  # a risk category: MediLens's own flag only
+    assert hl7("none", 3.0, None, None) is None  # no range: no interpretation at all
+
+
+def test_a_probability_score_must_be_on_a_probability_scale():
+    import pytest
+
+    from modalities.results import ScoreScale
+
+    ScoreScale(key="risk", label="Risk", unit="%", minimum=0, maximum=100, source="s", probability=True)
+    with pytest.raises(ValueError, match="probability"):
+        ScoreScale(key="points", label="Points", unit="points", minimum=0, maximum=10, source="s", probability=True)
