@@ -1,4 +1,4 @@
-"""The FHIR export (fhir/): the base URI of MediLens's own code systems and identifier systems."""
+"""The FHIR export (fhir_export/): the base URI of MediLens's own code systems and identifier systems."""
 
 from .base import *  # noqa: F403 (these settings build on the base's)
 from .web import SPECTACULAR_SETTINGS as _SPECTACULAR
