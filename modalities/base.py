@@ -77,6 +77,9 @@ class BiomarkerSpec:
     # A biomarker that is itself a risk score is flagged in the score's risk categories (a PCE of 9.9% is
     # "intermediate", not "high"), so its flag and the assessment's risk level always read alike.
     bands: RiskBands | None = None
+    # The LOINC code of what this biomarker measures, where one exists with the same meaning and method
+    # (FHIR exports code it so); "" where none does (the export then uses MediLens's own code system).
+    loinc: str = ""
 
     def __post_init__(self):
         unknown = set(self.abnormal_at) - set(LIMITS)

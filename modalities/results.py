@@ -98,8 +98,14 @@ class ScoreScale:
     bands: RiskBands | None = None
     biomarker: str | None = None
     note: str = ""
+    # The number is a probability of an outcome (a 10-year risk, a model's probability of an abnormal film),
+    # in percent when ``unit`` is "%": FHIR's RiskAssessment states it as probabilityDecimal. Points, counts
+    # and indices are not.
+    probability: bool = False
 
     def __post_init__(self):
+        if self.probability and not (self.minimum == 0 and self.maximum in (1, 100)):
+            raise ValueError(f"score {self.key!r} is a probability: its bounds must be 0-1 or 0-100 (%)")
         if not self.unit:
             raise ValueError(f"score {self.key!r} has no unit: every score says what it is")
         if self.own_rule and "MediLens" not in f"{self.label} {self.note}":
@@ -131,6 +137,7 @@ class Score:
             "bands": scale.bands.describe(scale.unit) if scale.bands else "",
             "biomarker": scale.biomarker,
             "note": scale.note,
+            "probability": scale.probability,
         }
 
 

@@ -23,8 +23,9 @@ from accounts import services
 from accounts.models import ApiClient, Invitation, Membership
 from accounts.roles import Role
 from accounts.tenancy import organization_scope
+from assessments import pipeline
 from assessments import services as assessment_services
-from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
+from assessments.models import Assessment, BiomarkerValue, ChatMessage, Patient, UploadedFile
 from medilens.testing.factories import make_api_client, make_member
 from medilens.testing.mfa import enrol_totp
 
@@ -203,6 +204,36 @@ def _file_state(kwargs):
         return UploadedFile.objects.filter(pk=kwargs["pk"]).values_list("assessment_id", "kind").first()
 
 
+# --- FHIR: resources of a result the worker wrote -------------------------------------------------------
+def _completed_result(tenant) -> Assessment:
+    """A cvd_risk assessment run through the pipeline (biomarkers, score, explanation) with a PDF attached."""
+    assessment = make_assessment(tenant, attachments=[pdf()])
+    with organization_scope(tenant.organization):
+        assert pipeline.run(assessment.pk) == "completed"
+    return assessment
+
+
+def _fhir_assessment(tenant) -> dict:
+    return {"pk": str(_completed_result(tenant).pk)}
+
+
+def _fhir_observation(tenant) -> dict:
+    assessment = _completed_result(tenant)
+    with scopes_disabled():
+        return {"pk": str(BiomarkerValue.objects.filter(assessment=assessment).values_list("pk", flat=True)[0])}
+
+
+def _fhir_file(tenant) -> dict:
+    assessment = _completed_result(tenant)
+    with scopes_disabled():
+        return {"pk": str(UploadedFile.objects.filter(assessment=assessment).values_list("pk", flat=True).get())}
+
+
+def _observation_state(kwargs):
+    with scopes_disabled():
+        return BiomarkerValue.objects.filter(pk=kwargs["pk"]).values_list("value", "flag", "assessment_id").first()
+
+
 def _patient_form(**overrides):
     return {
         "mrn": _unique("NEW"), "given_name": "Grace", "family_name": "Matrix", "date_of_birth": "1961-03-04",
@@ -307,6 +338,23 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "api:file-download": ObjectRoute(make=_uploaded_file, state=_file_state, requests={"get": Request()}),
     "api:assessment-explanation-image": ObjectRoute(
         make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
+    ),
+    # API v1: FHIR (read-only; ids as strings, as FHIR's paths carry them)
+    "api:fhir-patient": ObjectRoute(make=_patient(), state=_patient_state, requests={"get": Request(allowed=(200,))}),
+    "api:fhir-patient-everything": ObjectRoute(
+        make=_patient(), state=_patient_state, requests={"get": Request(allowed=(200,))}
+    ),
+    "api:fhir-observation": ObjectRoute(
+        make=_fhir_observation, state=_observation_state, requests={"get": Request(allowed=(200,))}
+    ),
+    "api:fhir-risk-assessment": ObjectRoute(
+        make=_fhir_assessment, state=_assessment_state, requests={"get": Request(allowed=(200,))}
+    ),
+    "api:fhir-diagnostic-report": ObjectRoute(
+        make=_fhir_assessment, state=_assessment_state, requests={"get": Request(allowed=(200,))}
+    ),
+    "api:fhir-document-reference": ObjectRoute(
+        make=_fhir_file, state=_file_state, requests={"get": Request(allowed=(200,))}
     ),
     # portal: retention (the legal hold changes the patient row, so its state shows a refused change)
     "retention:legal_hold": ObjectRoute(

@@ -16,3 +16,7 @@ from .base import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .tasks import *  # noqa: F403
 from .web import *  # noqa: F403
+
+# isort: split
+# After web: the FHIR export extends the API schema's settings.
+from .fhir import *  # noqa: F403

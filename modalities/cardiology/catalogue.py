@@ -41,6 +41,7 @@ CATALOGUE = {
             reference_low=60,
             reference_high=100,
             decimals=0,
+            loinc="8867-4",  # Heart rate
         ),
         BiomarkerSpec(
             "rr_irregularity",
@@ -86,6 +87,7 @@ CATALOGUE = {
             reference_low=120,
             reference_high=200,
             decimals=0,
+            loinc="8625-6",  # P-R interval
         ),
         BiomarkerSpec(
             "qrs_duration",
@@ -97,6 +99,7 @@ CATALOGUE = {
             reference_high=110,
             abnormal_at=frozenset({"reference_high"}),  # 110 ms is already incomplete block
             decimals=0,
+            loinc="8633-0",  # QRS duration
         ),
         BiomarkerSpec(
             "qt_interval",
@@ -106,6 +109,7 @@ CATALOGUE = {
             f"QRS onset to T end (Martinez et al. 2004 wavelet delineation), {MEDIAN_BEAT}; rate-dependent, read "
             "the QTc",
             decimals=0,
+            loinc="8634-8",  # Q-T interval
         ),
         BiomarkerSpec(
             "qtc_bazett",
@@ -120,6 +124,7 @@ CATALOGUE = {
             critical_high=500,
             abnormal_at=frozenset({"reference_low", "reference_high"}),  # short <= 390, prolonged >= 450
             decimals=0,
+            loinc="8636-3",  # Q-T interval corrected (Fridericia has no code of its own: MediLens's)
         ),
         BiomarkerSpec(
             "qtc_fridericia",

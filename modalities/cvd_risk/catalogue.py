@@ -36,8 +36,18 @@ CATALOGUE = {
             reference_high=200,
             abnormal_at=FROM_HIGH,
             decimals=0,
+            loinc="2093-3",  # Cholesterol [Mass/volume] in Serum or Plasma
         ),
-        BiomarkerSpec("hdl_cholesterol", "HDL cholesterol", "lipids", MG_DL, ATP3, reference_low=40, decimals=0),
+        BiomarkerSpec(
+            "hdl_cholesterol",
+            "HDL cholesterol",
+            "lipids",
+            MG_DL,
+            ATP3,
+            reference_low=40,
+            decimals=0,
+            loinc="2085-9",  # Cholesterol in HDL [Mass/volume] in Serum or Plasma
+        ),
         BiomarkerSpec(
             "non_hdl_cholesterol",
             "Non-HDL cholesterol",
@@ -47,6 +57,7 @@ CATALOGUE = {
             reference_high=130,
             abnormal_at=FROM_HIGH,
             decimals=0,
+            loinc="43396-1",  # Cholesterol non HDL [Mass/volume] in Serum or Plasma
         ),
         BiomarkerSpec(
             "systolic_bp",
@@ -59,6 +70,7 @@ CATALOGUE = {
             critical_high=180,  # a hypertensive crisis is above 180 (Whelton 2018), so 180 itself is not critical
             abnormal_at=FROM_HIGH,
             decimals=0,
+            loinc="8480-6",  # Systolic blood pressure
         ),
         BiomarkerSpec(
             "bmi",
@@ -70,10 +82,19 @@ CATALOGUE = {
             reference_high=25,
             abnormal_at=FROM_HIGH,
             decimals=1,
+            loinc="39156-5",  # Body mass index (BMI) [Ratio]
         ),
         # Kidney failure (G5) is defined below 15 (KDIGO): the one critical limit here with a source.
         BiomarkerSpec(
-            "egfr", "eGFR (CKD-EPI 2021)", "kidney", EGFR_UNIT, KDIGO, reference_low=60, critical_low=15, decimals=0
+            "egfr",
+            "eGFR (CKD-EPI 2021)",
+            "kidney",
+            EGFR_UNIT,
+            KDIGO,
+            reference_low=60,
+            critical_low=15,
+            decimals=0,
+            loinc="98979-8",  # GFR/1.73 sq M.predicted by creatinine-based formula (CKD-EPI 2021)
         ),
         # The PCE risk is the number the guideline's categories were defined on: flagged in those
         # categories (9.9% is "intermediate", 26.7% is "high"; no guideline calls a risk "critical").
@@ -115,6 +136,7 @@ PCE_SCORE = ScoreScale(
     decimals=RISK_DECIMALS,
     bands=GUIDELINE_BANDS,
     biomarker="pce_ascvd_10y",
+    probability=True,
 )
 # PREVENT leads only where the PCE do not apply (ages 30-39). The guideline's categories were defined on the
 # PCE, whose estimates run higher: the level is read in them, and a note says so.
@@ -128,6 +150,7 @@ PREVENT_SCORE = ScoreScale(
     decimals=RISK_DECIMALS,
     bands=GUIDELINE_BANDS,
     biomarker="prevent_ascvd_10y",
+    probability=True,
     note="Risk categories defined on the Pooled Cohort Equations, applied to PREVENT: interpret with caution.",
 )
 SCORES = {scale.key: scale for scale in (PCE_SCORE, PREVENT_SCORE)}

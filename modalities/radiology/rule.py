@@ -83,6 +83,7 @@ def scale(model_name: str, threshold: float, *, stated: bool, is_reference: bool
         decimals=SCORE_DECIMALS,
         bands=RiskBands(((round(100.0 * threshold, SCORE_DECIMALS), "high"),), source=operating_point),
         note=" ".join(notes),
+        probability=True,
     )
 
 
