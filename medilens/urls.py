@@ -53,6 +53,7 @@ urlpatterns = [
     path("cognitive/", include("kiosk.urls")),
     path("", include("accounts.urls")),
     path("", include("assessments.urls")),
+    path("", include("reports.urls")),
     path("audit/", include("audit.urls")),
     path("", include("retention.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
