@@ -312,6 +312,9 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         },
     ),
     "api:file-download": ObjectRoute(make=_uploaded_file, state=_file_state, requests={"get": Request()}),
+    "api:assessment-report": ObjectRoute(
+        make=_assessment_with_image, state=_assessment_state, requests={"get": Request(allowed=(200,))}
+    ),
     "api:assessment-explanation-image": ObjectRoute(
         make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
     ),
