@@ -10,7 +10,7 @@ from assessments import presenters
 from assessments.models import BiomarkerValue
 from modalities import registry
 
-from .fetcher import static_url, storage_url
+from .resources import static_url, storage_url
 from .selectors import TREND_ROWS
 
 # Flags that put a biomarker in the report's first table: out of its range or in a raised risk category.

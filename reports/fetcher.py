@@ -1,4 +1,5 @@
-"""What a report may load while it renders: our static files and the storage objects the report names.
+"""What a report may load while it renders: our static files and the storage objects the report names
+(by the URLs of ``resources``).
 
 WeasyPrint fetches every URL in the HTML and CSS it renders (images, stylesheets, fonts). Its default fetcher
 follows any ``http://``, ``https://``, ``file://`` or ``data:`` URL, so a value that ever reached the HTML
@@ -11,6 +12,7 @@ follows any ``http://``, ``https://``, ``file://`` or ``data:`` URL, so a value 
   explanation images of the assessments it shows), never any other key.
 
 Anything else is refused before a connection is opened; WeasyPrint then renders without that resource.
+Imported only when a report renders (``rendering``): it imports WeasyPrint.
 """
 
 from __future__ import annotations
@@ -26,28 +28,13 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from medilens import storage
 
-logger = logging.getLogger(__name__)
+from .resources import SCHEME, STATIC_PREFIX, STORAGE_PREFIX
 
-SCHEME = "medilens-report"
-BASE_URL = f"{SCHEME}://report/"
-STATIC_PREFIX = "/static/"
-STORAGE_PREFIX = "/storage/"
+logger = logging.getLogger(__name__)
 
 
 class RefusedResource(ValueError):
     """A URL outside the report's own static files and storage objects."""
-
-
-# Full URLs, not paths: urllib joins relative URLs only for the schemes it knows, so a path would stay a
-# path (and be refused) under this base URL.
-def static_url(path: str) -> str:
-    """The URL a report's HTML names one of our static files by (``reports/report.css``)."""
-    return f"{BASE_URL.rstrip('/')}{STATIC_PREFIX}{path}"
-
-
-def storage_url(key: str) -> str:
-    """The URL a report's HTML names a storage object by (the fetcher opens it if the key was listed)."""
-    return f"{BASE_URL.rstrip('/')}{STORAGE_PREFIX}{key}"
 
 
 class ReportFetcher(URLFetcher):

@@ -11,8 +11,8 @@ from django.core.files.base import ContentFile
 
 from assessments.tests.portal import png_bytes
 from medilens import storage
-from reports.fetcher import static_url, storage_url
 from reports.rendering import html_to_pdf
+from reports.resources import static_url, storage_url
 
 from .helpers import image_count, text
 
