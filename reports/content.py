@@ -12,6 +12,7 @@ from modalities import registry
 
 from .resources import static_url, storage_url
 from .selectors import TREND_ROWS
+from .trend import chart
 
 # Flags that put a biomarker in the report's first table: out of its range or in a raised risk category.
 _UNFLAGGED = {BiomarkerValue.Flag.NORMAL, BiomarkerValue.Flag.NO_RANGE}
@@ -111,6 +112,7 @@ def patient_summary(patient, completed) -> tuple[dict, list[str]]:
             "label": labels.get(modality, modality),
             "latest": assessment_section(latest),
             "trend": trend if len(trend) > 1 else [],
+            "chart": chart(trend),
             "trend_total": len(assessments),
         })
     latest = [entry["latest"]["assessment"] for entry in modalities]
@@ -132,6 +134,8 @@ def _trend_row(assessment) -> dict:
     score = presenters.headline(assessment)
     return {
         "when": timezone.localtime(assessment.completed_at) if assessment.completed_at else None,
+        "raw": assessment.risk_score if score else None,
+        "value": score["value"] if score else "",
         "score": score,
         "risk_level": assessment.risk_level,
         "signed_off": assessment.reviewed_at is not None,
