@@ -10,9 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # psycopg[binary], Pillow and torch install as wheels: no compiler, no libpq-dev. libmagic (file(1)'s
 # database) is what python-magic detects upload types with. postgresql-client brings pg_dump, pg_restore and
 # psql, which manage.py backup and restore run (Debian 12's are version 15, as the database in
-# docker-compose.yml; pg_dump must not be older than the server).
+# docker-compose.yml; pg_dump must not be older than the server). Pango and the DejaVu fonts are what
+# WeasyPrint lays out the PDF reports with.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmagic1 postgresql-client \
+       libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 medilens \
     && useradd --system --uid 10001 --gid medilens --create-home --home-dir /home/medilens \
@@ -35,6 +37,7 @@ COPY audit/ audit/
 COPY modalities/ modalities/
 COPY retention/ retention/
 COPY kiosk/ kiosk/
+COPY reports/ reports/
 # The app version a backup's manifest records.
 COPY pyproject.toml ./
 COPY templates/ templates/

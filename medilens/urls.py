@@ -14,6 +14,7 @@ api_v1 = [
     path("organization/", OrganizationView.as_view(), name="organization"),
     path("", include("assessments.api.urls")),
     path("fhir/", include("fhir_export.urls")),
+    path("", include("reports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     # GET and HEAD only: DRF's OPTIONS would render its description through the page's HTML template (a 500).
     path("docs/", api_docs.SwaggerView.as_view(url_name="api:schema", http_method_names=DOCS_METHODS), name="docs"),
@@ -54,6 +55,7 @@ urlpatterns = [
     path("cognitive/", include("kiosk.urls")),
     path("", include("accounts.urls")),
     path("", include("assessments.urls")),
+    path("", include("reports.urls")),
     path("audit/", include("audit.urls")),
     path("", include("retention.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

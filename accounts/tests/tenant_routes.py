@@ -309,6 +309,13 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "assessments:explanation_image": ObjectRoute(
         make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
     ),
+    # portal: PDF reports (a refused request renders nothing; the report itself changes no row)
+    "reports:assessment_report": ObjectRoute(
+        make=_assessment_with_image, state=_assessment_state, requests={"get": Request(allowed=(200,))}
+    ),
+    "reports:patient_summary": ObjectRoute(
+        make=_patient(), state=_patient_state, requests={"get": Request(allowed=(200,))}
+    ),
     # API v1
     "api:patient-detail": ObjectRoute(
         make=_patient(),
@@ -336,6 +343,9 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         },
     ),
     "api:file-download": ObjectRoute(make=_uploaded_file, state=_file_state, requests={"get": Request()}),
+    "api:assessment-report": ObjectRoute(
+        make=_assessment_with_image, state=_assessment_state, requests={"get": Request(allowed=(200,))}
+    ),
     "api:assessment-explanation-image": ObjectRoute(
         make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
     ),

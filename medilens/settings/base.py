@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "medilens.backup",
     "kiosk",
     "fhir_export",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "axes": {"level": "WARNING"},
+        # WeasyPrint (PDF reports) logs each rendering step at INFO.
+        "weasyprint": {"level": "WARNING"},
         # runserver's request log, through the scrubbing handler instead of Django's own.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
