@@ -16,3 +16,4 @@ from .base import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .tasks import *  # noqa: F403
 from .web import *  # noqa: F403
+from .webhooks import *  # noqa: F403

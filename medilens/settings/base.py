@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "retention",
     "medilens.backup",
     "kiosk",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
