@@ -9,6 +9,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.api import TenantAPIView
+from assessments.api.idempotency import idempotent, with_resources
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -60,8 +61,11 @@ class EndpointListView(_WebhookView):
     @extend_schema(
         request=EndpointSerializer,
         responses={201: EndpointWithSecretSerializer, **_errors(400, 401, 403, 429)},
-        description="Register an endpoint. The response carries its signing secret, shown only this once.",
+        description="Register an endpoint. The response carries its signing secret, shown only this once. "
+        "With an Idempotency-Key, a replay answers the endpoint as it is now, without the secret (rotate it to "
+        "get a new one).",
     )
+    @idempotent
     def post(self, request):
         serializer = EndpointSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -72,7 +76,10 @@ class EndpointListView(_WebhookView):
         except DjangoValidationError as error:
             _validation(error)
         data = EndpointWithSecretSerializer(endpoint).data
-        return Response({**data, "secret": secret}, status=status.HTTP_201_CREATED)
+        return with_resources(Response({**data, "secret": secret}, status=status.HTTP_201_CREATED), [endpoint.pk])
+
+    def replay(self, request, resource_ids):
+        return EndpointSerializer(get_object_or_404(WebhookEndpoint, pk=resource_ids[0])).data
 
 
 class EndpointDetailView(_WebhookView):

@@ -234,3 +234,13 @@ def test_the_schema_documents_the_webhook_operations_and_their_errors(client):
     assert "404" in detail["delete"]["responses"] and "204" in detail["delete"]["responses"]
     resend = paths["/api/v1/webhooks/{id}/deliveries/{delivery_pk}/resend/"]["post"]["responses"]
     assert set(resend) >= {"202", "404", "409"}
+
+
+def test_a_create_retried_with_its_idempotency_key_makes_one_endpoint_and_never_repeats_the_secret(tenant_a):
+    api = granted(tenant_a)
+    first = api.post("/api/v1/webhooks/", NEW, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    again = api.post("/api/v1/webhooks/", NEW, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and "secret" not in again.json()
+    assert len(endpoints(tenant_a)) == 1
