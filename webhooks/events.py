@@ -9,6 +9,7 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
+from django_scopes import scope
 
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
@@ -39,15 +40,22 @@ def publish_on_commit(delivery_ids: list, attempt: int = 1) -> None:
 
 def emit(*, organization_id: int, event_type: str, obj) -> list[WebhookDelivery]:
     """One delivery per enabled endpoint of the organization that asked for this event type."""
+    if not organization_id:
+        raise ValueError("an event belongs to an organization")
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event {event_type!r}")
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("emit joins the caller's transaction")
+    # The event's own organization is the scope (a caller such as the demo seed may run outside one).
+    with scope(organization=organization_id):
+        return _deliveries(organization_id, event_type, obj)
+
+
+def _deliveries(organization_id: int, event_type: str, obj) -> list[WebhookDelivery]:
+    candidates = WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True)
     endpoints = [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True).only(
-            "id", "organization_id", "events"
-        )
+        for endpoint in candidates.only("id", "organization_id", "events")
         if event_type in endpoint.events  # in Python: SQLite (the embedded default) has no JSON containment
     ]
     if not endpoints:
