@@ -35,6 +35,7 @@ COPY audit/ audit/
 COPY modalities/ modalities/
 COPY retention/ retention/
 COPY kiosk/ kiosk/
+COPY webhooks/ webhooks/
 # The app version a backup's manifest records.
 COPY pyproject.toml ./
 COPY templates/ templates/
