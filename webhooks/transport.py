@@ -42,6 +42,7 @@ def _pool(target: Target, timeout: urllib3.Timeout):
             retries=False,
             maxsize=1,
             cert_reqs="CERT_REQUIRED",
+            ca_certs=settings.WEBHOOK_CA_BUNDLE or None,
             server_hostname=target.host,
             assert_hostname=target.host,
         )

@@ -11,6 +11,8 @@ WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not EMBEDDED) 
 # unless this is true (the embedded demo) or the address is inside one of WEBHOOK_ALLOWED_NETWORKS (CIDRs).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=EMBEDDED)  # noqa: F405
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])  # noqa: F405
+# Certificates of https endpoints are checked against the system's CAs, or this bundle (a PEM file) if set.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")  # noqa: F405
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)  # noqa: F405
 WEBHOOK_TOTAL_TIMEOUT = env.float("WEBHOOK_TOTAL_TIMEOUT", default=10.0)  # noqa: F405
 # Retries on timeouts, connection errors and 5xx: exponential from the base, capped, with jitter, for as long
