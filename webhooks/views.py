@@ -13,22 +13,75 @@ from accounts.access import OrganizationMixin
 from accounts.models import ApiClient
 
 from . import selectors, services
-from .models import WebhookDelivery
+from .forms import EndpointForm
+from .models import WebhookDelivery, WebhookEndpoint
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def _page(request, *, form=None, new_secret=None, status=200):
+    organization = request.organization
+    response = render(
+        request,
+        "webhooks/endpoints.html",
+        {
+            "endpoints": selectors.endpoints_with_recent_deliveries(organization),
+            "clients": selectors.active_api_clients(organization),
+            "form": form or EndpointForm(),
+            "new_secret": new_secret,
+        },
+        status=status,
+    )
+    if new_secret:
+        response["Cache-Control"] = "no-store"  # the secret is on this response only
+    return response
 
 
 class EndpointsView(OrganizationMixin, View):
     required_permission = "webhooks.manage"
 
     def get(self, request):
-        organization = request.organization
-        return render(
-            request,
-            "webhooks/endpoints.html",
-            {
-                "endpoints": selectors.endpoints_with_recent_deliveries(organization),
-                "clients": selectors.active_api_clients(organization),
-            },
-        )
+        return _page(request)
+
+    def post(self, request):
+        form = EndpointForm(request.POST)
+        if form.is_valid():
+            try:
+                endpoint, secret = services.create_endpoint(
+                    actor=request.user, organization=request.organization, **form.cleaned_data
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                return _page(request, new_secret={"endpoint": endpoint, "secret": secret})
+        return _page(request, form=form, status=400)
+
+
+class EndpointActionView(OrganizationMixin, View):
+    """Rotate the secret, enable or disable, or delete one endpoint (``action`` in the URL conf)."""
+
+    required_permission = "webhooks.manage"
+    action = ""
+
+    def post(self, request, pk):
+        endpoint = get_object_or_404(WebhookEndpoint, pk=pk, organization=request.organization)
+        common = {"actor": request.user, "organization": request.organization, "endpoint_id": endpoint.pk}
+        if self.action == "rotate":
+            endpoint, secret = services.rotate_secret(**common)
+            return _page(request, new_secret={"endpoint": endpoint, "secret": secret, "rotated": True})
+        if self.action == "toggle":
+            endpoint = services.update_endpoint(**common, enabled=not endpoint.enabled)
+            messages.success(request, f"Endpoint {'enabled' if endpoint.enabled else 'disabled'}.")
+        elif self.action == "delete":
+            services.delete_endpoint(**common)
+            messages.success(request, "Endpoint deleted, with its delivery records.")
+        return redirect("webhooks:endpoints")
 
 
 class ResendView(OrganizationMixin, View):

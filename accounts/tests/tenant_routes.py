@@ -387,6 +387,9 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     ),
     # portal: webhooks
     "webhooks:delivery_resend": ObjectRoute(make=_portal_delivery, state=_delivery_state, requests={"post": Request()}),
+    "webhooks:endpoint_rotate": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"post": Request()}),
+    "webhooks:endpoint_toggle": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"post": Request()}),
+    "webhooks:endpoint_delete": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"post": Request()}),
     "webhooks:client_grant": ObjectRoute(
         make=_api_client, state=_api_client_grant_state, requests={"post": Request({"grant": "on"})}
     ),
@@ -419,6 +422,7 @@ WRITES: dict[str, dict[str, Request]] = {
     "kiosk:submit": {"post": Request(allowed=(409,))},
     "kiosk:exit": {"post": Request({"password": "not checked outside patient mode"})},
     "api:patient-list": {"post": Request(lambda tenant: _patient_form(consent=True))},
+    "webhooks:endpoints": {"post": Request({"url": WEBHOOK_URL, "events": ["patient.created"]})},
     "api:webhook-list": {"post": Request({"url": WEBHOOK_URL, "events": ["assessment.completed"]}, allowed=(201,))},
     "api:assessment-list": {
         "post": Request(

@@ -12,7 +12,7 @@ from accounts.tenancy import organization_scope
 from accounts.tests.tenant_routes import make_patient
 from webhooks import delivery as attempts
 from webhooks import services
-from webhooks.models import WebhookDelivery
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +76,24 @@ def test_the_sweep_publishes_attempts_no_message_waits_for(tenant_a):
         due = attempts.due_for_publishing(now)
     # The next attempt of a retry; the abandoned attempt again (claim takes it over); nothing for one in flight.
     assert sorted(due) == sorted([(str(waiting.pk), 3), (str(abandoned.pk), 1)])
+
+
+def test_an_org_admin_adds_rotates_disables_and_deletes_an_endpoint(tenant_a):
+    admin = tenant_a.client_for(Role.ORG_ADMIN)
+    refused = admin.post("/webhooks/", {"url": "ftp://partner.example.org/x", "events": ["patient.created"]})
+    assert refused.status_code == 400 and "https://" in refused.content.decode()
+    added = admin.post("/webhooks/", {"url": "http://127.0.0.1:9/inbox", "events": ["patient.created"]})
+    assert added.status_code == 200 and added["Cache-Control"] == "no-store"
+    with scopes_disabled():
+        endpoint = WebhookEndpoint.objects.get(organization=tenant_a.organization)
+    assert endpoint.secret in added.content.decode()
+    assert endpoint.secret not in admin.get("/webhooks/").content.decode()  # shown once
+    rotated = admin.post(f"/webhooks/{endpoint.pk}/rotate/")
+    endpoint.refresh_from_db()
+    assert endpoint.secret in rotated.content.decode() and endpoint.previous_secret
+    admin.post(f"/webhooks/{endpoint.pk}/toggle/")
+    endpoint.refresh_from_db()
+    assert endpoint.enabled is False
+    admin.post(f"/webhooks/{endpoint.pk}/delete/")
+    with scopes_disabled():
+        assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
