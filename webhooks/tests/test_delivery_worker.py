@@ -153,8 +153,9 @@ def test_a_worker_killed_mid_delivery_does_not_lose_the_event(tmp_path, settings
     env = _env(
         queue,
         CELERY_VISIBILITY_TIMEOUT="5", CELERY_UNACKED_RESTORE_INTERVAL="1", CELERY_UNACKED_RESTORE_THROTTLE="1",
-        # An attempt cannot outlive 1 + 3 + 2 s (delivery.lease): the redelivered message takes it over then.
-        WEBHOOK_CONNECT_TIMEOUT="1", WEBHOOK_TOTAL_TIMEOUT="3",
+        # An attempt cannot outlive 1 + 8 + 2 s (delivery.lease): the redelivered message takes it over then.
+        # 8 s: the held attempt must still be waiting for its answer when the worker is killed, on a busy machine.
+        WEBHOOK_CONNECT_TIMEOUT="1", WEBHOOK_TOTAL_TIMEOUT="8",
     )
     tenant = build_tenant("hooks-kill")
     hold = threading.Event()
