@@ -38,6 +38,7 @@ COPY modalities/ modalities/
 COPY retention/ retention/
 COPY kiosk/ kiosk/
 COPY reports/ reports/
+COPY webhooks/ webhooks/
 # The app version a backup's manifest records.
 COPY pyproject.toml ./
 COPY templates/ templates/

@@ -16,7 +16,6 @@ from rest_framework.throttling import SimpleRateThrottle
 from audit import context as audit_context
 
 from .models import ApiClient
-from .roles import role_has
 from .tenancy import scopes_disabled
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -130,7 +129,7 @@ class OrganizationPermission(BasePermission):
         if not client.organization.is_active:
             raise exceptions.PermissionDenied("This organization is suspended.")
         required = view.get_required_permission(request)
-        return required is None or role_has(client.role, required)
+        return required is None or client.has_permission(required)
 
 
 class ApiKeyThrottle(SimpleRateThrottle):

@@ -202,12 +202,23 @@ class ApiClient(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Granted by an org admin (accounts.services.set_api_client_webhook_grant): webhook endpoints receive
+    # patient data, so no access level carries this by itself.
+    may_manage_webhooks = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return f"{self.name} ({self.key_prefix})"
+
+    def has_permission(self, permission: str) -> bool:
+        """The client's access level, plus the permissions an org admin granted it."""
+        from .roles import role_has
+
+        if role_has(self.role, permission):
+            return True
+        return permission == "webhooks.manage" and self.may_manage_webhooks
 
     @classmethod
     def new_key(cls) -> tuple[str, str, str]:

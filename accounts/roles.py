@@ -44,7 +44,13 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
         "See who retention will purge; place and release legal holds",
         frozenset({_ADMIN}),
     ),
+    # An endpoint receives patient data: API clients hold it only when an org admin grants it
+    # (``ApiClient.may_manage_webhooks``), never through their access level.
+    "webhooks.manage": ("Manage webhook endpoints and their deliveries", frozenset({_ADMIN})),
 }
+
+# Permissions an org admin may grant to one API client on top of its access level.
+GRANTABLE_TO_API_CLIENTS = frozenset({"webhooks.manage"})
 
 
 def role_has(role: str | None, permission: str) -> bool:

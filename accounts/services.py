@@ -359,6 +359,27 @@ def revoke_api_client(*, acting_user, organization: Organization, client: ApiCli
     return client
 
 
+def set_api_client_webhook_grant(
+    *, acting_user, organization: Organization, client: ApiClient, granted: bool
+) -> ApiClient:
+    """Grant or withdraw ``webhooks.manage`` for one client (an endpoint receives patient data, so no access
+    level carries it). Re-fetched inside ``organization``; a revoked client cannot be granted it."""
+    with transaction.atomic(), organization_scope(organization):
+        client = ApiClient.objects.select_for_update().get(pk=client.pk, organization=organization)
+        if granted and client.revoked_at is not None:
+            raise ValidationError("A revoked API client cannot be granted anything.")
+        if client.may_manage_webhooks != granted:
+            client.may_manage_webhooks = granted
+            client.save(update_fields=["may_manage_webhooks"])
+            audit.record(
+                action="api_client.webhooks_granted" if granted else "api_client.webhooks_withdrawn",
+                actor=acting_user,
+                organization=organization,
+                target=client,
+            )
+    return client
+
+
 # --- users -------------------------------------------------------------------------------------------
 # Accounts are platform-wide (a person may belong to several organizations): their events go to the
 # platform chain.

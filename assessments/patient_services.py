@@ -16,6 +16,7 @@ from django.utils import timezone
 import audit
 from accounts.models import ApiClient
 from medilens.crypto import blind
+from webhooks import events as webhook_events
 
 from . import patient_index
 from .models import Patient, PatientSearchToken
@@ -107,6 +108,7 @@ def create_patient(*, actor, organization, consent: bool = False, **fields) -> P
                 target=patient,
                 details={"consent": consent},
             )
+            webhook_events.emit(organization_id=organization.pk, event_type="patient.created", obj=patient)
     except IntegrityError:
         raise _duplicate_mrn(patient) from None
     return patient
@@ -142,6 +144,7 @@ def update_patient(*, actor, patient: Patient, **fields) -> Patient:
                 target=locked,
                 details={"fields": sorted(changed)},
             )
+            webhook_events.emit(organization_id=locked.organization_id, event_type="patient.updated", obj=locked)
     return locked
 
 

@@ -22,6 +22,7 @@ from audit import reads as audit_reads
 from medilens import storage
 from modalities import registry
 from modalities.base import InputError
+from webhooks import events as webhook_events
 
 from .models import (
     AIExplanation,
@@ -299,6 +300,7 @@ def sign_off(
             target=locked,
             details={"reference_model_acknowledged": True} if reference else None,
         )
+        webhook_events.emit(organization_id=locked.organization_id, event_type="assessment.signed_off", obj=locked)
     return locked
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 import audit
 from modalities import registry
+from webhooks import events as webhook_events
 
 from .models import Assessment, PipelineStage
 
@@ -95,6 +96,8 @@ def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = ""
         target=assessment,
         details=details,
     )
+    if to in (Status.COMPLETED, Status.FAILED):
+        webhook_events.emit(organization_id=assessment.organization_id, event_type=f"assessment.{to}", obj=assessment)
     if to == Status.QUEUED:
         PipelineStage.objects.filter(assessment=assessment).update(
             status=PipelineStage.Status.PENDING, started_at=None, finished_at=None, duration_ms=None, error=""

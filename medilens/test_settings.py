@@ -18,6 +18,9 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRp
 os.environ.setdefault("CACHE_KEY_PREFIX", f"medilens-test-{_session}")
 os.environ.setdefault("CELERY_KEY_PREFIX", f"medilens-test-{_session}:")
 # The audit trail's sealing key (production reads it from a secret store; the demo generates one).
+# Webhook receivers in tests listen on loopback over http (worker subprocesses inherit these).
+os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+os.environ.setdefault("WEBHOOK_REQUIRE_HTTPS", "false")
 os.environ.setdefault("AUDIT_HMAC_KEY", "test-only-audit-key-" + "k" * 40)
 
 from .settings import *  # noqa: E402,F403

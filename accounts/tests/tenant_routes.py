@@ -232,6 +232,65 @@ def _fhir_file(tenant) -> dict:
 def _observation_state(kwargs):
     with scopes_disabled():
         return BiomarkerValue.objects.filter(pk=kwargs["pk"]).values_list("value", "flag", "assessment_id").first()
+# --- webhooks ------------------------------------------------------------------------------------------
+WEBHOOK_URL = "http://127.0.0.1:9/hook"  # loopback is allowed in tests; nothing here sends an event to it
+
+
+def _webhook_endpoint(tenant) -> dict:
+    from webhooks import services as webhook_services
+
+    with organization_scope(tenant.organization):
+        endpoint, _secret = webhook_services.create_endpoint(
+            actor=tenant.users[Role.ORG_ADMIN], organization=tenant.organization, url=WEBHOOK_URL,
+            events=["assessment.completed"],
+        )
+    return {"pk": endpoint.pk}
+
+
+def _webhook_state(kwargs):
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    with scopes_disabled():
+        endpoint = WebhookEndpoint.objects.filter(pk=kwargs["pk"]).first()
+        deliveries = list(WebhookDelivery.objects.filter(endpoint_id=kwargs["pk"]).values_list("status", "manual"))
+    if endpoint is None:
+        return None
+    return endpoint.url, endpoint.events, endpoint.enabled, endpoint.description, endpoint.secret, deliveries
+
+
+def _finished_delivery(tenant) -> dict:
+    from django.utils import timezone
+
+    from webhooks.events import new_message_id
+    from webhooks.models import WebhookDelivery
+
+    endpoint_pk = _webhook_endpoint(tenant)["pk"]
+    patient = make_patient(tenant)
+    with scopes_disabled():
+        delivery = WebhookDelivery.objects.create(
+            organization=tenant.organization, endpoint_id=endpoint_pk, message_id=new_message_id(),
+            event_type="patient.created", event_at=timezone.now(), object_type="patient", object_id=patient.pk,
+            status=WebhookDelivery.Status.FAILED, attempts=1,
+        )
+    return {"pk": endpoint_pk, "delivery_pk": delivery.pk}
+
+
+def _portal_delivery(tenant) -> dict:
+    return {"pk": _finished_delivery(tenant)["delivery_pk"]}
+
+
+def _delivery_state(kwargs):
+    from webhooks.models import WebhookDelivery
+
+    with scopes_disabled():
+        return WebhookDelivery.objects.filter(pk=kwargs.get("delivery_pk", kwargs["pk"])).values_list(
+            "status", "manual", "attempts"
+        ).first()
+
+
+def _api_client_grant_state(kwargs):
+    with scopes_disabled():
+        return ApiClient.objects.filter(pk=kwargs["pk"]).values_list("may_manage_webhooks", flat=True).first()
 
 
 def _patient_form(**overrides):
@@ -365,6 +424,29 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     ),
     "api:fhir-document-reference": ObjectRoute(
         make=_fhir_file, state=_file_state, requests={"get": Request(allowed=(200,))}
+    # API v1: webhooks (a clinician key granted webhooks.manage)
+    "api:webhook-detail": ObjectRoute(
+        make=_webhook_endpoint,
+        state=_webhook_state,
+        requests={
+            "get": Request(),
+            "patch": Request({"description": "Changed"}),
+            "put": Request({"url": WEBHOOK_URL, "events": ["patient.created"], "enabled": False}),
+            "delete": Request(allowed=(204,)),
+        },
+    ),
+    "api:webhook-rotate": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"post": Request()}),
+    "api:webhook-deliveries": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"get": Request()}),
+    "api:webhook-delivery-resend": ObjectRoute(
+        make=_finished_delivery, state=_delivery_state, requests={"post": Request(allowed=(202,))}
+    ),
+    # portal: webhooks
+    "webhooks:delivery_resend": ObjectRoute(make=_portal_delivery, state=_delivery_state, requests={"post": Request()}),
+    "webhooks:endpoint_rotate": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"post": Request()}),
+    "webhooks:endpoint_toggle": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"post": Request()}),
+    "webhooks:endpoint_delete": ObjectRoute(make=_webhook_endpoint, state=_webhook_state, requests={"post": Request()}),
+    "webhooks:client_grant": ObjectRoute(
+        make=_api_client, state=_api_client_grant_state, requests={"post": Request({"grant": "on"})}
     ),
     # portal: retention (the legal hold changes the patient row, so its state shows a refused change)
     "retention:legal_hold": ObjectRoute(
@@ -395,6 +477,8 @@ WRITES: dict[str, dict[str, Request]] = {
     "kiosk:submit": {"post": Request(allowed=(409,))},
     "kiosk:exit": {"post": Request({"password": "not checked outside patient mode"})},
     "api:patient-list": {"post": Request(lambda tenant: _patient_form(consent=True))},
+    "webhooks:endpoints": {"post": Request({"url": WEBHOOK_URL, "events": ["patient.created"]})},
+    "api:webhook-list": {"post": Request({"url": WEBHOOK_URL, "events": ["assessment.completed"]}, allowed=(201,))},
     "api:assessment-list": {
         "post": Request(
             lambda tenant: {"patient": str(make_patient(tenant).pk), "modality": "cvd_risk", "inputs": CVD_PANEL}

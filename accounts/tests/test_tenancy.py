@@ -11,9 +11,17 @@ from accounts.roles import Role, role_has
 from accounts.tenancy import TenantScopeMissing, organization_scope
 from assessments import services as assessment_services
 from medilens.testing.factories import make_member
+from webhooks import services as webhook_services
 
 from .helpers import all_routes, api_routes, page_text, portal_routes, row_counts, tenant_models
-from .tenant_routes import NOT_TENANT_OBJECTS, OBJECT_ROUTES, PUBLIC_ROUTES, make_assessment, make_patient
+from .tenant_routes import (
+    NOT_TENANT_OBJECTS,
+    OBJECT_ROUTES,
+    PUBLIC_ROUTES,
+    WEBHOOK_URL,
+    make_assessment,
+    make_patient,
+)
 
 ROUTES = {route.name: route for route in all_routes()}
 
@@ -66,6 +74,10 @@ def test_the_urlconf_has_the_routes_this_suite_was_written_for():
 # --- another tenant's object is a 404 ------------------------------------------------------------------
 def _actor(tenant, route):
     if route.is_api:
+        with scopes_disabled():  # webhook routes need the grant an org admin gives (webhooks.manage)
+            ApiClient.objects.filter(pk=tenant.api_clients[ApiClient.Access.CLINICIAN].pk).update(
+                may_manage_webhooks=True
+            )
         return tenant.api(ApiClient.Access.CLINICIAN)
     permission = route.view_class.required_permission
     role = next(r for r in Role.values if role_has(r, permission))
@@ -137,6 +149,10 @@ def _activity(tenant, marker: str) -> dict:
     assessment = make_assessment(tenant, patient)
     with organization_scope(tenant.organization):
         assessment_services.post_message(actor=admin, assessment=assessment, body=f"{marker} comment")
+        webhook_services.create_endpoint(
+            actor=admin, organization=tenant.organization, url=WEBHOOK_URL, events=["assessment.completed"],
+            description=f"{marker} endpoint",
+        )
     return {"client": client, "patient": patient, "assessment": assessment}
 
 
@@ -159,6 +175,8 @@ def _expected_a(name, activity) -> list[str]:
         "api:organization": ["clinic-a"],
         "api:patient-list": ["a-marker-mrn", str(activity["patient"].pk)],
         "api:assessment-list": [str(activity["assessment"].pk)],
+        "api:webhook-list": ["a-marker endpoint"],
+        "webhooks:endpoints": ["a-marker endpoint"],
     }.get(name, [])
 
 
@@ -191,7 +209,7 @@ def test_portal_pages_never_show_another_organization(name, tenant_a, tenant_b):
 def test_api_reads_never_show_another_organization(name, tenant_a, tenant_b):
     b_activity = _activity(tenant_b, "b-marker")
     a_activity = _activity(tenant_a, "a-marker")
-    response = tenant_a.api(ApiClient.Access.CLINICIAN).get(reverse(name))
+    response = _actor(tenant_a, ROUTES[name]).get(reverse(name))
     assert response.status_code == 200
     body = _body(response)
     for marker in _b_markers(tenant_b, b_activity):

@@ -11,9 +11,11 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from accounts.models import ApiClient
 from accounts.roles import Role
-from accounts.tenancy import scopes_disabled
+from accounts.tenancy import organization_scope, scopes_disabled
 from assessments.models import UploadedFile
+from webhooks import services as webhook_services
 
 from .helpers_api import GOFF_WHITE_FEMALE, PDF, assert_error, make_assessment, make_patient, upload
 
@@ -44,7 +46,7 @@ def fill(route: str, objects: dict) -> str:
     """A path for the route: its one parameter is the object its first segment names."""
     if "<" not in route:
         return "/" + route
-    kind = route.split("/")[2]  # patients, assessments, files; fhir/<resource type>
+    kind = route.split("/")[2]  # patients, assessments, files, webhooks; fhir/<resource type>
     if kind == "fhir":
         kind = FHIR_KINDS[route.split("/")[3]]
     return "/" + re.sub(r"<[^>]+>", str(objects[kind]), route)
@@ -69,7 +71,14 @@ def objects(tenant_a):
     assessment = make_assessment(tenant_a, patient, attachments=[upload("lab.pdf", PDF)])
     with scopes_disabled():
         uploaded = UploadedFile.objects.get(assessment=assessment)
-    return {"patients": patient.pk, "assessments": assessment.pk, "files": uploaded.pk}
+        # The clinician key may manage webhooks here, so the sweep reaches those views past the permission.
+        ApiClient.objects.filter(pk=tenant_a.api_clients["clinician"].pk).update(may_manage_webhooks=True)
+    with organization_scope(tenant_a.organization):
+        endpoint, _secret = webhook_services.create_endpoint(
+            actor=tenant_a.users[Role.ORG_ADMIN], organization=tenant_a.organization, url="http://127.0.0.1:9/hooks",
+            events=["assessment.completed"],
+        )
+    return {"patients": patient.pk, "assessments": assessment.pk, "files": uploaded.pk, "webhooks": endpoint.pk}
 
 
 def _send(client, method, path, body="{}", content_type="application/json"):

@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "kiosk",
     "fhir_export",
     "reports",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

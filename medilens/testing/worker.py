@@ -16,7 +16,7 @@ class CeleryWorkerProcess:
         env: dict,
         log_path: Path,
         *,
-        queues: str = "default,inference",
+        queues: str = "default,inference,webhooks",
         pool: str = "solo",
         concurrency: int = 1,
         name: str = "test",

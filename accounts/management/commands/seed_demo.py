@@ -133,12 +133,21 @@ class Command(BaseCommand):
     def _api_key(self, organization, known_key) -> str:
         with scopes_disabled():
             clients = ApiClient.objects.filter(organization=organization, name="Demo partner", revoked_at=None)
-            if known_key and any(ApiClient.digest(known_key) == c.key_digest for c in clients):
-                return known_key
+            kept = next((c for c in clients if known_key and ApiClient.digest(known_key) == c.key_digest), None)
+        if kept is not None:
+            services.set_api_client_webhook_grant(
+                acting_user=SYSTEM, organization=organization, client=kept, granted=True
+            )
+            return known_key
+        with scopes_disabled():
             for client in clients:
                 services.revoke_api_client(acting_user=SYSTEM, organization=organization, client=client)
-        _, key = services.create_api_client(
+        client, key = services.create_api_client(
             acting_user=SYSTEM, organization=organization, name="Demo partner", access=ApiClient.Access.CLINICIAN
+        )
+        # The demo's partner may register webhook endpoints (README's partner examples use it).
+        services.set_api_client_webhook_grant(
+            acting_user=SYSTEM, organization=organization, client=client, granted=True
         )
         return key
 
