@@ -424,6 +424,7 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     ),
     "api:fhir-document-reference": ObjectRoute(
         make=_fhir_file, state=_file_state, requests={"get": Request(allowed=(200,))}
+    ),
     # API v1: webhooks (a clinician key granted webhooks.manage)
     "api:webhook-detail": ObjectRoute(
         make=_webhook_endpoint,
