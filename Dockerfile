@@ -39,6 +39,7 @@ COPY retention/ retention/
 COPY kiosk/ kiosk/
 COPY reports/ reports/
 COPY webhooks/ webhooks/
+COPY fhir_export/ fhir_export/
 # The app version a backup's manifest records.
 COPY pyproject.toml ./
 COPY templates/ templates/
