@@ -1,10 +1,13 @@
 from django.urls import path
 
 from . import views
+from .views import worklist
 
 app_name = "assessments"
 
 urlpatterns = [
+    path("assessments/", worklist.AssessmentListView.as_view(), name="assessment_list"),
+    path("assessments/review/", worklist.ReviewWorklistView.as_view(), name="review"),
     path("patients/", views.PatientListView.as_view(), name="patient_list"),
     path("patients/new/", views.PatientCreateView.as_view(), name="patient_create"),
     path("patients/<uuid:pk>/", views.PatientDetailView.as_view(), name="patient_detail"),
