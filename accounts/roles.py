@@ -40,6 +40,10 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "api_clients.manage": ("Create and revoke API clients", frozenset({_ADMIN})),
     "settings.manage": ("Change organization settings", frozenset({_ADMIN})),
     "audit.view": ("Read and export the audit log", frozenset({_ADMIN, _AUDIT})),
+    "notifications.manage": (
+        "Mark their own notifications read; choose which are emailed",
+        frozenset({_ADMIN, _CLIN, _TECH}),
+    ),
     "retention.manage": (
         "See who retention will purge; place and release legal holds",
         frozenset({_ADMIN}),

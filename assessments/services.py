@@ -321,6 +321,10 @@ def post_message(*, actor, assessment: Assessment, body: str) -> ChatMessage:
             target=message,
             details={"assessment_id": str(assessment.pk)},
         )
+        # Members it @mentions are told by a task after commit (notifications/mentions.py: the syntax).
+        from notifications import publish
+
+        publish.discussion_message_posted(message)
     return message
 
 

@@ -54,6 +54,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("assessments.urls")),
     path("audit/", include("audit.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("retention.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
 ]
