@@ -73,20 +73,20 @@ def notify_assessment_finished(assessment_id: str) -> int:
 
 @shared_task(**TASK_OPTIONS)
 def notify_mentions(organization_id: int, message_id: int) -> int:
-    from assessments.models import ChatMessage
+    from assessments.models import DiscussionMessage
 
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is None:
         return 0
     with organization_scope(organization):
-        message = ChatMessage.objects.select_related("author", "thread").filter(pk=message_id).first()
+        message = DiscussionMessage.objects.select_related("author", "discussion").filter(pk=message_id).first()
         if message is None:
             return 0
         recipients = mentions.mentioned_members(message.body, organization=organization, exclude=message.author)
         return len(services.notify(
             organization=organization, kind=Kind.MENTION, event_key=f"{Kind.MENTION}:{message.pk}",
             recipients=recipients,
-            link=reverse("assessments:assessment_detail", args=[message.thread.assessment_id]) + "#discussion",
+            link=reverse("assessments:assessment_detail", args=[message.discussion.assessment_id]) + "#discussion",
         ))
 
 

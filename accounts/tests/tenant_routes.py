@@ -24,7 +24,7 @@ from accounts.models import ApiClient, Invitation, Membership
 from accounts.roles import Role
 from accounts.tenancy import organization_scope
 from assessments import services as assessment_services
-from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
+from assessments.models import Assessment, DiscussionMessage, Patient, UploadedFile
 from medilens.testing.factories import make_api_client, make_member
 from medilens.testing.mfa import enrol_totp
 
@@ -171,7 +171,7 @@ def _assessment_state(kwargs):
     with scopes_disabled():
         row = Assessment.objects.filter(pk=kwargs["pk"]).values_list("status", "reviewed_at", "updated_at").first()
         files = UploadedFile.objects.filter(assessment_id=kwargs["pk"]).count()
-        comments = ChatMessage.objects.filter(thread__assessment_id=kwargs["pk"]).count()
+        comments = DiscussionMessage.objects.filter(discussion__assessment_id=kwargs["pk"]).count()
     return row, files, comments
 
 
@@ -286,7 +286,7 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         state=_assessment_state,
         requests={"post": Request({"note": "Reviewed."})},
     ),
-    "assessments:assessment_comment": ObjectRoute(
+    "assessments:assessment_discussion": ObjectRoute(
         make=_assessment(), state=_assessment_state, requests={"post": Request({"body": "Please repeat the panel."})}
     ),
     "assessments:assessment_attach": ObjectRoute(

@@ -100,7 +100,7 @@ def test_emails_carry_the_kind_and_a_link_and_no_patient_data(tenant_a):
     assessment = finished(tenant_a, risk="high", requester=Role.TECHNICIAN)
     tasks.notify_assessment_finished.apply(args=[str(assessment.pk)])
     with organization_scope(tenant_a.organization):
-        message = assessment_services.post_message(
+        message = assessment_services.post_discussion_message(
             actor=tenant_a.users[Role.ORG_ADMIN], assessment=assessment,
             body=f"@clinician please look at {PATIENT['given_name']} {PATIENT['family_name']} ({PATIENT['mrn']})",
         )
@@ -125,7 +125,7 @@ def test_a_mention_by_email_or_by_unique_name_reaches_members_of_the_organizatio
     body = ("@technician@clinic-a.example.org and @org_admin, also @auditor (reads only), @clinician (me), "
             "@clinician@clinic-b.example.org (another clinic), @nobody and name@example.org (an address)")
     with organization_scope(tenant_a.organization):
-        message = assessment_services.post_message(actor=author, assessment=assessment, body=body)
+        message = assessment_services.post_discussion_message(actor=author, assessment=assessment, body=body)
     assert tasks.notify_mentions.apply(args=[tenant_a.organization.pk, message.pk]).get() == 2
     assert tasks.notify_mentions.apply(args=[tenant_a.organization.pk, message.pk]).get() == 0
     mentioned = Notification.objects.with_scopes_disabled().filter(kind=Kind.MENTION)
@@ -139,7 +139,7 @@ def test_an_ambiguous_short_mention_tells_nobody(tenant_a):
     make_member(tenant_a.organization, Role.CLINICIAN, email="technician@elsewhere.example.org")
     assessment = finished(tenant_a, risk="low")
     with organization_scope(tenant_a.organization):
-        message = assessment_services.post_message(
+        message = assessment_services.post_discussion_message(
             actor=tenant_a.users[Role.CLINICIAN], assessment=assessment, body="@technician can you repeat it?"
         )
     assert tasks.notify_mentions.apply(args=[tenant_a.organization.pk, message.pk]).get() == 0
