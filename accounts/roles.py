@@ -35,11 +35,15 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "assessments.manage": ("Cancel and retry assessments", frozenset({_ADMIN, _CLIN})),
     "assessments.sign_off": ("Sign off results", frozenset({_ADMIN, _CLIN})),
-    "comments.post": ("Post in an assessment's discussion", frozenset({_ADMIN, _CLIN})),
+    "discussion.post": ("Post in an assessment's discussion", frozenset({_ADMIN, _CLIN})),
     "members.manage": ("Invite members, change roles, remove members", frozenset({_ADMIN})),
     "api_clients.manage": ("Create and revoke API clients", frozenset({_ADMIN})),
     "settings.manage": ("Change organization settings", frozenset({_ADMIN})),
     "audit.view": ("Read and export the audit log", frozenset({_ADMIN, _AUDIT})),
+    "notifications.manage": (
+        "Mark their own notifications read; choose which are emailed",
+        frozenset({_ADMIN, _CLIN, _TECH}),
+    ),
     "retention.manage": (
         "See who retention will purge; place and release legal holds",
         frozenset({_ADMIN}),

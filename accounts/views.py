@@ -43,9 +43,20 @@ class LoginView(auth_views.LoginView):
 
     form_class = LoginForm
     redirect_authenticated_user = True
+    # Where a role lands after signing in, when no ?next= says otherwise: a clinician's day starts at the
+    # results waiting for sign-off. Other roles land on the dashboard (LOGIN_REDIRECT_URL).
+    ROLE_LANDING = {"clinician": "assessments:review"}
 
     def form_valid(self, form):
-        return continue_sign_in(self.request, form.get_user(), redirect_url=self.get_success_url())
+        self.signing_in = form.get_user()
+        return continue_sign_in(self.request, self.signing_in, redirect_url=self.get_success_url())
+
+    def get_default_redirect_url(self):
+        user = getattr(self, "signing_in", None) or self.request.user
+        memberships = memberships_for_user(user)
+        # The first membership is the one the portal makes active (accounts.access.resolve_membership).
+        landing = self.ROLE_LANDING.get(memberships[0].role) if memberships else None
+        return reverse(landing) if landing else super().get_default_redirect_url()
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

@@ -1,9 +1,11 @@
 """The assessments part of the organization dashboard (registered in AssessmentsConfig.ready)."""
 
+from django.urls import reverse
+
 from medilens.views import DASHBOARD_SECTIONS
 from modalities import registry
 
-from . import presenters, read_audit, selectors
+from . import presenters, read_audit, selectors, worklist
 from .models import Assessment
 
 RECENT = 8
@@ -24,9 +26,11 @@ def assessments_section(view) -> dict:
     counts = selectors.status_counts()
     stats = [
         {"label": "Patients", "value": selectors.patients().count()},
-        {"label": "Assessments", "value": sum(counts.values())},
+        {"label": "Assessments", "value": sum(counts.values()), "url": reverse("assessments:assessment_list")},
         {"label": "Assessments in progress", "value": counts.get(Status.QUEUED, 0) + counts.get(Status.RUNNING, 0)},
     ]
+    if view.has_permission("assessments.view_results"):
+        stats.append({"label": "To review", "value": worklist.to_review_count(), "url": reverse("assessments:review")})
     labels = dict(registry.choices())
     recent = list(selectors.assessments().order_by("-created_at")[:RECENT])
     read_audit.dashboard(request=view.request, assessments=recent)

@@ -316,18 +316,25 @@ class AIExplanation(TenantModel):
         return f"Explanation of {self.assessment_id}"
 
 
-class ChatThread(TenantModel):
-    assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="thread")
+class Discussion(TenantModel):
+    """An assessment's discussion among the clinic's staff (one per assessment). Tables keep their first
+    names (chat thread and message): sealed message bodies name their table in their associated data."""
+
+    assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="discussion")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        db_table = "assessments_chatthread"
 
-class ChatMessage(SealAfterInsert, TenantModel):
-    thread = models.ForeignKey(ChatThread, on_delete=models.CASCADE, related_name="messages")
+
+class DiscussionMessage(SealAfterInsert, TenantModel):
+    discussion = models.ForeignKey(Discussion, on_delete=models.CASCADE, related_name="messages", db_column="thread_id")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = EncryptedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "assessments_chatmessage"
         ordering = ["created_at"]
 
 

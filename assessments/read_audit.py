@@ -120,3 +120,15 @@ def signed_link_fetched(*, request, payload: dict) -> None:
         patients=[assessment.patient_id] if assessment else [],
         details={"via": "signed_link", "assessment_id": match["assessment"], "file": "input" if uploaded else "image"},
     )
+
+
+def assessment_list(*, request, page, assessments, query: dict) -> None:
+    """The portal's assessment list and review worklist: the rows shown, with the filters in use."""
+    reads.record_list(
+        action="assessment.listed",
+        actor=_actor(request),
+        organization=request.organization,
+        ids=[assessment.pk for assessment in assessments],
+        patients=[assessment.patient_id for assessment in assessments],
+        query={**query, "page": page.number},
+    )

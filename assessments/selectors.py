@@ -10,7 +10,7 @@ from django.utils import timezone
 from medilens.crypto import blind
 
 from . import patient_index
-from .models import Assessment, BiomarkerValue, ChatMessage, Patient, PipelineStage, UploadedFile
+from .models import Assessment, BiomarkerValue, DiscussionMessage, Patient, PipelineStage, UploadedFile
 
 # A search result is sorted by name after decrypting it: at most this many rows (the most recently active).
 SEARCH_RESULT_LIMIT = 200
@@ -95,8 +95,9 @@ def with_details(queryset: QuerySet[Assessment]) -> QuerySet[Assessment]:
     )
 
 
-def assessment_messages(assessment: Assessment) -> QuerySet[ChatMessage]:
-    return ChatMessage.objects.filter(thread__assessment=assessment).select_related("author").order_by("created_at")
+def assessment_messages(assessment: Assessment) -> QuerySet[DiscussionMessage]:
+    messages = DiscussionMessage.objects.filter(discussion__assessment=assessment)
+    return messages.select_related("author").order_by("created_at")
 
 
 def patient_biomarker_history(patient: Patient, name: str, days: int = 90) -> QuerySet[BiomarkerValue]:

@@ -27,8 +27,8 @@ from webhooks import events as webhook_events
 from .models import (
     AIExplanation,
     Assessment,
-    ChatMessage,
-    ChatThread,
+    Discussion,
+    DiscussionMessage,
     Patient,
     PipelineStage,
     UploadedFile,
@@ -304,25 +304,29 @@ def sign_off(
     return locked
 
 
-def post_message(*, actor, assessment: Assessment, body: str) -> ChatMessage:
+def post_discussion_message(*, actor, assessment: Assessment, body: str) -> DiscussionMessage:
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "Write a message first."})
     if len(body) > 5000:
         raise ValidationError({"body": "Messages are limited to 5,000 characters."})
     with transaction.atomic():
-        thread, _ = ChatThread.objects.get_or_create(assessment=assessment, organization=assessment.organization)
-        message = ChatMessage.objects.create(
-            organization=assessment.organization, thread=thread, author=actor, body=body
+        discussion, _ = Discussion.objects.get_or_create(assessment=assessment, organization=assessment.organization)
+        message = DiscussionMessage.objects.create(
+            organization=assessment.organization, discussion=discussion, author=actor, body=body
         )
         touch(assessment.patient_id)
         audit.record(
-            action="assessment.comment_posted",
+            action="discussion.posted",
             actor=actor,
             organization=assessment.organization,
             target=message,
             details={"assessment_id": str(assessment.pk)},
         )
+        # Members it @mentions are told by a task after commit (notifications/mentions.py: the syntax).
+        from notifications import publish
+
+        publish.discussion_message_posted(message)
     return message
 
 

@@ -103,6 +103,11 @@ def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = ""
             status=PipelineStage.Status.PENDING, started_at=None, finished_at=None, duration_ms=None, error=""
         )
         enqueue(assessment)
+    elif to in (Status.COMPLETED, Status.FAILED):
+        # The requester (and, for a high-risk result, the clinicians) are told by a task after commit.
+        from notifications import publish
+
+        publish.assessment_finished(assessment)
     elif to == Status.CANCELLED:
         # Stages that never ran (or were cut short) are skipped, not left "pending" or "running" forever.
         PipelineStage.objects.filter(

@@ -1,10 +1,13 @@
 from django.urls import path
 
 from . import views
+from .views import worklist
 
 app_name = "assessments"
 
 urlpatterns = [
+    path("assessments/", worklist.AssessmentListView.as_view(), name="assessment_list"),
+    path("assessments/review/", worklist.ReviewWorklistView.as_view(), name="review"),
     path("patients/", views.PatientListView.as_view(), name="patient_list"),
     path("patients/new/", views.PatientCreateView.as_view(), name="patient_create"),
     path("patients/<uuid:pk>/", views.PatientDetailView.as_view(), name="patient_detail"),
@@ -16,7 +19,7 @@ urlpatterns = [
     path("assessments/<uuid:pk>/cancel/", views.AssessmentCancelView.as_view(), name="assessment_cancel"),
     path("assessments/<uuid:pk>/retry/", views.AssessmentRetryView.as_view(), name="assessment_retry"),
     path("assessments/<uuid:pk>/sign-off/", views.AssessmentSignOffView.as_view(), name="assessment_sign_off"),
-    path("assessments/<uuid:pk>/comments/", views.AssessmentCommentView.as_view(), name="assessment_comment"),
+    path("assessments/<uuid:pk>/discussion/", views.AssessmentDiscussionView.as_view(), name="assessment_discussion"),
     path("assessments/<uuid:pk>/attachments/", views.AssessmentAttachView.as_view(), name="assessment_attach"),
     path("files/<int:pk>/download/", views.FileDownloadView.as_view(), name="file_download"),
     path(

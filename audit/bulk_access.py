@@ -112,6 +112,10 @@ def _alert(event: AuditEvent, count: int, limit: int) -> AuditEvent:
     )
     label, organization_id = event.actor_label, event.organization_id
     transaction.on_commit(lambda: _email_admins(organization_id, label, count, limit), robust=True)
+    # And under each admin's bell (in-app only: this email above is the alert's email).
+    from notifications import publish
+
+    publish.bulk_access_detected(organization_id=organization_id, alert_id=alert.pk)
     return alert
 
 

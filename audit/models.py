@@ -11,6 +11,11 @@ class AppendOnlyError(Exception):
     """Raised on any attempt to change or remove an audit event."""
 
 
+# Actions renamed since events were written under their old names (sealed rows are never rewritten): the
+# log shows an old name beside its current one, and a filter by the current name finds both.
+RENAMED_ACTIONS = {"assessment.comment_posted": "discussion.posted"}
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("audit events are append-only: they cannot be updated")
@@ -106,6 +111,11 @@ class AuditEvent(models.Model):
         # record() sets the id itself (its append number): never let Django try an UPDATE first.
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
+
+    @property
+    def current_action(self) -> str:
+        """The action's name today: sealed events keep the name they were written with."""
+        return RENAMED_ACTIONS.get(self.action, self.action)
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events are append-only: they cannot be deleted")

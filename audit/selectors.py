@@ -3,10 +3,10 @@ organization), so every read here names the organization explicitly; views never
 
 from datetime import datetime, time
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import AuditEvent
+from .models import RENAMED_ACTIONS, AuditEvent
 
 
 def organization_events(organization, *, filters: dict | None = None) -> QuerySet[AuditEvent]:
@@ -16,7 +16,9 @@ def organization_events(organization, *, filters: dict | None = None) -> QuerySe
     )
     filters = filters or {}
     if filters.get("action"):
-        events = events.filter(action__startswith=filters["action"])
+        wanted = filters["action"]
+        old_names = [old for old, new in RENAMED_ACTIONS.items() if new.startswith(wanted)]
+        events = events.filter(Q(action__startswith=wanted) | Q(action__in=old_names))
     if filters.get("actor"):
         events = events.filter(actor_label__icontains=filters["actor"])
     if filters.get("outcome"):

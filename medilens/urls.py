@@ -58,6 +58,7 @@ urlpatterns = [
     path("", include("assessments.urls")),
     path("", include("reports.urls")),
     path("audit/", include("audit.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("retention.urls")),
     path("", include("webhooks.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

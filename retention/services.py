@@ -24,8 +24,8 @@ from assessments.models import (
     AIExplanation,
     Assessment,
     BiomarkerValue,
-    ChatMessage,
-    ChatThread,
+    Discussion,
+    DiscussionMessage,
     IdempotencyRecord,
     Patient,
     PipelineStage,
@@ -61,8 +61,8 @@ def _owned(patient: Patient) -> dict:
     assessments = Assessment.objects.filter(patient=patient)
     return {
         "biomarkers": BiomarkerValue.objects.filter(patient=patient),
-        "messages": ChatMessage.objects.filter(thread__assessment__patient=patient),
-        "discussions": ChatThread.objects.filter(assessment__patient=patient),
+        "messages": DiscussionMessage.objects.filter(discussion__assessment__patient=patient),
+        "discussions": Discussion.objects.filter(assessment__patient=patient),
         "explanations": AIExplanation.objects.filter(assessment__patient=patient),
         "files": UploadedFile.objects.filter(assessment__patient=patient),
         "stages": PipelineStage.objects.filter(assessment__patient=patient),

@@ -25,7 +25,7 @@ from accounts.roles import Role
 from accounts.tenancy import organization_scope
 from assessments import pipeline
 from assessments import services as assessment_services
-from assessments.models import Assessment, BiomarkerValue, ChatMessage, Patient, UploadedFile
+from assessments.models import Assessment, BiomarkerValue, DiscussionMessage, Patient, UploadedFile
 from medilens.testing.factories import make_api_client, make_member
 from medilens.testing.mfa import enrol_totp
 
@@ -172,7 +172,7 @@ def _assessment_state(kwargs):
     with scopes_disabled():
         row = Assessment.objects.filter(pk=kwargs["pk"]).values_list("status", "reviewed_at", "updated_at").first()
         files = UploadedFile.objects.filter(assessment_id=kwargs["pk"]).count()
-        comments = ChatMessage.objects.filter(thread__assessment_id=kwargs["pk"]).count()
+        comments = DiscussionMessage.objects.filter(discussion__assessment_id=kwargs["pk"]).count()
     return row, files, comments
 
 
@@ -310,6 +310,26 @@ def _cvd_form(tenant):
     return data
 
 
+def _notification(tenant) -> dict:
+    """A notification of the tenant's org admin: the role the isolation test sends requests as."""
+    from notifications import services as notification_services
+    from notifications.kinds import Kind
+
+    with organization_scope(tenant.organization):
+        created = notification_services.notify(
+            organization=tenant.organization, kind=Kind.MENTION, event_key=_unique("matrix-mention"),
+            recipients=[tenant.users[Role.ORG_ADMIN]], link="/",
+        )
+    return {"pk": created[0].pk}
+
+
+def _notification_state(kwargs):
+    from notifications.models import Notification
+
+    with scopes_disabled():
+        return Notification.objects.filter(pk=kwargs["pk"]).values_list("recipient_id", "read_at").first()
+
+
 OBJECT_ROUTES: dict[str, ObjectRoute] = {
     # accounts
     "accounts:member_role": ObjectRoute(
@@ -356,7 +376,7 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         state=_assessment_state,
         requests={"post": Request({"note": "Reviewed."})},
     ),
-    "assessments:assessment_comment": ObjectRoute(
+    "assessments:assessment_discussion": ObjectRoute(
         make=_assessment(), state=_assessment_state, requests={"post": Request({"body": "Please repeat the panel."})}
     ),
     "assessments:assessment_attach": ObjectRoute(
@@ -374,6 +394,11 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     ),
     "reports:patient_summary": ObjectRoute(
         make=_patient(), state=_patient_state, requests={"get": Request(allowed=(200,))}
+    ),
+    # notifications: only the recipient marks one read; another member of the same organization gets the
+    # same 404 as another organization's member (the role matrix sends it as every role; test_notifications)
+    "notifications:read": ObjectRoute(
+        make=_notification, state=_notification_state, requests={"post": Request(allowed=(302, 404))}
     ),
     # API v1
     "api:patient-detail": ObjectRoute(
@@ -474,6 +499,8 @@ WRITES: dict[str, dict[str, Request]] = {
     "accounts:api_clients": {"post": Request({"name": "Matrix partner", "access": ApiClient.Access.READ_ONLY})},
     "accounts:settings": {"post": Request({"data_retention_days": "3650", "require_consent_for_assessment": "on"})},
     "assessments:patient_create": {"post": Request(lambda tenant: _patient_form(consent="on"))},
+    "notifications:read_all": {"post": Request()},
+    "notifications:preferences": {"post": Request({"email": ["mention"]})},
     # Outside patient mode (as the matrix sends them): nothing to submit (409), nothing to leave (200).
     "kiosk:submit": {"post": Request(allowed=(409,))},
     "kiosk:exit": {"post": Request({"password": "not checked outside patient mode"})},

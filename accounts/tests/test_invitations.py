@@ -98,7 +98,8 @@ def test_a_new_person_accepts_by_setting_a_name_and_password(tenant_a, send_invi
 
     # ... and can sign in with it.
     response = Client().post(reverse("login"), {"username": "new.person@example.org", "password": password})
-    assert response.status_code == 302 and response["Location"] == reverse("portal:dashboard")
+    # A clinician lands on the review worklist (accounts.views.LoginView.ROLE_LANDING).
+    assert response.status_code == 302 and response["Location"] == reverse("assessments:review")
 
     # The link was single-use.
     counts = row_counts()

@@ -61,7 +61,8 @@ def test_an_org_admin_signs_in_with_password_then_code(tenant_a, password):
 def test_a_member_without_a_factor_signs_in_with_the_password_alone(tenant_a, password):
     client = Client()
     response = _password_step(client, "clinician@clinic-a.example.org", password)
-    assert response.status_code == 302 and response["Location"] == reverse("portal:dashboard")
+    # A clinician lands on the review worklist (accounts.views.LoginView.ROLE_LANDING).
+    assert response.status_code == 302 and response["Location"] == reverse("assessments:review")
     assert _signed_in(client)
 
 

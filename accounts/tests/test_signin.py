@@ -44,7 +44,8 @@ def test_unknown_email_and_wrong_password_get_the_same_message(tenant_a):
 def test_email_sign_in_is_case_insensitive(tenant_a, password):
     client, response = _login("Clinician@Clinic-A.example.org", password)
     assert response.status_code == 302
-    assert response["Location"] == reverse("portal:dashboard")
+    # A clinician lands on the review worklist (accounts.views.LoginView.ROLE_LANDING).
+    assert response["Location"] == reverse("assessments:review")
     assert client.session["_auth_user_id"] == str(tenant_a.users[Role.CLINICIAN].pk)
     assert "Clinic A" in client.get(reverse("portal:dashboard")).content.decode()
 

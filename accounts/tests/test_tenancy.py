@@ -148,7 +148,7 @@ def _activity(tenant, marker: str) -> dict:
     patient = make_patient(tenant, mrn=f"{marker}-mrn", given_name="Pat", family_name=f"{marker}-family")
     assessment = make_assessment(tenant, patient)
     with organization_scope(tenant.organization):
-        assessment_services.post_message(actor=admin, assessment=assessment, body=f"{marker} comment")
+        assessment_services.post_discussion_message(actor=admin, assessment=assessment, body=f"{marker} comment")
         webhook_services.create_endpoint(
             actor=admin, organization=tenant.organization, url=WEBHOOK_URL, events=["assessment.completed"],
             description=f"{marker} endpoint",

@@ -97,12 +97,12 @@ def text(response) -> str:
 
 def row_counts() -> dict[str, int]:
     from accounts.tenancy import scopes_disabled
-    from assessments.models import BiomarkerValue, ChatMessage, Patient, PipelineStage, UploadedFile
+    from assessments.models import BiomarkerValue, DiscussionMessage, Patient, PipelineStage, UploadedFile
 
     with scopes_disabled():
         return {
             model.__name__: model.objects.count()
-            for model in (Patient, Assessment, PipelineStage, UploadedFile, BiomarkerValue, ChatMessage)
+            for model in (Patient, Assessment, PipelineStage, UploadedFile, BiomarkerValue, DiscussionMessage)
         }
 
 

@@ -80,7 +80,7 @@ def _run_and_review(tenant, client, patient):
     assert tasks.run_assessment.apply(args=[str(assessment.pk)]).get() == "completed"
     base = f"/assessments/{assessment.pk}"
     assert client.post(f"{base}/sign-off/", {"note": f"Told {GIVEN} {FAMILY} ({MRN})"}).status_code == 302
-    assert client.post(f"{base}/comments/", {"body": f"{GIVEN} {FAMILY} born {BORN:%d/%m/%Y}"}).status_code == 302
+    assert client.post(f"{base}/discussion/", {"body": f"{GIVEN} {FAMILY} born {BORN:%d/%m/%Y}"}).status_code == 302
     letter = upload(f"{FAMILY} {MRN} {BORN}.pdf", pdf_bytes(), "application/pdf")
     assert client.post(f"{base}/attachments/", {"attachments": [letter]}).status_code == 302
     bad = upload(f"{FAMILY} {MRN}.exe", b"MZ\x90\x00not a pdf", "application/pdf")
@@ -137,7 +137,7 @@ def test_phi_bearing_requests_log_no_phi_and_the_audit_export_holds_ids(tenant_a
 
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert {r["action"] for r in rows} >= {"patient.created", "patient.updated", "patient.viewed",
-                                           "assessment.signed_off", "assessment.comment_posted"}
+                                           "assessment.signed_off", "discussion.posted"}
     assert _leaks(exported) == []
     with organization_scope(tenant_a.organization):
         ids = {str(p.pk) for p in Patient.objects.all()}

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.roles import Role, role_has
 from accounts.tenancy import organization_scope, scopes_disabled
 from assessments import services
-from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
+from assessments.models import Assessment, DiscussionMessage, Patient, UploadedFile
 
 from .portal import events, make_assessment, make_failed_assessment, make_patient, pdf_bytes, row_counts, text, upload
 
@@ -75,8 +75,8 @@ def _posts(o):
         ("assessments:assessment_retry", {"pk": o.failed.pk}, "assessments.manage", {}, status_of(o.failed)),
         ("assessments:assessment_sign_off", {"pk": o.completed.pk}, "assessments.sign_off", {"note": "ok"},
          status_of(o.completed)),
-        ("assessments:assessment_comment", {"pk": o.completed.pk}, "comments.post", {"body": "Looks fine."},
-         lambda: ChatMessage.objects.count()),
+        ("assessments:assessment_discussion", {"pk": o.completed.pk}, "discussion.post", {"body": "Looks fine."},
+         lambda: DiscussionMessage.objects.count()),
         ("assessments:assessment_attach", {"pk": o.completed.pk}, "assessments.create",
          {"attachments": upload("more.pdf", pdf_bytes(), "application/pdf")},
          lambda: UploadedFile.objects.count()),

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.roles import Role
 from accounts.tenancy import organization_scope, scopes_disabled
-from assessments.models import Assessment, ChatMessage, PipelineStage
+from assessments.models import Assessment, DiscussionMessage, PipelineStage
 
 from .portal import (
     NothingStored,
@@ -341,17 +341,17 @@ def test_the_discussion_posts_and_audits_messages(tenant_a):
     assessment = make_assessment(tenant_a, patient, run=True)
     client = tenant_a.client_for(Role.CLINICIAN)
     url = f"/assessments/{assessment.pk}/"
-    response = client.post(f"{url}comments/", {"body": "Repeat lipids in 3 months."})
+    response = client.post(f"{url}discussion/", {"body": "Repeat lipids in 3 months."})
     assert response.status_code == 302 and response["Location"].endswith("#discussion")
     with scopes_disabled():
-        message = ChatMessage.objects.get()
-    assert events(tenant_a.organization, "assessment.comment_posted", message).count() == 1
+        message = DiscussionMessage.objects.get()
+    assert events(tenant_a.organization, "discussion.posted", message).count() == 1
     assert "Repeat lipids in 3 months." in text(client.get(url))
 
-    empty = client.post(f"{url}comments/", {"body": "   "})
+    empty = client.post(f"{url}discussion/", {"body": "   "})
     assert empty.status_code == 400 and "Write a message first." in text(empty)
     with scopes_disabled():
-        assert ChatMessage.objects.count() == 1
+        assert DiscussionMessage.objects.count() == 1
     # An auditor reads the thread but has no form to post.
     auditor = tenant_a.client_for(Role.AUDITOR).get(url).content.decode()
     assert "Repeat lipids in 3 months." in auditor and 'name="body"' not in auditor

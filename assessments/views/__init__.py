@@ -10,7 +10,7 @@ and charts.py.
 from .actions import (
     AssessmentAttachView,
     AssessmentCancelView,
-    AssessmentCommentView,
+    AssessmentDiscussionView,
     AssessmentRetryView,
     AssessmentSignOffView,
 )
@@ -28,7 +28,7 @@ from .patients import (
 __all__ = [
     "AssessmentAttachView",
     "AssessmentCancelView",
-    "AssessmentCommentView",
+    "AssessmentDiscussionView",
     "AssessmentCreateView",
     "AssessmentDetailView",
     "AssessmentPageMixin",

@@ -66,15 +66,17 @@ class AssessmentSignOffView(AssessmentPageMixin, View):
         return self.render_page(assessment, status=400, sign_off_form=form, page_errors=page_errors)
 
 
-class AssessmentCommentView(AssessmentPageMixin, View):
-    required_permission = "comments.post"
+class AssessmentDiscussionView(AssessmentPageMixin, View):
+    required_permission = "discussion.post"
 
     def post(self, request, pk):
         assessment = self.get_assessment(pk)
         form = CommentForm(request.POST)
         if form.is_valid():
             try:
-                services.post_message(actor=request.user, assessment=assessment, body=form.cleaned_data["body"])
+                services.post_discussion_message(
+                    actor=request.user, assessment=assessment, body=form.cleaned_data["body"]
+                )
             except ValidationError as error:
                 add_errors(form, error)
             else:

@@ -68,7 +68,7 @@ class AssessmentPageMixin(OrganizationMixin):
             "can_retry": self.has_permission("assessments.manage") and assessment.status == Assessment.Status.FAILED,
             "can_sign_off": self.has_permission("assessments.sign_off") and assessment.is_preliminary,
             "can_attach": self.has_permission("assessments.create"),
-            "can_comment": self.has_permission("comments.post"),
+            "can_comment": self.has_permission("discussion.post"),
             "attachment_form": bound_forms.get("attachment_form") or AttachmentForm(),
             "sign_off_form": bound_forms.get("sign_off_form")
             or SignOffForm(reference_model=presenters.is_reference_result(assessment)),
@@ -93,7 +93,7 @@ class AssessmentPageMixin(OrganizationMixin):
                 "recommendations": presenters.recommendations(assessment.recommendations),
                 "input_files": [f for f in files if f.kind == UploadedFile.Kind.INPUT],
                 "attachments": [f for f in files if f.kind == UploadedFile.Kind.ATTACHMENT],
-                "thread": list(selectors.assessment_messages(assessment)),
+                "discussion": list(selectors.assessment_messages(assessment)),
             })
         return render(request, self.template_name, context, status=status)
 

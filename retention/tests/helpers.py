@@ -48,7 +48,7 @@ def full_patient(tenant, **fields) -> Owned:
             category="risk", value=4.2, unit="%", measured_at=timezone.now(),
         )
     with organization_scope(tenant.organization):
-        assessment_services.post_message(actor=admin, assessment=assessment, body="Looks stable.")
+        assessment_services.post_discussion_message(actor=admin, assessment=assessment, body="Looks stable.")
         assessment = assessment_services.sign_off(actor=admin, assessment=assessment, note="Reviewed.")
         keys = [*assessment.files.values_list("storage_key", flat=True), image_key]
     return Owned(patient, assessment, keys)

@@ -52,7 +52,9 @@ def test_a_whole_patient_life_leaves_no_phi_in_audit_details(tenant_a, django_ca
         assessment = Assessment.objects.get(patient=patient)
         assessment = assessment_services.transition(assessment.pk, Assessment.Status.RUNNING, actor=admin)
         assessment = assessment_services.transition(assessment.pk, Assessment.Status.COMPLETED, actor=admin)
-        assessment_services.post_message(actor=admin, assessment=assessment, body=f"Spoke to {PHI['given_name']}.")
+        assessment_services.post_discussion_message(
+            actor=admin, assessment=assessment, body=f"Spoke to {PHI['given_name']}."
+        )
         assessment_services.sign_off(actor=admin, assessment=assessment, note=f"{PHI['family_name']} reviewed.")
         services.set_legal_hold(actor=admin, organization=tenant_a.organization, patient=patient, hold=True)
         services.set_legal_hold(actor=admin, organization=tenant_a.organization, patient=patient, hold=False)

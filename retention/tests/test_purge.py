@@ -17,8 +17,8 @@ from assessments.models import (
     AIExplanation,
     Assessment,
     BiomarkerValue,
-    ChatMessage,
-    ChatThread,
+    Discussion,
+    DiscussionMessage,
     Patient,
     PipelineStage,
     UploadedFile,
@@ -40,8 +40,8 @@ def owned_rows(patient_id, assessment_id) -> dict:
             "stages": PipelineStage.objects.filter(assessment_id=assessment_id).count(),
             "files": UploadedFile.objects.filter(assessment_id=assessment_id).count(),
             "explanations": AIExplanation.objects.filter(assessment_id=assessment_id).count(),
-            "discussions": ChatThread.objects.filter(assessment_id=assessment_id).count(),
-            "messages": ChatMessage.objects.filter(thread__assessment_id=assessment_id).count(),
+            "discussions": Discussion.objects.filter(assessment_id=assessment_id).count(),
+            "messages": DiscussionMessage.objects.filter(discussion__assessment_id=assessment_id).count(),
         }
 
 
@@ -125,7 +125,7 @@ def test_activity_restarts_the_retention_clock(activity, tenant_a, django_captur
         elif activity == "assessment":
             make_assessment(tenant_a, patient)
         elif activity == "comment":
-            assessment_services.post_message(actor=admin, assessment=assessment, body="Recall in a year.")
+            assessment_services.post_discussion_message(actor=admin, assessment=assessment, body="Recall in a year.")
         else:
             assessment_services.sign_off(actor=admin, assessment=assessment)
 

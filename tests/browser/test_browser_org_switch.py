@@ -17,6 +17,8 @@ def test_switcher_moves_between_the_two_organizations_of_one_user(page, live_ser
     MembershipFactory(organization=clinic_b.organization, user=user, role=Role.AUDITOR)
 
     sign_in(page, user.email, password)
+    # A clinician lands on the review worklist; the switcher is on every page, the dashboard names the clinic.
+    page.goto(f"{live_server.url}/")
 
     heading = page.get_by_role("heading", level=1)
     sidebar = page.get_by_role("navigation", name="Main")

@@ -19,12 +19,15 @@ def test_sign_in_shows_the_dashboard_and_sign_out_returns_to_the_login_page(page
 
     sign_in(page, user.email, password)
 
-    expect(page).to_have_url(f"{live_server.url}/")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Clinic A")
+    # A clinician's day starts at the results waiting for sign-off (accounts.views.LoginView.ROLE_LANDING).
+    expect(page).to_have_url(f"{live_server.url}/assessments/review/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("To review")
     expect(page.get_by_role("banner")).to_contain_text(user.email)
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard")).to_have_attribute(
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="To review")).to_have_attribute(
         "aria-current", "page"
     )
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clinic A")
 
     page.get_by_role("button", name="Sign out").click()
 
@@ -55,8 +58,8 @@ def test_wrong_password_and_unknown_email_show_the_same_generic_error(page, live
     expect(page.get_by_role("alert")).to_have_text(GENERIC_LOGIN_ERROR)
 
     sign_in(page, user.email, password)
-    expect(page).to_have_url(f"{live_server.url}/")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Clinic A")
+    expect(page).to_have_url(f"{live_server.url}/assessments/review/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("To review")
 
 
 @pytest.mark.browser

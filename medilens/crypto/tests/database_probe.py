@@ -104,7 +104,7 @@ def _plaintext_in_raw() -> list[str]:
 def _read(ids) -> dict:
     from accounts.models import Organization
     from accounts.tenancy import organization_scope
-    from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
+    from assessments.models import Assessment, DiscussionMessage, Patient, UploadedFile
     from medilens.crypto import keyring
 
     keyring.store().forget()
@@ -114,7 +114,7 @@ def _read(ids) -> dict:
             "patient": [patient.mrn, patient.given_name, patient.family_name, patient.date_of_birth.isoformat(),
                         patient.history_notes],
             "review_note": Assessment.objects.get(pk=ids["assessment"]).review_note,
-            "message": ChatMessage.objects.get().body,
+            "message": DiscussionMessage.objects.get().body,
             "filename": UploadedFile.objects.get().original_filename,
         }
 

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from accounts.tenancy import organization_scope, scopes_disabled
 from assessments import services
-from assessments.models import Assessment, ChatMessage, Patient, UploadedFile
+from assessments.models import Assessment, DiscussionMessage, Patient, UploadedFile
 from assessments.tests.portal import make_assessment, make_patient, pdf_bytes, upload
 from medilens.crypto import cipher, keyring
 from medilens.crypto.cipher import DecryptionFailed
@@ -42,7 +42,9 @@ def _planted(tenant):
     assessment = make_assessment(tenant, patient, run=True, attachments=[letter])
     with organization_scope(tenant.organization):
         services.sign_off(actor=tenant.users["clinician"], assessment=assessment, note="Told Philippa Quenby")
-        services.post_message(actor=tenant.users["clinician"], assessment=assessment, body="Philippa QNB-4471 ok?")
+        services.post_discussion_message(
+            actor=tenant.users["clinician"], assessment=assessment, body="Philippa QNB-4471 ok?"
+        )
     return patient, assessment
 
 
@@ -65,7 +67,7 @@ def test_the_raw_rows_hold_no_plaintext_and_the_models_read_it_back(tenant_a):
                                      "Brother Ambrose Quenby: same")
     assert _reload(Assessment, assessment.pk).review_note == "Told Philippa Quenby"
     with scopes_disabled():
-        assert ChatMessage.objects.get().body == "Philippa QNB-4471 ok?"
+        assert DiscussionMessage.objects.get().body == "Philippa QNB-4471 ok?"
         assert UploadedFile.objects.get(assessment=assessment).original_filename == "Quenby QNB-4471 letter.pdf"
 
 

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from accounts.tenancy import organization_scope, scopes_disabled
 from assessments import selectors, services
-from assessments.models import Assessment, ChatMessage, Patient
+from assessments.models import Assessment, DiscussionMessage, Patient
 from assessments.tests.portal import make_assessment, make_patient
 from audit import keys
 from audit.models import AuditEvent
@@ -38,7 +38,9 @@ def _population(tenant, count=4):
     assessment = make_assessment(tenant, patients[0], run=True)
     with organization_scope(tenant.organization):
         services.sign_off(actor=tenant.users["clinician"], assessment=assessment, note="signed by rotation test")
-        services.post_message(actor=tenant.users["clinician"], assessment=assessment, body="rotation message")
+        services.post_discussion_message(
+            actor=tenant.users["clinician"], assessment=assessment, body="rotation message"
+        )
     return patients, assessment
 
 
@@ -48,7 +50,7 @@ def _everything_reads(tenant, patients, assessment) -> bool:
         names = [(p.mrn, p.given_name, p.family_name, p.history_notes) for p in
                  Patient.objects.filter(organization=tenant.organization).order_by("created_at")]
         note = Assessment.objects.get(pk=assessment.pk).review_note
-        bodies = [m.body for m in ChatMessage.objects.filter(organization=tenant.organization)]
+        bodies = [m.body for m in DiscussionMessage.objects.filter(organization=tenant.organization)]
     expected = [(f"ROT-{i}", f"Given{i}", f"Rotanov{i}", f"n{i}") for i in range(len(patients))]
     return names == expected and note == "signed by rotation test" and bodies == ["rotation message"]
 
