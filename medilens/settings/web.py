@@ -106,3 +106,9 @@ SPECTACULAR_SETTINGS = {
 # runserver serves no static files: WhiteNoise serves them straight from the finders, with no
 # collectstatic step for a newcomer. Production serves the collected, hashed files (STATIC_ROOT).
 WHITENOISE_USE_FINDERS = EMBEDDED  # noqa: F405
+if EMBEDDED:  # noqa: F405
+    import warnings
+
+    # WhiteNoise warns at start-up that STATIC_ROOT does not exist: expected here (nothing is collected),
+    # and alarming to a newcomer reading the demo's first lines.
+    warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
