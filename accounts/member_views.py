@@ -86,7 +86,7 @@ class MemberRoleView(OrganizationMixin, View):
     required_permission = "members.manage"
 
     def dispatch_role(self, request, pk, data):
-        membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
+        membership = get_object_or_404(Membership, pk=pk)
         form = RoleForm(data)
         if not form.is_valid():
             messages.error(request, "Choose one of the listed roles.")
@@ -132,7 +132,7 @@ class MemberRemoveView(OrganizationMixin, View):
         return self.post(request, pk)
 
     def post(self, request, pk):
-        membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
+        membership = get_object_or_404(Membership, pk=pk)
         if not is_confirmed(request):
             return confirmation_page(
                 request,
