@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+# The demo's web port: `PORT=8080 make demo`. Exported: seed_demo's banner and the web process read it.
+export PORT ?= 8000
 
 .PHONY: demo seed serve test lint install install-dev check-deploy clean
 
@@ -23,15 +25,19 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
 install: $(RUN_STAMP)
 install-dev: $(DEV_STAMP)
 
-## demo: set up the embedded default (SQLite, local files, embedded Redis), seed demo data, serve on :8000
+## demo: set up the embedded default (SQLite, local files, embedded Redis), seed demo data, serve on :$PORT (8000)
 demo: install seed serve
 
 seed: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 
+# DEBUG stays off: a mistyped URL gets the portal's own 404, not Django's list of every URL pattern;
+# WhiteNoise serves the static files (settings: WHITENOISE_USE_FINDERS in the embedded default).
+# MEDILENS_DEMO=1 quiets Celery's root warning (medilens/celery.py says why that is safe here).
 serve: install
-	DJANGO_DEBUG=true $(VENV)/bin/honcho --env /dev/null --procfile Procfile.demo start
+	MEDILENS_DEMO=1 DEMO_PORT=$(PORT) PORTAL_BASE_URL=http://127.0.0.1:$(PORT) \
+	$(VENV)/bin/honcho --env /dev/null --procfile Procfile.demo start
 
 ## test: the whole suite against PostgreSQL, Redis and a SeaweedFS S3 server started by the tests
 test: install-dev

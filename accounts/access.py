@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.shortcuts import render
 
 from .roles import PERMISSIONS, role_has
-from .selectors import memberships_for_user
+from .selectors import has_suspended_only, memberships_for_user
 from .tenancy import organization_scope
 
 SESSION_KEY = "active_organization_id"
@@ -39,7 +39,10 @@ class OrganizationMixin(LoginRequiredMixin):
             raise ImproperlyConfigured(f"{type(self).__name__} must name a known required_permission")
         membership = resolve_membership(request)
         if membership is None:
-            return render(request, "accounts/no_organization.html", status=403)
+            # Three different people land here: a platform admin (no clinic of their own), someone whose only
+            # organizations are suspended, and someone removed from every organization.
+            context = {"suspended": has_suspended_only(request.user)}
+            return render(request, "accounts/no_organization.html", context, status=403)
         request.membership = membership
         request.organization = membership.organization
         if not role_has(membership.role, self.required_permission):

@@ -8,16 +8,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 import audit
 
+from .invitation_services import send_invitation_email
 from .models import ApiClient, Invitation, Membership, Organization, User, normalize_email
 from .roles import Role
 from .tenancy import organization_scope, scopes_disabled
@@ -226,19 +224,7 @@ def invite(*, acting_user, organization: Organization, email: str, role: str) ->
             invited_by=acting_user,
             expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
         )
-        link = settings.PORTAL_BASE_URL.rstrip("/") + reverse("accounts:invitation_accept", args=[token])
-        body = render_to_string(
-            "accounts/email/invitation.txt",
-            {"organization": organization, "invitation": invitation, "link": link, "inviter": acting_user},
-        )
-        transaction.on_commit(
-            lambda: send_mail(
-                f"You are invited to {organization.name} on MediLens",
-                body,
-                settings.DEFAULT_FROM_EMAIL,
-                [email],
-            )
-        )
+        send_invitation_email(invitation=invitation, token=token, inviter=acting_user)
         audit.record(
             action="invitation.sent",
             actor=acting_user,

@@ -10,30 +10,16 @@ from django.views.decorators.http import require_POST
 
 from . import services, signin_limits
 from .access import SESSION_KEY, OrganizationMixin
-from .forms import AcceptNewUserForm, ApiClientForm, InviteForm, LoginForm, OrganizationSettingsForm, RoleForm
-from .mfa.policy import factor_user_ids
+from .confirmation import confirmation_page, is_confirmed
+from .forms import AcceptNewUserForm, ApiClientForm, LoginForm, OrganizationSettingsForm
+from .member_views import add_form_errors as _add_errors
+from .member_views import error_messages as _error_messages
 from .mfa.views import continue_sign_in
-from .models import ApiClient, Invitation, Membership
+from .models import ApiClient
 from .selectors import (
     memberships_for_user,
     organization_api_clients,
-    organization_members,
-    organization_open_invitations,
 )
-
-
-def _error_messages(error: ValidationError) -> list[str]:
-    if hasattr(error, "message_dict"):
-        return [m for msgs in error.message_dict.values() for m in msgs]
-    return list(error.messages)
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # --- sign-in -----------------------------------------------------------------------------------------
@@ -113,109 +99,6 @@ def switch_organization(request):
     request.session[SESSION_KEY] = membership.organization_id
     messages.success(request, f"You are now working in {membership.organization.name}.")
     return redirect("portal:dashboard")
-
-
-# --- members -----------------------------------------------------------------------------------------
-class MembersView(OrganizationMixin, View):
-    required_permission = "members.manage"
-    template_name = "accounts/members.html"
-
-    def get(self, request, invite_form=None, status=200):
-        members = list(organization_members(request.organization))
-        return render(
-            request,
-            self.template_name,
-            {
-                "members": members,
-                "users_with_factor": factor_user_ids(member.user_id for member in members),
-                "invitations": organization_open_invitations(request.organization),
-                "invite_form": invite_form or InviteForm(),
-                "role_form": RoleForm(),
-            },
-            status=status,
-        )
-
-    def post(self, request):
-        form = InviteForm(request.POST)
-        if form.is_valid():
-            try:
-                services.invite(
-                    acting_user=request.user,
-                    organization=request.organization,
-                    email=form.cleaned_data["email"],
-                    role=form.cleaned_data["role"],
-                )
-            except ValidationError as error:
-                _add_errors(form, error)
-            else:
-                messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
-                return redirect("accounts:members")
-        return self.get(request, invite_form=form, status=400)
-
-
-class MemberRoleView(OrganizationMixin, View):
-    required_permission = "members.manage"
-
-    def post(self, request, pk):
-        membership = get_object_or_404(Membership, pk=pk)
-        form = RoleForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "Choose one of the listed roles.")
-            return redirect("accounts:members")
-        try:
-            # The service returns the updated row: the message must name the new role, not the old one.
-            membership = services.change_role(
-                acting_user=request.user,
-                organization=request.organization,
-                membership=membership,
-                role=form.cleaned_data["role"],
-            )
-        except Membership.DoesNotExist:
-            raise Http404("No such member.") from None
-        except ValidationError as error:
-            for message in _error_messages(error):
-                messages.error(request, message)
-        else:
-            messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
-        return redirect("accounts:members")
-
-
-class MemberRemoveView(OrganizationMixin, View):
-    required_permission = "members.manage"
-
-    def post(self, request, pk):
-        membership = get_object_or_404(Membership, pk=pk)
-        try:
-            services.remove_membership(
-                acting_user=request.user, organization=request.organization, membership=membership
-            )
-        except Membership.DoesNotExist:
-            raise Http404("No such member.") from None
-        except ValidationError as error:
-            for message in _error_messages(error):
-                messages.error(request, message)
-        else:
-            messages.success(request, f"{membership.user.email} no longer has access to this organization.")
-        return redirect("accounts:members")
-
-
-class InvitationRevokeView(OrganizationMixin, View):
-    required_permission = "members.manage"
-
-    def post(self, request, pk):
-        invitation = get_object_or_404(Invitation, pk=pk)
-        try:
-            services.revoke_invitation(
-                acting_user=request.user, organization=request.organization, invitation=invitation
-            )
-        except Invitation.DoesNotExist:
-            raise Http404("No such invitation.") from None
-        except ValidationError as error:
-            for message in _error_messages(error):
-                messages.error(request, message)
-        else:
-            messages.success(request, f"Invitation of {invitation.email} revoked.")
-        return redirect("accounts:members")
 
 
 class InvitationAcceptView(View):
@@ -304,10 +187,25 @@ class ApiClientsView(OrganizationMixin, View):
 
 
 class ApiClientRevokeView(OrganizationMixin, View):
+    """GET or an unconfirmed POST: the confirmation page; only its form revokes."""
+
     required_permission = "api_clients.manage"
+
+    def get(self, request, pk):
+        return self.post(request, pk)
 
     def post(self, request, pk):
         client = get_object_or_404(ApiClient, pk=pk)
+        if not is_confirmed(request):
+            return confirmation_page(
+                request,
+                title="Revoke API key",
+                question=f"Revoke the key of {client.name}?",
+                consequences="Every request with this key is refused from now on. This cannot be undone: "
+                "the partner system needs a new client and key.",
+                confirm_label="Revoke key",
+                cancel_url=reverse("accounts:api_clients"),
+            )
         try:
             services.revoke_api_client(acting_user=request.user, organization=request.organization, client=client)
         except ApiClient.DoesNotExist:

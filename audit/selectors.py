@@ -31,3 +31,14 @@ def organization_events(organization, *, filters: dict | None = None) -> QuerySe
         events = events.filter(occurred_at__lte=end)
     return events.order_by("-sequence")
 
+
+
+def organization_actions(organization) -> list[str]:
+    """The distinct actions of the organization's log, for the filter's list (the (organization, action)
+    index answers it)."""
+    return list(
+        AuditEvent.objects.filter(organization=organization)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()
+    )

@@ -6,16 +6,16 @@ from django.views import View
 
 from accounts.access import OrganizationMixin
 
-from . import services
+from . import reads, services, targets
 from .export import csv_lines
 from .forms import AuditFilterForm
-from .selectors import organization_events
+from .selectors import organization_actions, organization_events
 
 PAGE_SIZE = 50
 
 
 def _filters(request):
-    form = AuditFilterForm(request.GET or None)
+    form = AuditFilterForm(request.GET or None, actions=organization_actions(request.organization))
     if form.is_bound and form.is_valid():
         return form, {k: v for k, v in form.cleaned_data.items() if v}
     return form, {}
@@ -28,8 +28,22 @@ class AuditLogView(OrganizationMixin, View):
         form, filters = _filters(request)
         events = organization_events(request.organization, filters=filters)
         page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+        described = targets.describe(request.organization, page.object_list)
+        rows = [(event, described.get(event.pk)) for event in page.object_list]
+        shown = sorted({target.patient_id for target in described.values()})
+        if shown:
+            # The page names patients (name and MRN): a read of patient data like any list's.
+            reads.record_list(
+                action="patient.listed",
+                actor=request.user,
+                organization=request.organization,
+                ids=shown,
+                patients=shown,
+                query={"source": "audit_log", "page": page.number},
+            )
         status = 400 if form.is_bound and not form.is_valid() else 200
-        return render(request, "audit/log.html", {"form": form, "page_obj": page}, status=status)
+        context = {"form": form, "page_obj": page, "rows": rows}
+        return render(request, "audit/log.html", context, status=status)
 
 
 class AuditExportView(OrganizationMixin, View):

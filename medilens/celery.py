@@ -2,8 +2,10 @@
 
 import logging
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import SecurityWarning
 from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilens.settings")
@@ -13,6 +15,21 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
+
+
+def quiet_root_warning_in_demo() -> bool:
+    """The demo and CI run as root (a container's or a CI machine's only user), and Celery then prints a
+    red "running the worker with superuser privileges" warning. Its danger is pickle: a message that can
+    run code when unpickled, as root. MediLens accepts JSON only (CELERY_ACCEPT_CONTENT), so Celery itself
+    would refuse to start as root if pickle were enabled; in the demo (MEDILENS_DEMO set by `make demo`) the
+    warning is silenced (README's demo section says why). Outside the demo it stays: run workers as a plain user."""
+    if os.environ.get("MEDILENS_DEMO") != "1" or os.geteuid() != 0:
+        return False
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    return True
+
+
+quiet_root_warning_in_demo()
 
 
 @worker_process_init.connect

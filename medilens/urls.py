@@ -7,10 +7,11 @@ from accounts import views as account_views
 from accounts.api import OrganizationView
 from accounts.mfa.views import admin_login
 
-from . import api_docs, views
+from . import api_docs, api_root, views
 
 DOCS_METHODS = ["get", "head"]
 api_v1 = [
+    path("", api_root.api_root, name="root"),
     path("organization/", OrganizationView.as_view(), name="organization"),
     path("", include("assessments.api.urls")),
     path("fhir/", include("fhir_export.urls")),

@@ -95,7 +95,9 @@ def _open_invitation(tenant) -> dict:
 
 def _invitation_state(kwargs):
     with scopes_disabled():
-        return Invitation.objects.filter(pk=kwargs["pk"]).values_list("revoked_at", "accepted_at").first()
+        # The digest and expiry too: a resend changes those.
+        fields = ("revoked_at", "accepted_at", "token_digest", "expires_at")
+        return Invitation.objects.filter(pk=kwargs["pk"]).values_list(*fields).first()
 
 
 def _api_client(tenant) -> dict:
@@ -332,19 +334,32 @@ def _notification_state(kwargs):
 
 OBJECT_ROUTES: dict[str, ObjectRoute] = {
     # accounts
+    # Confirmed actions: a GET is the confirmation page; the POST carries the confirmation, so the control
+    # request really acts and the refused one proves the guard, not a missing field, kept B's object.
     "accounts:member_role": ObjectRoute(
-        make=_extra_membership, state=_membership_state, requests={"post": Request({"role": Role.AUDITOR})}
+        make=_extra_membership,
+        state=_membership_state,
+        requests={"get": Request({"role": Role.AUDITOR}), "post": Request({"role": Role.AUDITOR, "confirm": "yes"})},
     ),
     "accounts:member_remove": ObjectRoute(
-        make=_extra_membership, state=_membership_state, requests={"post": Request()}
+        make=_extra_membership,
+        state=_membership_state,
+        requests={"get": Request(), "post": Request({"confirm": "yes"})},
     ),
     "accounts:member_factor_reset": ObjectRoute(
         make=_member_with_a_factor, state=_factor_state, requests={"post": Request()}
     ),
     "accounts:invitation_revoke": ObjectRoute(
+        make=_open_invitation,
+        state=_invitation_state,
+        requests={"get": Request(), "post": Request({"confirm": "yes"})},
+    ),
+    "accounts:invitation_resend": ObjectRoute(
         make=_open_invitation, state=_invitation_state, requests={"post": Request()}
     ),
-    "accounts:api_client_revoke": ObjectRoute(make=_api_client, state=_api_client_state, requests={"post": Request()}),
+    "accounts:api_client_revoke": ObjectRoute(
+        make=_api_client, state=_api_client_state, requests={"get": Request(), "post": Request({"confirm": "yes"})}
+    ),
     # portal: patients
     "assessments:patient_detail": ObjectRoute(make=_patient(), state=_patient_state, requests={"get": Request()}),
     "assessments:patient_edit": ObjectRoute(
@@ -529,6 +544,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "password_reset_complete": "static confirmation",
     "accounts:switch_organization": "chooses among the user's own memberships (404 for any other)",
     "accounts:invitation_accept": "public link: the token is the credential",
+    "api:root": "links to the API's resources and docs: no tenant data",
     "api:schema": "the OpenAPI description: no tenant data",
     "api:docs": "API documentation page (Swagger UI over the schema): no tenant data",
     "api:redoc": "API documentation page (ReDoc over the schema): no tenant data",

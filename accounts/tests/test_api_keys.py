@@ -154,7 +154,7 @@ def test_revoking_in_the_portal_stops_the_key(tenant_a):
     assert api.get(URL).status_code == 200
     admin = tenant_a.client_for(Role.ORG_ADMIN)
     pk = tenant_a.api_clients["clinician"].pk
-    response = admin.post(reverse("accounts:api_client_revoke", kwargs={"pk": pk}), follow=True)
+    response = admin.post(reverse("accounts:api_client_revoke", kwargs={"pk": pk}), {"confirm": "yes"}, follow=True)
     assert "its key no longer works" in response.content.decode()
     assert api.get(URL).status_code == 401
 

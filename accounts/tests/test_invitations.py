@@ -184,7 +184,9 @@ def test_a_revoked_or_unknown_link_is_refused(tenant_a, send_invitation):
     with scopes_disabled():
         invitation = Invitation.objects.get(email="changed.mind@example.org")
     admin = tenant_a.client_for(Role.ORG_ADMIN)
-    response = admin.post(reverse("accounts:invitation_revoke", kwargs={"pk": invitation.pk}), follow=True)
+    response = admin.post(
+        reverse("accounts:invitation_revoke", kwargs={"pk": invitation.pk}), {"confirm": "yes"}, follow=True
+    )
     assert "revoked" in page_text(response)
     assert Client().get(path).status_code == 410
     unknown = Client().get(reverse("accounts:invitation_accept", args=["not-a-real-token"]))

@@ -40,7 +40,9 @@ def test_members_page_lists_the_organizations_people(tenant_a, admin):
 def test_change_a_role(tenant_a, admin):
     membership = _membership(tenant_a, Role.TECHNICIAN)
     response = admin.post(
-        reverse("accounts:member_role", kwargs={"pk": membership.pk}), {"role": Role.CLINICIAN}, follow=True
+        reverse("accounts:member_role", kwargs={"pk": membership.pk}),
+        {"role": Role.CLINICIAN, "confirm": "yes"},
+        follow=True,
     )
     assert _role_of(membership) == Role.CLINICIAN
     # The confirmation names the new role, not the old one.
@@ -51,7 +53,9 @@ def test_change_a_role(tenant_a, admin):
 
 def test_remove_a_member(tenant_a, admin):
     membership = _membership(tenant_a, Role.AUDITOR)
-    response = admin.post(reverse("accounts:member_remove", kwargs={"pk": membership.pk}), follow=True)
+    response = admin.post(
+        reverse("accounts:member_remove", kwargs={"pk": membership.pk}), {"confirm": "yes"}, follow=True
+    )
     assert "no longer has access" in page_text(response)
     with scopes_disabled():
         assert not Membership.objects.filter(pk=membership.pk).exists()
@@ -64,11 +68,13 @@ def test_remove_a_member(tenant_a, admin):
 def test_an_org_admin_can_be_demoted_when_another_remains(tenant_a, admin):
     second = _membership(tenant_a, Role.CLINICIAN)
     services.change_role(
-        acting_user=tenant_a.users[Role.ORG_ADMIN], organization=tenant_a.organization, membership=second,
+        acting_user=tenant_a.users[Role.ORG_ADMIN],
+        organization=tenant_a.organization,
+        membership=second,
         role=Role.ORG_ADMIN,
     )
     own = _membership(tenant_a, Role.ORG_ADMIN)
-    admin.post(reverse("accounts:member_role", kwargs={"pk": own.pk}), {"role": Role.CLINICIAN})
+    admin.post(reverse("accounts:member_role", kwargs={"pk": own.pk}), {"role": Role.CLINICIAN, "confirm": "yes"})
     assert _role_of(own) == Role.CLINICIAN
 
 
@@ -113,7 +119,7 @@ def test_demoting_the_last_org_admin_is_refused(tenant_a, admin):
     own = _membership(tenant_a, Role.ORG_ADMIN)
     counts = row_counts()
     response = admin.post(
-        reverse("accounts:member_role", kwargs={"pk": own.pk}), {"role": Role.CLINICIAN}, follow=True
+        reverse("accounts:member_role", kwargs={"pk": own.pk}), {"role": Role.CLINICIAN, "confirm": "yes"}, follow=True
     )
     assert "This is the organization's last admin: make someone else admin first." in page_text(response)
     assert _role_of(own) == Role.ORG_ADMIN
@@ -124,7 +130,7 @@ def test_demoting_the_last_org_admin_is_refused(tenant_a, admin):
 def test_removing_the_last_org_admin_is_refused(tenant_a, admin):
     own = _membership(tenant_a, Role.ORG_ADMIN)
     counts = row_counts()
-    response = admin.post(reverse("accounts:member_remove", kwargs={"pk": own.pk}), follow=True)
+    response = admin.post(reverse("accounts:member_remove", kwargs={"pk": own.pk}), {"confirm": "yes"}, follow=True)
     assert "This is the organization's last admin and cannot be removed." in page_text(response)
     assert _role_of(own) == Role.ORG_ADMIN
     assert row_counts() == counts
@@ -134,7 +140,9 @@ def test_a_role_that_does_not_exist_is_refused(tenant_a, admin):
     membership = _membership(tenant_a, Role.TECHNICIAN)
     counts = row_counts()
     response = admin.post(
-        reverse("accounts:member_role", kwargs={"pk": membership.pk}), {"role": "superuser"}, follow=True
+        reverse("accounts:member_role", kwargs={"pk": membership.pk}),
+        {"role": "superuser", "confirm": "yes"},
+        follow=True,
     )
     assert "Choose one of the listed roles." in page_text(response)
     assert _role_of(membership) == Role.TECHNICIAN
@@ -142,7 +150,9 @@ def test_a_role_that_does_not_exist_is_refused(tenant_a, admin):
     # The services refuse it too, whoever calls them.
     with pytest.raises(ValidationError, match="'superuser' is not a role"):
         services.change_role(
-            acting_user=tenant_a.users[Role.ORG_ADMIN], organization=tenant_a.organization, membership=membership,
+            acting_user=tenant_a.users[Role.ORG_ADMIN],
+            organization=tenant_a.organization,
+            membership=membership,
             role="superuser",
         )
     with pytest.raises(ValidationError, match="'superuser' is not a role"):

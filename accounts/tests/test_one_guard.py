@@ -144,6 +144,7 @@ def test_views_answer_404_when_the_service_refuses(tenant_a, tenant_b, url, mode
             return klass.objects.get(**kwargs)
 
     monkeypatch.setattr(f"{view_module}.get_object_or_404", unscoped_lookup)
-    response = tenant_a.client_for(Role.ORG_ADMIN).post(path, {"role": Role.AUDITOR})
+    # Confirmed: the request goes as far as the service (an unconfirmed one only shows the confirmation page).
+    response = tenant_a.client_for(Role.ORG_ADMIN).post(path, {"role": Role.AUDITOR, "confirm": "yes"})
     assert response.status_code == 404
     assert _row(model, row.pk) is not None

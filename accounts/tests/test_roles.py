@@ -87,6 +87,7 @@ ISSUE_PERMISSIONS = {
     "accounts:member_role": "members.manage",
     "accounts:member_remove": "members.manage",
     "accounts:invitation_revoke": "members.manage",
+    "accounts:invitation_resend": "members.manage",
     "accounts:api_clients": "api_clients.manage",
     "accounts:api_client_revoke": "api_clients.manage",
     "accounts:settings": "settings.manage",

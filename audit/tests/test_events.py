@@ -258,7 +258,9 @@ def membership_of(tenant, role) -> Membership:
 def test_role_change_through_the_portal(tenant_a):
     admin = tenant_a.users["org_admin"]
     membership = membership_of(tenant_a, "clinician")
-    response = tenant_a.client_for("org_admin").post(f"/members/{membership.pk}/role/", {"role": "auditor"})
+    response = tenant_a.client_for("org_admin").post(
+        f"/members/{membership.pk}/role/", {"role": "auditor", "confirm": "yes"}
+    )
     assert response.status_code == 302
     event = only("membership.role_changed")
     assert event.organization_id == tenant_a.organization.pk
@@ -277,7 +279,7 @@ def test_a_refused_role_change_records_nothing(tenant_a):
 def test_member_removal_through_the_portal(tenant_a):
     admin = tenant_a.users["org_admin"]
     membership = membership_of(tenant_a, "technician")
-    response = tenant_a.client_for("org_admin").post(f"/members/{membership.pk}/remove/")
+    response = tenant_a.client_for("org_admin").post(f"/members/{membership.pk}/remove/", {"confirm": "yes"})
     assert response.status_code == 302
     with scopes_disabled():
         assert not Membership.objects.filter(pk=membership.pk).exists()

@@ -13,6 +13,7 @@ DEBUG is only ever on when ``DJANGO_DEBUG`` says so; a missing variable never sw
 from .audit import *  # noqa: F403
 from .auth import *  # noqa: F403
 from .base import *  # noqa: F403
+from .display import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .notifications import *  # noqa: F403
 from .tasks import *  # noqa: F403

@@ -74,7 +74,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_auth.OrganizationPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["assessments.api.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "medilens.api_schema.AutoSchema",  # descriptions: medilens/api_descriptions.py
     "EXCEPTION_HANDLER": "accounts.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Throttles key on REMOTE_ADDR, which accounts.client_address has already resolved; DRF's default
@@ -100,3 +100,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Static files in the embedded default ------------------------------------------------------------
+# The demo runs with DEBUG off (a mistyped URL gets the portal's own 404, not Django's URL list), so
+# runserver serves no static files: WhiteNoise serves them straight from the finders, with no
+# collectstatic step for a newcomer. Production serves the collected, hashed files (STATIC_ROOT).
+WHITENOISE_USE_FINDERS = EMBEDDED  # noqa: F405
+if EMBEDDED:  # noqa: F405
+    import warnings
+
+    # WhiteNoise warns at start-up that STATIC_ROOT does not exist: expected here (nothing is collected),
+    # and alarming to a newcomer reading the demo's first lines.
+    warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)

@@ -5,19 +5,32 @@ Each test builds its tenants itself with ``build_tenant`` on a transactional dat
 thread reads through its own connection, so test data must be committed to be seen.
 """
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 from django.test import override_settings
+from playwright.sync_api import expect
 
 # Playwright's sync API keeps an event loop running in the test thread; Django would otherwise refuse
 # ORM calls from the test body (factories, assertions on rows) as "async unsafe".
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_DIR = ROOT / "test-results" / "screenshots"
+AXE_SCRIPT = ROOT / "static" / "vendor" / "axe-core" / "axe.min.js"
+# What fails a test: WCAG problems that stop or seriously hinder someone (axe's own impact levels).
+AXE_FAILING_IMPACTS = ("serious", "critical")
+# Parts of pages that are not ours to fix, each with why. Django admin's autocomplete widget is the Select2
+# library Django ships (platform administration only): its search box has no label and its combobox lacks
+# required ARIA attributes. Everything else on admin pages is checked (and fixed: static/css/admin.css).
+AXE_EXCLUDED = [[".select2-container"]]
 # Generous for a 2-core machine, short enough that a missing element fails in seconds, not minutes.
 DEFAULT_TIMEOUT_MS = 10_000
+# expect() assertions too (Playwright's default is 5 s): each page now also runs axe-core as it loads, and
+# Redoc's first render of the whole schema can take longer than 5 s on a busy machine.
+expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +83,9 @@ def browser_context_args(browser_context_args):
 @pytest.fixture
 def page(page):
     page.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    return page
+    yield page
+    # The last page's accessibility check may still be running: wait for it before the context closes.
+    finish_accessibility_checks(page)
 
 
 # Installed in every page before its own scripts run (Playwright's init script, which the page's CSP does
@@ -87,6 +102,79 @@ window.addEventListener("securitypolicyviolation", (event) => {
   });
 }, true);
 """
+
+
+# Also an init script, so also outside the page's CSP: axe-core (vendored from npm) runs on every page once it
+# has loaded, and hands its serious and critical violations to Python. Runs are chained: axe refuses to
+# start while another run is going on in the same page. No preload: axe would re-parse stylesheets it cannot
+# read (an @import) by writing them into <style> elements, which the page's CSP rightly blocks.
+_RUN_AXE = """
+(() => {
+  if (window.top !== window) { return; }
+  const failing = %(impacts)s;
+  window.__axeChecks = Promise.resolve();
+  const check = () => {
+    const options = {resultTypes: ["violations"], preload: false};
+    window.__axeChecks = window.__axeChecks.then(() => window.axe.run({exclude: %(exclude)s}, options))
+      .then((results) => {
+        const violations = results.violations.filter((v) => failing.includes(v.impact)).map((v) => ({
+          page: document.location.href, rule: v.id, impact: v.impact, help: v.help,
+          nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+        }));
+        if (violations.length) { window.__reportAxeViolations(violations); }
+      })
+      .catch((error) => window.__reportAxeViolations([{page: document.location.href, rule: "axe-error",
+                                                         help: String(error)}]));
+    return window.__axeChecks;
+  };
+  window.__checkAccessibility = check;
+  window.addEventListener("load", () => { check(); });
+})();
+"""
+
+
+def finish_accessibility_checks(page) -> None:
+    """Wait for the current page's axe run (and run it once more on what the page shows now: htmx may
+    have swapped parts in since it loaded). A page already closed or navigating has nothing to wait for."""
+    try:
+        if not page.is_closed():
+            page.evaluate("() => window.__checkAccessibility ? window.__checkAccessibility() : null")
+    except Exception as error:  # noqa: BLE001 - a closed page or a navigation in flight: nothing to check
+        if "closed" not in str(error) and "navigat" not in str(error) and "destroyed" not in str(error):
+            raise
+
+
+@pytest.fixture(autouse=True)
+def accessibility_violations(browser, monkeypatch):
+    """Every page every browser test visits is checked with axe-core; a serious or critical violation fails
+    the test at teardown, with the page, the rule and the elements."""
+    violations = []
+    open_context = browser.new_context
+
+    def new_context(*args, **kwargs):
+        context = open_context(*args, **kwargs)
+        context.expose_binding("__reportAxeViolations", lambda source, found: violations.extend(found))
+        context.add_init_script(path=str(AXE_SCRIPT))
+        context.add_init_script(
+            _RUN_AXE % {"impacts": json.dumps(list(AXE_FAILING_IMPACTS)), "exclude": json.dumps(AXE_EXCLUDED)}
+        )
+        original_close = context.close
+
+        def close(*close_args, **close_kwargs):
+            for open_page in context.pages:
+                finish_accessibility_checks(open_page)
+            return original_close(*close_args, **close_kwargs)
+
+        context.close = close
+        return context
+
+    monkeypatch.setattr(browser, "new_context", new_context)
+    yield violations
+    # A page checked twice (on load, then again at the end) reports the same violation twice: once is enough.
+    unique = {(v["page"], v["rule"], str(v.get("nodes"))): v for v in violations}.values()
+    assert not violations, "axe-core found serious or critical accessibility violations:\n" + "\n".join(
+        f"  {v['page']}: {v['rule']} ({v.get('impact')}): {v['help']} at {v.get('nodes')}" for v in unique
+    )
 
 
 @pytest.fixture(autouse=True)

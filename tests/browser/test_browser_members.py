@@ -111,7 +111,14 @@ def test_org_admin_changes_a_role_but_cannot_demote_the_last_admin(page, live_se
 
     clinician_row = members.get_by_role("row").filter(has_text=clinician.email)
     clinician_row.get_by_label(f"Role of {clinician.email}").select_option(label="Auditor")
-    clinician_row.get_by_role("button", name="Save").click()
+    clinician_row.get_by_role("button", name="Change…").click()
+
+    # A confirmation page asks first; nothing has changed yet.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Change role")
+    expect(page.get_by_role("main")).to_contain_text(f"Change the role of {clinician.email} from Clinician to Auditor?")
+    with scopes_disabled():
+        assert Membership.objects.get(user=clinician).role == Role.CLINICIAN
+    page.get_by_role("button", name="Make them Auditor").click()
 
     expect(page.get_by_role("status")).to_have_text(f"{clinician.email} is now Auditor.")
     expect(page.locator(".message-success")).to_have_count(1)
@@ -127,8 +134,10 @@ def test_org_admin_changes_a_role_but_cannot_demote_the_last_admin(page, live_se
     admin_select.select_option(label="Clinician")
     admin_select.focus()
     page.keyboard.press("Tab")
-    expect(admin_row.get_by_role("button", name="Save")).to_be_focused()
+    expect(admin_row.get_by_role("button", name="Change…")).to_be_focused()
     page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Change role")
+    page.get_by_role("button", name="Make them Clinician").click()
 
     expect(page.locator(".message-error")).to_have_text(
         "This is the organization's last admin: make someone else admin first."
@@ -141,3 +150,49 @@ def test_org_admin_changes_a_role_but_cannot_demote_the_last_admin(page, live_se
         assert Membership.objects.get(user=admin).role == Role.ORG_ADMIN
     # Still an admin in fact: the Members link is still there.
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Members")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_org_admin_removes_a_member_after_confirming(page, live_server, password, sign_in):
+    tenant = build_tenant("clinic-a")
+    admin, technician = tenant.users["org_admin"], tenant.users["technician"]
+    sign_in(page, admin.email, password)
+    _open_members_from_sidebar(page)
+    members = page.get_by_role("table", name="Members of Clinic A")
+    members.get_by_role("row").filter(has_text=technician.email).get_by_role("link", name="Remove").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Remove member")
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Members")
+    with scopes_disabled():
+        assert Membership.objects.filter(user=technician).exists()
+
+    members.get_by_role("row").filter(has_text=technician.email).get_by_role("link", name="Remove").click()
+    page.get_by_role("button", name="Remove access").click()
+    expect(page.get_by_role("status")).to_have_text(f"{technician.email} no longer has access to this organization.")
+    with scopes_disabled():
+        assert not Membership.objects.filter(user=technician).exists()
+
+
+@pytest.mark.browser
+def test_resend_shows_the_new_link_once_and_copies_it(page, live_server, password, sign_in):
+    tenant = build_tenant("clinic-a")
+    admin = tenant.users["org_admin"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    sign_in(page, admin.email, password)
+    _open_members_from_sidebar(page)
+    page.get_by_label("Email address").fill("slow.reader@clinic-a.example.org")
+    page.get_by_role("button", name="Send invitation").click()
+    page.get_by_role("button", name="Resend the invitation of slow.reader@clinic-a.example.org with a new link").click()
+
+    link = page.get_by_label("Invitation link")
+    expect(link).to_have_value(re.compile(r"/invitations/accept/[A-Za-z0-9_-]+/$"))
+    assert link.input_value() in mail.outbox[-1].body
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
+    # The page's Permissions-Policy forbids scripts to read the clipboard: paste it as a person would.
+    pasted = page.get_by_label("Email address")
+    pasted.fill("")
+    pasted.focus()
+    page.keyboard.press("Control+V")
+    expect(pasted).to_have_value(link.input_value())

@@ -9,6 +9,7 @@ newcomer can compute the current code (README says how) or add the secret to an 
 """
 
 import json
+import os
 import secrets
 from contextlib import nullcontext
 from pathlib import Path
@@ -30,6 +31,12 @@ DEMO_ORGANIZATIONS = [
     ("lakeview-family-health", "Lakeview Family Health"),
 ]
 SYSTEM = "system:seed_demo"
+
+
+def demo_port() -> str:
+    """`make demo` serves on $PORT (default 8000): the banner must name the address the server listens on."""
+    port = os.environ.get("PORT", "").strip()
+    return port if port.isdigit() else "8000"
 
 
 def _password() -> str:
@@ -165,4 +172,7 @@ class Command(BaseCommand):
             "\nThe platform admin and the org admins also need a code from an authenticator app: their base32\n"
             f"secrets are the totp_secret entries of {path}; README's Sign-in section prints the current code."
         )
-        out.write("\nPortal: http://127.0.0.1:8000/ (for passkeys open http://localhost:8000/: WebAuthn refuses IPs)")
+        port = demo_port()
+        out.write(
+            f"\nPortal: http://127.0.0.1:{port}/ (for passkeys open http://localhost:{port}/: WebAuthn refuses IPs)"
+        )
