@@ -41,7 +41,7 @@ def test_the_chooser_shows_a_card_per_modality_with_formats_and_samples(tenant_a
     ecg = next(card for card in cards if "ECG (cardiology)" in card)
     assert "WFDB (.hea + .dat)" in ecg and "EDF" in ecg and "CSV" in ecg
     assert f'href="{_new_url(patient, "cardiology")}"' in ecg
-    sample = re.search(r'href="/static/(samples/[^"]+)" download', ecg).group(1)
+    sample = re.search(r'href="/static/(samples/[^"]+)" download="', ecg).group(1)
     assert finders.find(sample)  # a file collectstatic ships, not a dead link
     assert "Start" in ecg
     cvd = next(card for card in cards if "Cardiovascular risk" in card)

@@ -100,3 +100,11 @@ def test_the_cards_lead_to_the_form_and_the_cognitive_card_to_the_kiosk(page, li
     page.goto(f"{live_server.url}/patients/{patient.pk}/assessments/new/")
     page.screenshot(path=str(screenshot_dir / "modality-cards-phone.png"), full_page=True)
     assert _overflow(page) <= 0
+
+    # A patient whose record rules the risk equations out is told so on the form, before anything is sent.
+    with organization_scope(tenant.organization):
+        services.update_patient(actor=tenant.users["clinician"], patient=patient, prior_cardiovascular_disease=True)
+    page.set_viewport_size(VIEWPORTS["laptop"])
+    page.goto(f"{live_server.url}/patients/{patient.pk}/assessments/new/?modality=cvd_risk")
+    expect(page.locator("#record-refusal")).to_contain_text("established cardiovascular disease")
+    page.screenshot(path=str(screenshot_dir / "cvd-form-record-refusal.png"), full_page=True)
