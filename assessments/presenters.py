@@ -9,6 +9,8 @@ unknown version renders as "stored in a format this version cannot show", never 
 
 from __future__ import annotations
 
+import re
+
 from modalities import registry
 from modalities.results import RESULT_SCHEMA_VERSION
 
@@ -26,13 +28,37 @@ FLAG_COLORS = {"normal": "#0f6173", "low": "#7c4a03", "high": "#7c4a03", "critic
 REFERENCE_MODEL_NOTICE = "Reference model, not for clinical use"
 # Abbreviations kept as clinicians write them when a name is turned into a label.
 _WORDS = {"bp": "BP", "bmi": "BMI", "cvd": "CVD", "egfr": "eGFR", "hdl": "HDL", "ldl": "LDL", "ascvd": "ASCVD",
-          "pce": "PCE", "dl": "dL", "10y": "10-year"}  # fmt: skip
+          "pce": "PCE", "dl": "dL", "10y": "10-year", "ecg": "ECG", "qt": "QT", "qtc": "QTc", "pr": "PR",
+          "qrs": "QRS", "rr": "RR", "hrv": "HRV", "f0": "F0", "hnr": "HNR", "tds": "TDS", "id": "ID",
+          "dicom": "DICOM", "cxr": "CXR", "sdnn": "SDNN", "rmssd": "RMSSD", "pnn50": "pNN50"}  # fmt: skip
+# A name's last word that is its unit reads as the unit, in brackets ("sampling_rate_hz": "Sampling rate (Hz)").
+_UNIT_WORDS = {"hz": "Hz", "ms": "ms", "mm": "mm", "px": "px", "bpm": "bpm", "pct": "%", "percent": "%",
+               "mmhg": "mmHg", "kg": "kg", "cm": "cm", "mv": "mV", "db": "dB", "s": "s"}  # fmt: skip
+# Settings that depend on the patient read what they depend on ("qtc_thresholds_sex": "QTc thresholds by sex").
+_BY_WORDS = {"sex", "age"}
+# Categories of quality-control figures: shown apart from the clinical ones, collapsed.
+QUALITY_CATEGORIES = {"signal_quality", "image_quality"}
+# Flags that make a biomarker a finding for the summary.
+FINDING_FLAGS = {"low", "high", "critical", "borderline", "intermediate"}
 
 
 def humanize(name: str) -> str:
-    words = [_WORDS.get(word, word) for word in str(name).split("_")]
-    text = " ".join(words)
+    parts = str(name).split("_")
+    unit = ""
+    if len(parts) > 1 and parts[-1].lower() in _UNIT_WORDS and parts[-2] != "per":
+        unit = f" ({_UNIT_WORDS[parts.pop().lower()]})"
+    if len(parts) > 2 and parts[-1] in _BY_WORDS:
+        parts.insert(len(parts) - 1, "by")
+    text = " ".join(_WORDS.get(word.lower(), word) for word in parts) + unit
+    if parts and parts[0].lower() in _WORDS:  # "eGFR" stays as clinicians write it
+        return text
     return text[:1].upper() + text[1:]
+
+
+def unit_text(text: str) -> str:
+    """One spelling of squared units everywhere on a page: "kg/m2" and "1.73m2" read "kg/m²", "1.73 m²"."""
+    text = re.sub(r"(?<=\d)m2\b", " m²", str(text or ""))
+    return re.sub(r"(?<=[/ ])m2\b", "m²", text)
 
 
 def number(value, decimals: int | None = None) -> str:
@@ -103,10 +129,11 @@ def biomarker_rows(analyzer, biomarkers) -> list[dict]:
         spec = catalogue.get(marker.name)
         rows.append({
             "category": humanize(marker.category) if marker.category != category else None,
+            "category_key": marker.category,
             "name": marker.name,
-            "label": spec.label if spec else humanize(marker.name),
+            "label": unit_text(spec.label if spec else humanize(marker.name)),
             "value": number(marker.value, spec.decimals if spec else None),
-            "unit": marker.unit,
+            "unit": unit_text(marker.unit),
             "range": marker_range(marker, spec),
             "flag": marker.flag,
             "flag_label": marker.get_flag_display(),
@@ -115,6 +142,36 @@ def biomarker_rows(analyzer, biomarkers) -> list[dict]:
         })
         category = marker.category
     return rows
+
+
+def biomarker_groups(rows: list[dict]) -> list[dict]:
+    """Rows by category, in the catalogue's order, the clinical categories first and quality control last (the
+    page collapses those); each group says how many of its rows are flagged."""
+    groups: dict[str, dict] = {}
+    for row in rows:
+        key = row.get("category_key") or ""
+        group = groups.setdefault(key, {
+            "key": key,
+            "label": humanize(key) if key else "Biomarkers",
+            "quality": key in QUALITY_CATEGORIES,
+            "rows": [],
+            "flagged": 0,
+        })
+        group["rows"].append(row)
+        group["flagged"] += row["flag"] in FINDING_FLAGS
+    return sorted(groups.values(), key=lambda group: group["quality"])
+
+
+def findings(rows: list[dict], score_biomarker: str | None = None) -> list[dict]:
+    """The flagged clinical biomarkers, for the summary: critical first; the headline's own biomarker is the
+    headline already, and quality-control figures are no findings."""
+    order = {"critical": 0}
+    flagged = [
+        row for row in rows
+        if row["flag"] in FINDING_FLAGS and row["name"] != score_biomarker
+        and row.get("category_key") not in QUALITY_CATEGORIES
+    ]
+    return sorted(flagged, key=lambda row: order.get(row["flag"], 1))
 
 
 def is_reference_result(assessment) -> bool:
@@ -132,7 +189,8 @@ def headline(assessment) -> dict | None:
         return None
     return {
         "value": number(assessment.risk_score, score.get("decimals")),
-        "unit": score["unit"],
+        "biomarker": score.get("biomarker"),
+        "unit": unit_text(score["unit"]),
         "label": score["label"],
         "source": score.get("source", ""),
         "bands": score.get("bands", ""),
@@ -170,7 +228,9 @@ def result_view(assessment, contributions: list[dict]) -> dict:
         "score": score,
         "score_withheld": document.get("score_withheld", ""),
         "measurements": [
-            {**row, "value": number(row["value"], row.get("decimals"))} for row in document.get("measurements", [])
+            {**row, "label": unit_text(row.get("label", "")), "unit": unit_text(row.get("unit", "")),
+             "value": number(row["value"], row.get("decimals"))}
+            for row in document.get("measurements", [])
         ],
         "not_applicable": document.get("not_applicable", []),
         "notes": document.get("notes", []),
@@ -190,10 +250,10 @@ def contribution_rows(contributions: list[dict], score: dict | None, decimals: i
     for item, change in zip(contributions, changes, strict=True):
         unit = item.get("current_unit") or ""
         rows.append({
-            "label": item.get("label") or humanize(item.get("factor", "")),
+            "label": unit_text(item.get("label") or humanize(item.get("factor", ""))),
             "current": number(item.get("current")),
             "optimal": number(item.get("optimal")) if item.get("optimal") is not None else "",
-            "unit": unit,
+            "unit": unit_text(unit),
             "change": signed(item.get("change"), decimals),
             "score_without": number(total - float(item.get("change") or 0), decimals)
             if item.get("optimal") is not None
@@ -220,6 +280,7 @@ def input_rows(analyzer, inputs: dict) -> list[dict]:
     schema = analyzer.modality.input_schema if analyzer else None
     fields = schema().fields if schema is not None else {}
     units = schema.unit_fields if schema is not None else {}
+    catalogue = analyzer.modality.catalogue if analyzer else {}
     rows = []
     for key, value in (inputs or {}).items():
         if isinstance(value, (dict, list)) or key in units.values():
@@ -228,7 +289,9 @@ def input_rows(analyzer, inputs: dict) -> list[dict]:
         label = str(field.label) if field is not None and field.label else humanize(key)
         if inputs.get(units.get(key)):
             label = f"{label} ({inputs[units[key]]})"
-        display = number(value)
+        label = unit_text(label)
+        # A typed value that is also a biomarker reads at the biomarker's precision (eGFR 56, not 56.11).
+        display = number(value, catalogue[key].decimals if key in catalogue and not isinstance(value, bool) else None)
         choices = dict(getattr(field, "choices", None) or {})
         if isinstance(value, str) and value in choices:
             display = str(choices[value])

@@ -16,8 +16,10 @@ urlpatterns = [
     path("patients/<uuid:pk>/assessments/new/", views.AssessmentCreateView.as_view(), name="assessment_create"),
     path("assessments/<uuid:pk>/", views.AssessmentDetailView.as_view(), name="assessment_detail"),
     path("assessments/<uuid:pk>/progress/", views.AssessmentProgressView.as_view(), name="assessment_progress"),
-    path("assessments/<uuid:pk>/cancel/", views.AssessmentCancelView.as_view(), name="assessment_cancel"),
-    path("assessments/<uuid:pk>/retry/", views.AssessmentRetryView.as_view(), name="assessment_retry"),
+    path(
+        "assessments/<uuid:pk>/cancel/", views.AssessmentActionView.as_view(action="cancel"), name="assessment_cancel"
+    ),
+    path("assessments/<uuid:pk>/retry/", views.AssessmentActionView.as_view(action="retry"), name="assessment_retry"),
     path("assessments/<uuid:pk>/sign-off/", views.AssessmentSignOffView.as_view(), name="assessment_sign_off"),
     path("assessments/<uuid:pk>/discussion/", views.AssessmentDiscussionView.as_view(), name="assessment_discussion"),
     path("assessments/<uuid:pk>/attachments/", views.AssessmentAttachView.as_view(), name="assessment_attach"),

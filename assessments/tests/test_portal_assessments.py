@@ -57,6 +57,7 @@ def test_the_form_is_prefilled_from_the_patients_record_with_units(tenant_a):
     assert 'name="attachments"' in body and "multiple" in body and 'enctype="multipart/form-data"' in body
     assert 'name="files"' not in body  # cvd_risk takes no input files
     assert "data-upload-progress" in body and "js/upload-progress.js" in body
+    assert f'hx-post="/patients/{patient.pk}/assessments/new/?modality=cvd_risk"' in body
 
 
 def test_a_valid_form_queues_the_assessment_with_its_stages(tenant_a):
@@ -75,15 +76,13 @@ def test_a_valid_form_queues_the_assessment_with_its_stages(tenant_a):
     assert "assessment queued." in text(client.get(response["Location"]))  # no PHI in flash messages
 
 
-def test_the_upload_script_gets_the_next_page_as_json_instead_of_a_redirect(tenant_a):
+def test_htmx_gets_the_next_page_as_hx_redirect_instead_of_a_302(tenant_a):
     patient = make_patient(tenant_a, "N-3")
-    response = tenant_a.client_for(Role.CLINICIAN).post(
-        _new_url(patient), form_data(), HTTP_X_UPLOAD_PROGRESS="1"
-    )
-    assert response.status_code == 200
+    response = tenant_a.client_for(Role.CLINICIAN).post(_new_url(patient), form_data(), HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response.content == b""
     with organization_scope(tenant_a.organization):
         assessment = Assessment.objects.get(patient=patient)
-    assert response.json() == {"redirect": f"/assessments/{assessment.pk}/"}
+    assert response["HX-Redirect"] == f"/assessments/{assessment.pk}/"
 
 
 def test_an_unticked_box_overrides_the_record_and_mmol_are_converted(tenant_a):
@@ -216,26 +215,28 @@ def test_a_completed_assessment_shows_results_with_ranges_sources_and_explanatio
     # Goff 2014's worked example: white female, 55: 2.1%.
     assert 2.05 <= assessment.risk_score < 2.15
     score = f"{assessment.risk_score:.2f}".rstrip("0").rstrip(".")
-    assert f'<span class="risk-score">{score}<small> %</small>' in body
+    assert f'<p class="risk-score">{score}<small> %</small>' in body
     assert "Low risk" in page
     assert "Not applicable: the equations give a point estimate, with no per-patient confidence" in page
     assert assessment.method_version in page
-    # Biomarkers: catalogue labels, units, reference ranges, flags, sources.
-    table = body.split('id="biomarkers-heading"')[1].split("</table>")[0]
-    rows = {
-        text_of(m.group(1)): text_of(m.group(0))
-        for m in re.finditer(r'<tr>\s*<th scope="row">([^<]+)</th>.*?</tr>', table, flags=re.S)
-    }
-    assert rows["HDL cholesterol"] == (
-        "HDL cholesterol 50 mg/dL ≥ 40 Normal NCEP ATP III (JAMA 2001;285:2486), Table II"
-    )
-    assert rows["Total cholesterol"].startswith("Total cholesterol 213 mg/dL < 200 High")
+    # Biomarkers: catalogue labels, units, reference ranges, flags, sources (collapsed under the label, so the
+    # table keeps to the page's width).
+    tables = body.split('id="biomarkers-heading"')[1].split("</section>")[0]
+    found = re.finditer(r'<tr>\s*<th scope="row">([^<]+)<.*?</tr>', tables, flags=re.S)
+    rows, sources = {}, {}
+    for m in found:
+        source = re.search(r'<details class="source"><summary>Source</summary>(.*?)</details>', m.group(0), re.S)
+        sources[text_of(m.group(1))] = text_of(source.group(1)) if source else ""
+        rows[text_of(m.group(1))] = text_of(m.group(0).replace(source.group(0), "") if source else m.group(0))
+    assert rows["HDL cholesterol"] == "HDL cholesterol 50 mg/dL Normal ≥ 40"
+    assert sources["HDL cholesterol"] == "NCEP ATP III (JAMA 2001;285:2486), Table II"
+    assert rows["Total cholesterol"] == "Total cholesterol 213 mg/dL High < 200"
     # 120 mmHg is on the limit, and ACC/AHA's "elevated" starts there: the range says so and the flag agrees.
-    assert rows["Systolic blood pressure"].startswith("Systolic blood pressure 120 mmHg 90 to < 120 High")
+    assert rows["Systolic blood pressure"] == "Systolic blood pressure 120 mmHg High 90 to < 120"
     # The PCE risk is flagged in the guideline's categories, in the same words as the risk level.
-    assert rows["10-year ASCVD risk (PCE)"].startswith(
-        "10-year ASCVD risk (PCE) 2.1 % < 5 % low, >= 5 to < 7.5 % borderline, >= 7.5 to < 20 % intermediate, "
-        ">= 20 % high Normal"
+    assert rows["10-year ASCVD risk (PCE)"] == (
+        "10-year ASCVD risk (PCE) 2.1 % Normal < 5 % low, >= 5 to < 7.5 % borderline, >= 7.5 to < 20 % intermediate, "
+        ">= 20 % high"
     )
     # The headline says what it is, with its unit, categories and source; recommendations cite theirs.
     summary = text_of(body.split('id="summary-heading"')[1].split("</section>")[0])

@@ -86,7 +86,7 @@ def test_no_page_or_api_response_shows_a_flag_that_contradicts_the_risk_level(te
             assert contribution["change"] != 0 and contribution["label"]
 
         page = portal.get(f"/assessments/{assessment.pk}/")
-        summary = text(page).split("Risk summary", 1)[1].split("Explanation", 1)[0]
+        summary = text(page).split("Summary", 1)[1].split("Findings", 1)[0]
         if score:
             assert re.search(rf"{re.escape(score['label'])} [\d.]+ {re.escape(score['unit'])}", summary), summary
         else:

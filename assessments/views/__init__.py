@@ -8,10 +8,9 @@ and charts.py.
 """
 
 from .actions import (
+    AssessmentActionView,
     AssessmentAttachView,
-    AssessmentCancelView,
     AssessmentDiscussionView,
-    AssessmentRetryView,
     AssessmentSignOffView,
 )
 from .assessment import AssessmentDetailView, AssessmentPageMixin, AssessmentProgressView
@@ -26,14 +25,13 @@ from .patients import (
 )
 
 __all__ = [
+    "AssessmentActionView",
     "AssessmentAttachView",
-    "AssessmentCancelView",
     "AssessmentDiscussionView",
     "AssessmentCreateView",
     "AssessmentDetailView",
     "AssessmentPageMixin",
     "AssessmentProgressView",
-    "AssessmentRetryView",
     "AssessmentSignOffView",
     "ExplanationImageView",
     "FileDownloadView",

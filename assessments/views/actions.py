@@ -1,5 +1,5 @@
-"""The POSTs on an assessment page: cancel, retry, sign-off, a discussion message, attachments. Each calls
-its service and, when refused, re-renders the page with the reason."""
+"""The POSTs on an assessment page: cancel and retry (one action view), sign-off, a discussion message,
+attachments. Each calls its service and, when refused, re-renders the page with the reason."""
 
 from __future__ import annotations
 
@@ -16,29 +16,26 @@ from .assessment import AssessmentPageMixin
 from .common import add_errors, finish, oversize_message
 
 
-class AssessmentCancelView(AssessmentPageMixin, View):
+class AssessmentActionView(AssessmentPageMixin, View):
+    """The one-click state changes on an assessment's page (cancel, retry): the service named by ``action``
+    (set in the URLconf), then back to the page with what happened, or the page again with the service's
+    refusal. One view, so that every such button is permission-checked, refused and reported alike."""
+
     required_permission = "assessments.manage"
+    action = ""
+    ACTIONS = {
+        "cancel": (services.cancel_assessment, "The assessment was cancelled."),
+        "retry": (services.retry_assessment, "The assessment was queued again."),
+    }
 
     def post(self, request, pk):
+        service, done = self.ACTIONS[self.action]
         assessment = self.get_assessment(pk)
         try:
-            services.cancel_assessment(actor=request.user, assessment=assessment)
+            service(actor=request.user, assessment=assessment)
         except ValidationError as error:
             return self.render_page(assessment, status=400, page_errors=error.messages)
-        messages.success(request, "The assessment was cancelled.")
-        return redirect("assessments:assessment_detail", pk=assessment.pk)
-
-
-class AssessmentRetryView(AssessmentPageMixin, View):
-    required_permission = "assessments.manage"
-
-    def post(self, request, pk):
-        assessment = self.get_assessment(pk)
-        try:
-            services.retry_assessment(actor=request.user, assessment=assessment)
-        except ValidationError as error:
-            return self.render_page(assessment, status=400, page_errors=error.messages)
-        messages.success(request, "The assessment was queued again.")
+        messages.success(request, done)
         return redirect("assessments:assessment_detail", pk=assessment.pk)
 
 

@@ -8,7 +8,7 @@ from django.views import View
 
 from accounts.access import OrganizationMixin
 
-from .. import presenters, selectors, services
+from .. import figures, presenters, selectors, services
 from ..forms import AttachmentForm, CommentForm, SignOffForm
 from ..models import Assessment, UploadedFile
 from ..presenters import RISK_LEVEL_BADGES
@@ -78,12 +78,18 @@ class AssessmentPageMixin(OrganizationMixin):
         if can_results:
             explanation = getattr(assessment, "explanation", None)
             files = list(assessment.files.all())
+            input_files = [f for f in files if f.kind == UploadedFile.Kind.INPUT]
+            result = presenters.result_view(assessment, explanation.contributions if explanation else [])
+            rows = presenters.biomarker_rows(analyzer, assessment.biomarkers.all())
             context.update({
                 "explanation": explanation,
-                "result": presenters.result_view(assessment, explanation.contributions if explanation else []),
+                "figure": figures.figure(assessment.modality, input_files),
+                "result": result,
+                "findings": presenters.findings(rows, (result.get("score") or {}).get("biomarker")),
+                "biomarker_groups": presenters.biomarker_groups(rows),
                 "reference_model": presenters.is_reference_result(assessment),
                 "reference_model_notice": presenters.REFERENCE_MODEL_NOTICE,
-                "biomarker_rows": presenters.biomarker_rows(analyzer, assessment.biomarkers.all()),
+                "biomarker_rows": rows,
                 "risk_badge": RISK_LEVEL_BADGES.get(assessment.risk_level, "neutral"),
                 "confidence": (
                     f"{assessment.confidence * 100:.0f}%"
@@ -91,7 +97,7 @@ class AssessmentPageMixin(OrganizationMixin):
                     else (analyzer.modality.no_confidence_reason if analyzer else "Not given")
                 ),
                 "recommendations": presenters.recommendations(assessment.recommendations),
-                "input_files": [f for f in files if f.kind == UploadedFile.Kind.INPUT],
+                "input_files": input_files,
                 "attachments": [f for f in files if f.kind == UploadedFile.Kind.ATTACHMENT],
                 "discussion": list(selectors.assessment_messages(assessment)),
             })

@@ -1,19 +1,15 @@
-"""What the portal's views share: putting a service's errors on a form, the upload-progress redirect, and
-the upload size messages."""
+"""What the portal's views share: putting a service's errors on a form, the redirect after a successful POST
+(htmx's HX-Redirect for the upload forms, a 302 otherwise), and the upload size messages."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 
 from ..uploads import safe_filename
-
-# Requests sent by static/js/upload-progress.js; they get the redirect target as JSON instead of a 302,
-# which XMLHttpRequest would follow itself (fetching, and auditing, the next page twice).
-UPLOAD_PROGRESS_HEADER = "X-Upload-Progress"
 
 
 def add_errors(form, error: ValidationError, *, rename: dict | None = None) -> None:
@@ -42,14 +38,14 @@ def duration(ms) -> str:
     return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
-def wants_json_redirect(request) -> bool:
-    return request.headers.get(UPLOAD_PROGRESS_HEADER) == "1"
-
-
 def finish(request, url: str):
-    """A successful POST: a redirect, or its target as JSON for the upload-progress script."""
-    if wants_json_redirect(request):
-        return JsonResponse({"redirect": url})
+    """A successful POST: a 302, or for htmx (the upload forms post with hx-post, to show upload progress) an
+    empty answer with HX-Redirect, since XMLHttpRequest would follow a 302 itself and fetch, and audit, the next
+    page twice."""
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
     return redirect(url)
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
 from accounts.access import OrganizationMixin
 from modalities import registry
 
-from .. import presenters, read_audit, services
-from ..forms import ModalityForm, UploadsForm, input_groups, inputs_form
+from .. import intake, presenters, read_audit, services
+from ..forms import UploadsForm, input_groups, inputs_form
 from ..models import Patient
 from ..uploads import UploadRejected, safe_filename
 from .common import add_once, finish, max_upload_mb, oversize_message
@@ -22,6 +22,16 @@ from .common import add_once, finish, max_upload_mb, oversize_message
 def _analyzer_form(analyzer, **kwargs):
     """The form of the modality's input schema (None when the portal asks for no inputs)."""
     return inputs_form(analyzer.modality.input_schema, prefix=AssessmentCreateView.input_prefix, **kwargs)
+
+
+def _uploads_form(analyzer, *args):
+    """The files part of the form. Input files a modality needs are not "(optional)" beside the help text's
+    "At least one is needed", though the form itself does not refuse them: the service says so, in the
+    modality's words."""
+    uploads = UploadsForm(*args, analyzer=analyzer, max_upload_mb=max_upload_mb())
+    if "files" in uploads.fields and analyzer is not None and analyzer.modality.requires_files:
+        uploads.fields["files"].needed = True
+    return uploads
 
 
 def _raw_inputs(form) -> dict:
@@ -46,13 +56,16 @@ class AssessmentCreateView(OrganizationMixin, View):
         if modality and analyzer is None:
             return self.render_page(patient, modality, None, None, None, status=400,
                                     page_errors=[str(registry.UnknownModality(modality))])
+        elsewhere = intake.elsewhere_url(modality, patient)
+        if elsewhere:  # a form that could never succeed: go where it is done
+            return redirect(elsewhere)
         read_audit.patient_form(request=request, patient=patient, page="new_assessment")
         input_form = None
         if analyzer is not None and analyzer.modality.input_schema is not None:
             initial = analyzer.modality.input_schema.initial(services.patient_facts(patient))
             input_form = _analyzer_form(analyzer, initial=initial)
-        uploads = UploadsForm(analyzer=analyzer, max_upload_mb=max_upload_mb()) if analyzer else None
-        return self.render_page(patient, modality, analyzer, input_form, uploads)
+        uploads = _uploads_form(analyzer) if analyzer else None
+        return self.render_page(patient, modality, analyzer, input_form, uploads, check_record=True)
 
     def post(self, request, pk):
         patient = get_object_or_404(Patient, pk=pk)
@@ -60,7 +73,7 @@ class AssessmentCreateView(OrganizationMixin, View):
         modality = request.POST.get("modality") or request.GET.get("modality") or ""
         analyzer = presenters.analyzer_for(modality)
         input_form = _analyzer_form(analyzer, data=request.POST) if analyzer is not None else None
-        uploads = UploadsForm(request.POST, files, analyzer=analyzer, max_upload_mb=max_upload_mb())
+        uploads = _uploads_form(analyzer, request.POST, files)
         sent_files, sent_attachments = files.getlist("files"), files.getlist("attachments")
         page_errors: list[str] = []
         consent_missing = False
@@ -112,14 +125,28 @@ class AssessmentCreateView(OrganizationMixin, View):
         )
 
     def render_page(self, patient, modality, analyzer, input_form, uploads, *, status=200, page_errors=(),
-                    consent_missing=False, files_sent=False):
+                    consent_missing=False, files_sent=False, check_record=False):
         request = self.request
+        refusal, needs = {}, {}
+        if check_record and analyzer is not None:
+            facts = services.patient_facts(patient)
+            refusal = intake.record_refusal(analyzer, facts)
+            needs = {} if refusal else intake.record_needs(analyzer, facts)
+            for name in needs:
+                if input_form is not None and name in input_form.fields:
+                    input_form.fields[name].required = True  # the form says so before it is sent
         context = {
             "patient": patient,
             "modality": modality if analyzer else "",
             "analyzer": analyzer,
-            "modality_form": ModalityForm(initial={"modality": modality if analyzer else ""}),
-            "modality_choices": registry.choices(),
+            "title": intake.title(analyzer.modality.label) if analyzer else "",
+            "cards": intake.cards(patient),
+            "record_refusal": [message for errors in refusal.values() for message in errors],
+            "record_needs": [
+                (str(input_form.fields[name].label) if input_form is not None and name in input_form.fields else name,
+                 message)
+                for name, errors in needs.items() for message in errors
+            ],
             "input_form": input_form,
             "input_groups": input_groups(modality, input_form) if input_form is not None else [],
             "uploads": uploads,
