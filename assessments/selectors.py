@@ -4,10 +4,11 @@ organization filter to every query here)."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from medilens.crypto import blind
+from modalities.base import RISK_LEVELS
 
 from . import patient_index
 from .models import Assessment, BiomarkerValue, ChatMessage, Patient, PipelineStage, UploadedFile
@@ -25,6 +26,49 @@ def patients(*, search: str = "") -> QuerySet[Patient]:
         condition = patient_index.search_filter(search)
         queryset = queryset.filter(condition) if condition is not None else queryset.none()
     return queryset.order_by("-last_activity_at", "-id")
+
+
+# "Highest recent risk" looks at the completed assessments of this many days.
+RECENT_RISK_DAYS = 365
+
+
+def with_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Each patient's highest risk level among the assessments completed in the last RECENT_RISK_DAYS
+    (``recent_risk_level``, its rank, and when that assessment was requested), in two subqueries.
+
+    Levels, not scores, are compared: every modality grades its result on the same four levels (low <
+    borderline < intermediate < high), while a PCE percentage and a retinal grade are not on one scale."""
+    rank = Case(
+        *(When(risk_level=level, then=Value(position)) for position, level in enumerate(RISK_LEVELS, start=1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    recent = (
+        Assessment.objects.filter(
+            patient=OuterRef("pk"),
+            status=Assessment.Status.COMPLETED,
+            risk_level__in=RISK_LEVELS,
+            created_at__gte=timezone.now() - timedelta(days=RECENT_RISK_DAYS),
+        )
+        .annotate(rank=rank)
+        .order_by("-rank", "-created_at")
+    )
+    return queryset.annotate(
+        recent_risk_rank=Subquery(recent.values("rank")[:1]),
+        recent_risk_level=Subquery(recent.values("risk_level")[:1]),
+        recent_risk_at=Subquery(recent.values("created_at")[:1]),
+    )
+
+
+def by_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Highest recent risk level first, then the newest assessment at that level; patients with no recent
+    graded result last, by activity."""
+    return with_recent_risk(queryset).order_by(
+        F("recent_risk_rank").desc(nulls_last=True),
+        F("recent_risk_at").desc(nulls_last=True),
+        "-last_activity_at",
+        "-id",
+    )
 
 
 @dataclass(frozen=True)

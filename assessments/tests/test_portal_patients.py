@@ -66,11 +66,11 @@ def test_the_list_shows_the_last_assessment_and_paginates_by_25(tenant_a):
     make_assessment(tenant_a, first, run=True)  # the most recent activity: Aaron leads the list
     client = tenant_a.client_for(Role.CLINICIAN)
     page_one = client.get("/patients/")
-    rows = re.findall(r"<tr>\s*<td class=\"mono\">", page_one.content.decode())
+    rows = re.findall(r"<tr>\s*<th scope=\"row\">", page_one.content.decode())
     assert len(rows) == 25
     assert "Completed" in text(page_one) and "Page 1 of 2" in text(page_one)
     page_two = client.get("/patients/", {"page": 2})
-    assert len(re.findall(r"<tr>\s*<td class=\"mono\">", page_two.content.decode())) == 5
+    assert len(re.findall(r"<tr>\s*<th scope=\"row\">", page_two.content.decode())) == 5
     assert "None yet" in text(page_two)
 
 

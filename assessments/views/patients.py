@@ -3,6 +3,7 @@ with its assessments and trend chart."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -15,7 +16,7 @@ from django.views import View
 from accounts.access import OrganizationMixin
 from modalities import registry
 
-from .. import charts, presenters, read_audit, selectors, services
+from .. import charts, patient_index, presenters, read_audit, selectors, services
 from ..forms import PatientForm
 from ..models import Assessment, Patient
 from ..presenters import RISK_LEVEL_BADGES, humanize
@@ -28,33 +29,70 @@ TREND_DAYS = 5 * 365
 DEFAULT_TREND_BIOMARKER = "pce_ascvd_10y"
 
 
+SORTS = {"activity": "Last activity", "risk": "Highest recent risk"}
+
+
+class PatientSearchForm(forms.Form):
+    """The list's search box and sort. A term written as a date that names no day is an error on the form
+    (a 400 with the message beside the box), not a search that silently finds nobody."""
+
+    q = forms.CharField(required=False, max_length=100, strip=True)
+    sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+
+    def clean_q(self):
+        query = self.cleaned_data["q"].replace("\x00", "")
+        problems = patient_index.malformed_dates(query)
+        if problems:
+            raise forms.ValidationError(problems)
+        return query
+
+
 class PatientListView(OrganizationMixin, View):
     required_permission = "patients.view"
 
     def get(self, request):
-        query = request.GET.get("q", "").strip()[:100]
+        form = PatientSearchForm(request.GET)
+        if not form.is_valid():
+            return self.render_page(form, Paginator([], PATIENTS_PER_PAGE).get_page(1), [], status=400)
+        query = form.cleaned_data["q"]
+        # A recent risk level is a result: only who may read results may sort by it.
+        by_risk = form.cleaned_data["sort"] == "risk" and self.has_permission("assessments.view_results")
         latest = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-created_at")
         shown = selectors.patients().annotate(
             last_assessment_id=Subquery(latest.values("id")[:1]),
             last_assessment_status=Subquery(latest.values("status")[:1]),
             last_assessment_at=Subquery(latest.values("created_at")[:1]),
         )
-        # Names are sealed: the whole list goes by last activity (in SQL), a search result by name
+        if self.has_permission("assessments.view_results"):
+            shown = selectors.by_recent_risk(shown) if by_risk else selectors.with_recent_risk(shown)
+        # Names are sealed: the whole list goes by last activity or risk (in SQL), a search result by name
         # (decrypted, at most SEARCH_RESULT_LIMIT rows; only the page shown is loaded whole).
         result = selectors.by_name(query) if query else None
         page_obj = Paginator(result.ids if result else shown, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
         patients = list(selectors.in_order(shown, page_obj.object_list) if result else page_obj.object_list)
         read_audit.patient_list(request=request, page=page_obj, patients=patients, search=query)
+        return self.render_page(form, page_obj, patients, query=query, by_risk=by_risk,
+                                truncated=result.truncated if result else False)
+
+    def render_page(self, form, page_obj, patients, *, status=200, query="", by_risk=False, truncated=False):
+        for patient in patients:
+            patient.risk_badge = RISK_LEVEL_BADGES.get(getattr(patient, "recent_risk_level", None), "neutral")
         return render(
-            request,
+            self.request,
             "assessments/patient_list.html",
             {
+                "form": form,
                 "page_obj": page_obj,
                 "patients": patients,
-                "query": query,
-                "truncated": result.truncated if result else False,
+                "query": query if form.is_valid() else form.data.get("q", ""),
+                "sort": "risk" if by_risk else "activity",
+                "sorts": SORTS,
+                "can_results": self.has_permission("assessments.view_results"),
+                "truncated": truncated,
                 "result_limit": selectors.SEARCH_RESULT_LIMIT,
+                "recent_risk_days": selectors.RECENT_RISK_DAYS,
             },
+            status=status,
         )
 
 
