@@ -150,7 +150,10 @@ def test_editing_a_patient_saves_through_services_and_audits_field_names_only(te
     form = client.get(f"/patients/{patient.pk}/edit/").content.decode()
     assert 'value="E-1"' in form and 'value="1965-03-14"' in form and 'name="consent"' not in form
     data = {"mrn": "E-1", "given_name": "Ada", "family_name": "Okafor-Smith", "date_of_birth": "1965-03-14",
-            "sex_at_birth": "female", "height_cm": "165.0", "weight_kg": "70.5"}
+            "sex_at_birth": "female", "height_cm": "165.0", "weight_kg": "70.5",
+            # The history selects post yes / no / unknown; a browser always sends one of them.
+            "has_diabetes": "false", "treated_hypertension": "false", "current_smoker": "false",
+            "on_statin": "false", "prior_cardiovascular_disease": "false"}
     response = client.post(f"/patients/{patient.pk}/edit/", data)
     assert response.status_code == 302
     with organization_scope(tenant_a.organization):
