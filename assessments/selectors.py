@@ -112,7 +112,15 @@ def in_order(queryset: QuerySet[Patient], ids: list) -> list[Patient]:
 
 
 def patient_assessments(patient: Patient) -> QuerySet[Assessment]:
-    return Assessment.objects.filter(patient=patient).select_related("model_version").order_by("-created_at")
+    """A patient's assessments, newest request first, each with ``measured_at``: when its inputs were measured
+    (a panel's "date measured", else when the analysis ran), which is what the trend chart plots."""
+    measured = BiomarkerValue.objects.filter(assessment=OuterRef("pk")).order_by("-measured_at")
+    return (
+        Assessment.objects.filter(patient=patient)
+        .select_related("model_version")
+        .annotate(measured_at=Subquery(measured.values("measured_at")[:1]))
+        .order_by("-created_at")
+    )
 
 
 def assessments(*, patient=None, modality=None, status=None, created_after=None, created_before=None):
@@ -167,6 +175,17 @@ def patient_biomarker_history(patient: Patient, name: str, days: int = 90) -> Qu
 def patient_biomarker_names(patient: Patient) -> list[str]:
     return list(
         BiomarkerValue.objects.filter(patient=patient).order_by("name").values_list("name", flat=True).distinct()
+    )
+
+
+def patient_biomarker_kinds(patient: Patient) -> list[tuple[str, str]]:
+    """(name, modality) of every biomarker measured for the patient: one query (names may repeat across
+    modalities, so the modality comes from the assessment, not a catalogue guess)."""
+    return list(
+        BiomarkerValue.objects.filter(patient=patient)
+        .order_by("assessment__modality", "name")
+        .values_list("name", "assessment__modality")
+        .distinct()
     )
 
 

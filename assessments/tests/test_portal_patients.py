@@ -232,13 +232,13 @@ def test_the_patient_page_lists_assessments_and_draws_the_trend(tenant_a):
         assert f"/assessments/{assessment.pk}/" in body
     assert "Score" in page and "10-year ASCVD risk (PCE)" in page and "Queued" in page
 
-    svg = re.search(r'<svg class="trend-chart".*?</svg>', body, flags=re.S).group(0)
+    svg = re.search(r'<svg class="trend-chart trend-chart-wide".*?</svg>', body, flags=re.S).group(0)
     assert "10-year ASCVD risk (PCE) over time" in svg
     assert svg.count("<circle") == 2
     assert 'fill="#e5f4ea"' in svg  # the low-risk band (< 5%) is shaded
     with scopes_disabled():
         stored = older.biomarkers.get(name="pce_ascvd_10y").value
-    older_value = f"{stored:.2f}".rstrip("0").rstrip(".")
+    older_value = f"{stored:.1f}"  # the catalogue shows a risk percentage to one decimal
     assert f">{older_value}</text>" in svg
     # The accessible fallback table has the same values.
     table = body.split("Values as a table", 1)[1]
@@ -246,9 +246,11 @@ def test_the_patient_page_lists_assessments_and_draws_the_trend(tenant_a):
 
     systolic = client.get(f"/patients/{patient.pk}/", {"biomarker": "systolic_bp"}).content.decode()
     assert "Systolic blood pressure over time" in systolic and ">150<" in systolic
-    # An unknown biomarker falls back to the default.
-    fallback = client.get(f"/patients/{patient.pk}/", {"biomarker": "nonsense"}).content.decode()
-    assert "10-year ASCVD risk (PCE) over time" in fallback
+    # An unknown biomarker is said beside the picker, and the default is drawn.
+    fallback = client.get(f"/patients/{patient.pk}/", {"biomarker": "nonsense"})
+    assert fallback.status_code == 400
+    assert "“nonsense” has not been measured for this patient." in text(fallback)
+    assert "10-year ASCVD risk (PCE) over time" in fallback.content.decode()
 
 
 def test_a_patient_without_results_gets_no_chart(tenant_a):
@@ -262,6 +264,6 @@ def test_a_single_value_is_drawn_as_one_point_without_a_line(tenant_a):
     patient = make_patient(tenant_a, "T-3")
     make_assessment(tenant_a, patient, run=True)
     body = tenant_a.client_for(Role.CLINICIAN).get(f"/patients/{patient.pk}/").content.decode()
-    svg = re.search(r'<svg class="trend-chart".*?</svg>', body, flags=re.S).group(0)
+    svg = re.search(r'<svg class="trend-chart trend-chart-wide".*?</svg>', body, flags=re.S).group(0)
     assert svg.count("<circle") == 1 and "<path" not in svg
     assert "1 value from" in svg

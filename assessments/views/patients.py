@@ -16,17 +16,14 @@ from django.views import View
 from accounts.access import OrganizationMixin
 from modalities import registry
 
-from .. import charts, patient_index, presenters, read_audit, selectors, services
+from .. import charts, patient_index, presenters, read_audit, selectors, services, trends
 from ..forms import PatientForm
 from ..models import Assessment, Patient
-from ..presenters import RISK_LEVEL_BADGES, humanize
+from ..presenters import RISK_LEVEL_BADGES
 from .common import add_errors
 
 PATIENTS_PER_PAGE = 25
 ASSESSMENTS_PER_PAGE = 20
-# How far back the patient page's trend chart looks.
-TREND_DAYS = 5 * 365
-DEFAULT_TREND_BIOMARKER = "pce_ascvd_10y"
 
 
 SORTS = {"activity": "Last activity", "risk": "Highest recent risk"}
@@ -192,27 +189,23 @@ class PatientDetailView(OrganizationMixin, View):
         }
         if self.has_permission("assessments.view_results"):
             context.update(self.trend(patient))
-        return render(request, "assessments/patient_detail.html", context)
+        # A biomarker that cannot be charted is said beside the picker (the rest of the page still shows).
+        status = 400 if context.get("trend_errors") else 200
+        return render(request, "assessments/patient_detail.html", context, status=status)
 
     def trend(self, patient) -> dict:
-        names = selectors.patient_biomarker_names(patient)
-        if not names:
-            return {"biomarker_names": []}
-        wanted = self.request.GET.get("biomarker", "")
-        if wanted not in names:
-            wanted = DEFAULT_TREND_BIOMARKER if DEFAULT_TREND_BIOMARKER in names else names[0]
-        values = list(selectors.patient_biomarker_history(patient, wanted, days=TREND_DAYS))
-        spec = presenters.biomarker_spec(wanted)
-        unit = values[-1].unit if values else (spec.unit if spec else "")
-        choices = []
-        for name in names:
-            name_spec = presenters.biomarker_spec(name)
-            choices.append((name, name_spec.label if name_spec else humanize(name)))
+        found = trends.choices(patient)
+        if not found:
+            return {"biomarker_groups": []}
+        picked = trends.picked(self.request.GET.getlist("biomarker"), found)
+        series = trends.series(patient, picked.names, found)
         return {
-            "biomarker_names": choices,
-            "biomarker": wanted,
-            "biomarker_label": spec.label if spec else humanize(wanted),
-            "biomarker_source": spec.source if spec else "",
-            "chart": charts.trend_chart(values, spec.label if spec else humanize(wanted), unit, spec),
-            "trend_years": TREND_DAYS // 365,
+            "biomarker_groups": trends.groups(found),
+            "picked": picked.names,
+            "picked_slots": (picked.names + ["", "", ""])[: charts.MAX_SERIES],
+            "trend_errors": picked.errors,
+            "biomarker_labels": [found[name].label for name in picked.names],
+            "biomarker_sources": [(found[n].label, found[n].spec.source) for n in picked.names if found[n].spec],
+            "chart": charts.trend_charts(series),
+            "trend_years": trends.TREND_DAYS // 365,
         }
