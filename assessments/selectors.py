@@ -189,6 +189,28 @@ def patient_biomarker_kinds(patient: Patient) -> list[tuple[str, str]]:
     )
 
 
+# The timeline shows at most this many of a patient's most recent assessments, and of discussion messages.
+TIMELINE_LIMIT = 200
+
+
+def timeline_assessments(patient: Patient) -> list[Assessment]:
+    """The patient's most recent assessments with who requested and signed them off: one query."""
+    return list(
+        Assessment.objects.filter(patient=patient)
+        .select_related("requested_by", "requested_by_client", "reviewed_by")
+        .order_by("-created_at")[:TIMELINE_LIMIT]
+    )
+
+
+def timeline_messages(patient: Patient) -> list[ChatMessage]:
+    """The most recent discussion messages on the patient's assessments, with their authors: one query."""
+    return list(
+        ChatMessage.objects.filter(thread__assessment__patient=patient)
+        .select_related("author", "thread")
+        .order_by("-created_at")[:TIMELINE_LIMIT]
+    )
+
+
 def status_counts() -> dict[str, int]:
     from django.db.models import Count
 

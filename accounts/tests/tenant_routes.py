@@ -237,6 +237,7 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "accounts:api_client_revoke": ObjectRoute(make=_api_client, state=_api_client_state, requests={"post": Request()}),
     # portal: patients
     "assessments:patient_detail": ObjectRoute(make=_patient(), state=_patient_state, requests={"get": Request()}),
+    "assessments:patient_timeline": ObjectRoute(make=_patient(), state=_patient_state, requests={"get": Request()}),
     "assessments:patient_edit": ObjectRoute(
         make=_patient(),
         state=_patient_state,

@@ -23,6 +23,7 @@ from .patients import (
     PatientDetailView,
     PatientEditView,
     PatientListView,
+    PatientTimelineView,
 )
 
 __all__ = [
@@ -42,5 +43,6 @@ __all__ = [
     "PatientDetailView",
     "PatientEditView",
     "PatientListView",
+    "PatientTimelineView",
     "signed_download",
 ]

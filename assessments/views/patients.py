@@ -16,7 +16,7 @@ from django.views import View
 from accounts.access import OrganizationMixin
 from modalities import registry
 
-from .. import charts, patient_index, presenters, read_audit, selectors, services, trends
+from .. import charts, patient_index, presenters, read_audit, selectors, services, timeline, trends
 from ..forms import PatientForm
 from ..models import Assessment, Patient
 from ..presenters import RISK_LEVEL_BADGES
@@ -209,3 +209,19 @@ class PatientDetailView(OrganizationMixin, View):
             "chart": charts.trend_charts(series),
             "trend_years": trends.TREND_DAYS // 365,
         }
+
+
+class PatientTimelineView(OrganizationMixin, View):
+    """The patient's assessments, sign-offs and discussion messages in time order (a read: audited)."""
+
+    required_permission = "patients.view"
+
+    def get(self, request, pk):
+        patient = get_object_or_404(Patient.objects.select_related("consent_recorded_by", "created_by"), pk=pk)
+        with_results = self.has_permission("assessments.view_results")
+        events, assessments, capped = timeline.events(patient, with_results=with_results)
+        read_audit.patient_timeline(request=request, patient=patient, assessments=assessments)
+        return render(request, "assessments/patient_timeline.html", {
+            "patient": patient, "events": events, "capped": capped, "limit": selectors.TIMELINE_LIMIT,
+            "with_results": with_results,
+        })  # fmt: skip
