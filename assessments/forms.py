@@ -66,6 +66,7 @@ class PatientForm(forms.Form):
         if patient is not None and "initial" not in kwargs:
             kwargs["initial"] = model_to_dict(patient, fields=PATIENT_FIELDS)
         super().__init__(*args, **kwargs)
+        self.patient = patient
         self.fields.update(
             fields_for_model(
                 Patient,
@@ -111,7 +112,14 @@ class PatientForm(forms.Form):
         return out
 
     def service_fields(self) -> dict:
-        return {name: self.cleaned_data.get(name) for name in PATIENT_FIELDS}
+        fields = {name: self.cleaned_data.get(name) for name in PATIENT_FIELDS}
+        if self.patient is not None:
+            # An edit that does not send a history answer leaves it as recorded (as a ModelForm leaves an
+            # omitted field), rather than turning a recorded yes or no into unknown.
+            for name in HISTORY_FIELDS:
+                if self.fields[name].widget.value_omitted_from_data(self.data, self.files, self.add_prefix(name)):
+                    fields.pop(name)
+        return fields
 
 
 class ModalityForm(forms.Form):

@@ -172,6 +172,31 @@ def patient_biomarker_history(patient: Patient, name: str, days: int = 90) -> Qu
     )
 
 
+@dataclass(frozen=True)
+class PreviousValue:
+    value: float
+    unit: str
+    measured_at: object
+
+
+def previous_values(assessment: Assessment) -> dict[str, PreviousValue]:
+    """For each biomarker of ``assessment``, the patient's value of the same biomarker measured just before it
+    (any earlier assessment): one query, a subquery per row on biomarker_history_idx."""
+    earlier = BiomarkerValue.objects.filter(
+        patient_id=OuterRef("patient_id"), name=OuterRef("name"), measured_at__lt=OuterRef("measured_at")
+    ).order_by("-measured_at", "-id")
+    rows = (
+        BiomarkerValue.objects.filter(assessment=assessment)
+        .annotate(
+            previous_value=Subquery(earlier.values("value")[:1]),
+            previous_unit=Subquery(earlier.values("unit")[:1]),
+            previous_at=Subquery(earlier.values("measured_at")[:1]),
+        )
+        .values_list("name", "previous_value", "previous_unit", "previous_at")
+    )
+    return {name: PreviousValue(value, unit, at) for name, value, unit, at in rows if value is not None}
+
+
 def patient_biomarker_names(patient: Patient) -> list[str]:
     return list(
         BiomarkerValue.objects.filter(patient=patient).order_by("name").values_list("name", flat=True).distinct()

@@ -107,3 +107,13 @@ def test_the_portal_form_asks_for_an_unknown_answer_and_refuses_it_blank(tenant_
     assert _assessments(tenant_a, patient) == 0
     assert client.post(url, form_data(**{"inputs-smoker": "False"})).status_code == 302
     assert _assessments(tenant_a, patient) == 1
+
+
+def test_an_edit_that_does_not_send_a_history_answer_keeps_it(tenant_a):
+    patient = make_patient(tenant_a, "H-7", current_smoker=True, has_diabetes=False)
+    client = tenant_a.client_for(Role.CLINICIAN)
+    data = {"mrn": "H-7", "given_name": "Ada", "family_name": "Okafor", "date_of_birth": "1965-03-14",
+            "sex_at_birth": "female", "on_statin": "unknown"}  # fmt: skip
+    assert client.post(f"/patients/{patient.pk}/edit/", data).status_code == 302
+    stored = _stored(tenant_a, "H-7")
+    assert stored["current_smoker"] is True and stored["has_diabetes"] is False and stored["on_statin"] is None

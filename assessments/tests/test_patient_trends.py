@@ -133,3 +133,37 @@ def test_the_patient_page_runs_the_same_queries_for_few_or_many_results(tenant_a
     assert response.status_code == 200
     charts = re.findall(r'<svg class="trend-chart.*?</svg>', response.content.decode(), re.S)
     assert sum(chart.count("<circle") for chart in charts) == 2 * 3 * 25  # both layouts, three panels
+
+
+def _biomarker_cells(response) -> dict[str, str]:
+    """Biomarker label -> its "Change since last" cell text."""
+    body = response.content.decode()
+    table = re.search(r'<section class="card card-flush" aria-labelledby="biomarkers-heading">.*?</table>', body, re.S)
+    cells = {}
+    for label, row in re.findall(r'<tr>\s*<th scope="row">([^<]+)</th>(.*?)</tr>', table.group(0), re.S):
+        columns = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        cells[label] = " ".join(re.sub(r"<[^>]+>", " ", columns[2]).split())
+    return cells
+
+
+def test_results_show_the_change_since_the_previous_value_with_sign_and_unit(tenant_a):
+    patient = make_patient(tenant_a, "CH-1")
+    older = make_assessment(tenant_a, patient, inputs={"total_cholesterol": 240, "hdl_cholesterol": 40,
+                                                       "systolic_bp": 150}, run=True)  # fmt: skip
+    newer = make_assessment(tenant_a, patient, inputs={"total_cholesterol": 213, "hdl_cholesterol": 52,
+                                                       "systolic_bp": 120}, run=True)  # fmt: skip
+    before = timezone.now() - timedelta(days=200)
+    with organization_scope(tenant_a.organization):
+        older.biomarkers.update(measured_at=before)
+        # A value stored in another unit is not subtracted from.
+        older.biomarkers.filter(name="bmi").update(unit="lb/in2")
+    client = tenant_a.client_for(Role.CLINICIAN)
+    cells = _biomarker_cells(client.get(f"/assessments/{newer.pk}/"))
+    since = timezone.localtime(before).strftime("%-d %b %Y")
+    assert cells["Systolic blood pressure"] == f"−30 mmHg since {since}"
+    assert cells["Total cholesterol"] == f"−27 mg/dL since {since}"
+    assert cells["HDL cholesterol"] == f"+12 mg/dL since {since}"
+    assert cells["Body-mass index"] == "—"
+    assert "percentage points since" in cells["10-year ASCVD risk (PCE)"]
+    # The first assessment has nothing to compare with.
+    assert set(_biomarker_cells(client.get(f"/assessments/{older.pk}/")).values()) == {"—"}

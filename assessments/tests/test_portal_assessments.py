@@ -230,14 +230,14 @@ def test_a_completed_assessment_shows_results_with_ranges_sources_and_explanatio
         for m in re.finditer(r'<tr>\s*<th scope="row">([^<]+)</th>.*?</tr>', table, flags=re.S)
     }
     assert rows["HDL cholesterol"] == (
-        "HDL cholesterol 50 mg/dL ≥ 40 Normal NCEP ATP III (JAMA 2001;285:2486), Table II"
+        "HDL cholesterol 50 mg/dL — ≥ 40 Normal NCEP ATP III (JAMA 2001;285:2486), Table II"  # — : no earlier value
     )
-    assert rows["Total cholesterol"].startswith("Total cholesterol 213 mg/dL < 200 High")
+    assert rows["Total cholesterol"].startswith("Total cholesterol 213 mg/dL — < 200 High")
     # 120 mmHg is on the limit, and ACC/AHA's "elevated" starts there: the range says so and the flag agrees.
-    assert rows["Systolic blood pressure"].startswith("Systolic blood pressure 120 mmHg 90 to < 120 High")
+    assert rows["Systolic blood pressure"].startswith("Systolic blood pressure 120 mmHg — 90 to < 120 High")
     # The PCE risk is flagged in the guideline's categories, in the same words as the risk level.
     assert rows["10-year ASCVD risk (PCE)"].startswith(
-        "10-year ASCVD risk (PCE) 2.1 % < 5 % low, >= 5 to < 7.5 % borderline, >= 7.5 to < 20 % intermediate, "
+        "10-year ASCVD risk (PCE) 2.1 % — < 5 % low, >= 5 to < 7.5 % borderline, >= 7.5 to < 20 % intermediate, "
         ">= 20 % high Normal"
     )
     # The headline says what it is, with its unit, categories and source; recommendations cite theirs.

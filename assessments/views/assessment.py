@@ -83,7 +83,9 @@ class AssessmentPageMixin(OrganizationMixin):
                 "result": presenters.result_view(assessment, explanation.contributions if explanation else []),
                 "reference_model": presenters.is_reference_result(assessment),
                 "reference_model_notice": presenters.REFERENCE_MODEL_NOTICE,
-                "biomarker_rows": presenters.biomarker_rows(analyzer, assessment.biomarkers.all()),
+                "biomarker_rows": presenters.biomarker_rows(
+                    analyzer, assessment.biomarkers.all(), previous=selectors.previous_values(assessment)
+                ),
                 "risk_badge": RISK_LEVEL_BADGES.get(assessment.risk_level, "neutral"),
                 "confidence": (
                     f"{assessment.confidence * 100:.0f}%"
