@@ -73,7 +73,7 @@ def test_the_api_asks_for_a_history_answer_the_record_does_not_give(tenant_a):
     api = tenant_a.api("clinician")
     error = assert_error(api.post(API_URL, _payload(patient), format="json"), 400, code="invalid")
     assert set(error["fields"]) == {"inputs.smoker", "inputs.diabetic"}
-    assert "answer yes or no" in " ".join(error["fields"]["inputs.smoker"])
+    assert "Answer yes or no" in " ".join(error["fields"]["inputs.smoker"])
     assert _assessments(tenant_a, patient) == 0
     # A blank answer is no answer either, even when the record is known.
     known = make_patient(tenant_a, "H-4")
@@ -103,7 +103,7 @@ def test_the_portal_form_asks_for_an_unknown_answer_and_refuses_it_blank(tenant_
     assert _selected(body, "inputs-smoker") == "" and _selected(body, "inputs-bp_treated") == "True"
     response = client.post(url, form_data(**{"inputs-smoker": ""}))
     assert response.status_code == 400
-    assert "The patient's record says unknown: answer yes or no" in text(response)
+    assert "Answer yes or no: this is unknown (the record does not say)" in text(response)
     assert _assessments(tenant_a, patient) == 0
     assert client.post(url, form_data(**{"inputs-smoker": "False"})).status_code == 302
     assert _assessments(tenant_a, patient) == 1

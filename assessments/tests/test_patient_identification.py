@@ -50,6 +50,7 @@ def test_patient_and_assessment_headers_show_the_date_of_birth(tenant_a, chens):
     assert "CHN-202" in heading and "born 30 Nov 1971" in heading
     new_assessment = text(client.get(f"/patients/{patient.pk}/assessments/new/"))
     assert "born 30 Nov 1971" in new_assessment
+    assert "born 30 Nov 1971" in text(client.get(f"/cognitive/patients/{patient.pk}/start/"))  # the kiosk start
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ SEXES = [("female", "Female"), ("male", "Male")]
 # The history answers the panel takes from the patient's record, and the record's name for each.
 HISTORY = {"bp_treated": "treated_hypertension", "diabetic": "has_diabetes", "smoker": "current_smoker",
            "statin": "on_statin"}  # fmt: skip
-UNANSWERED = "The patient's record says unknown: answer yes or no (an unknown is never counted as no)."
+UNANSWERED = "Answer yes or no: this is unknown (the record does not say), and an unknown is never counted as no."
 # Unknown is not "no": the equations are for people known to have no cardiovascular disease.
 PRIOR_CVD_UNKNOWN = (
     "The risk equations apply only to a patient known to have no established cardiovascular disease, and the "
