@@ -29,6 +29,26 @@ PATIENT_LABELS = {
     "history_notes": "History notes",
 }
 
+HISTORY_FIELDS = ["has_diabetes", "treated_hypertension", "current_smoker", "on_statin", "prior_cardiovascular_disease"]
+
+
+class HistorySelect(forms.NullBooleanSelect):
+    """Yes, no or unknown for a history item. A ticked checkbox's "on" (older forms, scripts) reads as yes;
+    anything not understood reads as unknown, never as no."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("unknown", "Unknown"), ("true", "Yes"), ("false", "No")]
+
+    def value_from_datadict(self, data, files, name):
+        value = data.get(name)
+        if isinstance(value, str) and value.strip().lower() in ("on", "yes"):
+            return True
+        if isinstance(value, str) and value.strip().lower() == "no":
+            return False
+        return super().value_from_datadict(data, files, name)
+
+
 PATIENT_GROUPS = [
     ("Identity", ["mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth", "postcode"]),
     ("Measurements", ["height_cm", "weight_kg"]),
@@ -46,6 +66,7 @@ class PatientForm(forms.Form):
         if patient is not None and "initial" not in kwargs:
             kwargs["initial"] = model_to_dict(patient, fields=PATIENT_FIELDS)
         super().__init__(*args, **kwargs)
+        self.patient = patient
         self.fields.update(
             fields_for_model(
                 Patient,
@@ -58,6 +79,7 @@ class PatientForm(forms.Form):
                     "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                     "history_notes": forms.Textarea(attrs={"rows": 3}),
                     "postcode": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+                    **{name: HistorySelect() for name in HISTORY_FIELDS},
                 },
                 help_texts={
                     "mrn": "Unique within this organization.",
@@ -66,6 +88,10 @@ class PatientForm(forms.Form):
                 },
             )
         )
+        if patient is None and not self.is_bound:
+            # A new record starts unknown: "no" is an answer someone gives, not a default.
+            for name in HISTORY_FIELDS:
+                self.fields[name].initial = None
         # The model's blank choice reads "---------"; say what it means.
         self.fields["sex_at_birth"].choices = [("", "Choose…"), *Patient.SexAtBirth.choices]
         if with_consent:
@@ -86,7 +112,14 @@ class PatientForm(forms.Form):
         return out
 
     def service_fields(self) -> dict:
-        return {name: self.cleaned_data.get(name) for name in PATIENT_FIELDS}
+        fields = {name: self.cleaned_data.get(name) for name in PATIENT_FIELDS}
+        if self.patient is not None:
+            # An edit that does not send a history answer leaves it as recorded (as a ModelForm leaves an
+            # omitted field), rather than turning a recorded yes or no into unknown.
+            for name in HISTORY_FIELDS:
+                if self.fields[name].widget.value_omitted_from_data(self.data, self.files, self.add_prefix(name)):
+                    fields.pop(name)
+        return fields
 
 
 class ModalityForm(forms.Form):
@@ -198,13 +231,16 @@ class InputsForm(forms.Form):
 
 
 NOT_RECORDED = ("", "Not recorded")
+FLAG_CHOICES = [("", "Unknown"), ("True", "Yes"), ("False", "No")]
 
 
 def _form_field(field: serializers.Field) -> forms.Field | None:
     """The form field that shows a schema field; None for what the portal does not ask (nested objects)."""
     common = {"label": field.label, "help_text": field.help_text or "", "required": field.required}
     if isinstance(field, schema_fields.Flag):
-        return forms.BooleanField(**{**common, "required": False})
+        # Yes / no, prefilled from the record; "Unknown" when the record does not say, so the person answers
+        # (a checkbox could not tell "no" from "not asked", and the schema refuses an unanswered history item).
+        return forms.ChoiceField(choices=FLAG_CHOICES, **{**common, "required": False})
     if isinstance(field, serializers.ChoiceField):
         choices = list(field.choices.items())
         if not field.required and field.initial is None:

@@ -29,12 +29,13 @@ class Patient(TenantModel):
     sex_at_birth = models.CharField(max_length=10, choices=SexAtBirth.choices)
     height_cm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
-    # Structured history
-    has_diabetes = models.BooleanField(default=False)
-    treated_hypertension = models.BooleanField(default=False)
-    current_smoker = models.BooleanField(default=False)
-    on_statin = models.BooleanField(default=False)
-    prior_cardiovascular_disease = models.BooleanField(default=False)
+    # Structured history: yes, no, or None for unknown (not asked, not on record). Unknown is never read as
+    # "no": an equation that needs the answer asks for it (modalities/cvd_risk/inputs.py).
+    has_diabetes = models.BooleanField(null=True, default=False)
+    treated_hypertension = models.BooleanField(null=True, default=False)
+    current_smoker = models.BooleanField(null=True, default=False)
+    on_statin = models.BooleanField(null=True, default=False)
+    prior_cardiovascular_disease = models.BooleanField(null=True, default=False)
     history_notes = EncryptedTextField(blank=True)
     # Consent
     consent_recorded_at = models.DateTimeField(null=True, blank=True)

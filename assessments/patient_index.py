@@ -6,7 +6,13 @@ Indexed (each as an HMAC under the organization's index key, medilens.crypto.bli
   "abc-10" finds "ABC-1001" as the plaintext search did);
 * every word of the given and family names, and each name part with its punctuation removed
   ("O'Brien" is "o", "brien" and "obrien"), with their prefixes of 2 characters or more;
-* the exact date of birth (a search term written YYYY-MM-DD).
+* the exact date of birth (a search term written YYYY-MM-DD or DD/MM/YYYY; day first, as the portal
+  prints dates; see ``parse_date``).
+
+An MRN prefix search works with the blind index because every prefix of 3 to 32 characters is itself a
+token (kind MRN_PREFIX): a 12-character MRN stores 10 prefix tokens, and "P-00" looks up one token. A
+prefix shorter than 3 characters finds only an MRN that short, whole (kind MRN): two characters would
+name too many patients to be a useful search and would multiply the tokens a patient stores.
 
 A search is split into terms at spaces and commas; every term must match one token of the patient
 (so "cast", "Castillo, Nadia" and "nadia castillo" all find Nadia Castillo), or the whole search must
@@ -31,6 +37,37 @@ NAME_MINIMUM, NAME_MAXIMUM = 2, 24
 MRN_MINIMUM, MRN_MAXIMUM = 3, 32
 MAX_TERMS = 6
 _TERM_SPLIT = re.compile(r"[\s,;]+")
+# What a person typing a date writes: 1961-05-30 (ISO) or 30/05/1961 (day first; also with dots).
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DAY_FIRST_DATE = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+
+
+def parse_date(term: str) -> datetime.date | None:
+    """The date a search term writes (YYYY-MM-DD or DD/MM/YYYY), or None when the term is not written as a
+    date. A term written as a date that names no day (31/02/1980, 1980-13-01) raises ValueError, so the page
+    can say so instead of silently finding nobody."""
+    term = term.strip()
+    if match := _ISO_DATE.match(term):
+        year, month, day = match.groups()
+    elif match := _DAY_FIRST_DATE.match(term):
+        day, month, year = match.groups()
+    else:
+        return None
+    try:
+        return datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        raise ValueError(f"“{term}” is not a date: write a date of birth as YYYY-MM-DD or DD/MM/YYYY.") from None
+
+
+def malformed_dates(search: str) -> list[str]:
+    """Messages for the terms of a search that are written as dates but name no day."""
+    problems = []
+    for term in _terms(search):
+        try:
+            parse_date(term)
+        except ValueError as error:
+            problems.append(str(error))
+    return problems
 
 
 def _mrn(text: str) -> str:
@@ -87,9 +124,11 @@ def _term_values(term: str) -> set[tuple[str, str]]:
         wanted.add((Kind.NAME, name[:NAME_MAXIMUM]))
     wanted.update(_mrn_values(term))
     try:
-        wanted.add((Kind.DATE_OF_BIRTH, datetime.date.fromisoformat(term.strip()).isoformat()))
+        day = parse_date(term)
     except ValueError:
-        pass
+        day = None  # malformed_dates() tells the person; here it simply matches no date of birth
+    if day is not None:
+        wanted.add((Kind.DATE_OF_BIRTH, day.isoformat()))
     return wanted
 
 

@@ -122,12 +122,15 @@ def biomarker_spec(name: str, modality: str | None = None):
     return None
 
 
-def biomarker_rows(analyzer, biomarkers) -> list[dict]:
+def biomarker_rows(analyzer, biomarkers, previous: dict | None = None) -> list[dict]:
+    """Table rows of an assessment's biomarkers; with ``previous`` (selectors.previous_values), each row says
+    its change since the patient's previous value of the same biomarker."""
     catalogue = analyzer.modality.catalogue if analyzer else {}
     rows, category = [], None
     for marker in biomarkers:
         spec = catalogue.get(marker.name)
         rows.append({
+            **change_since_last(marker, (previous or {}).get(marker.name), spec.decimals if spec else 2),
             "category": humanize(marker.category) if marker.category != category else None,
             "category_key": marker.category,
             "name": marker.name,
@@ -172,6 +175,16 @@ def findings(rows: list[dict], score_biomarker: str | None = None) -> list[dict]
         and row.get("category_key") not in QUALITY_CATEGORIES
     ]
     return sorted(flagged, key=lambda row: order.get(row["flag"], 1))
+
+
+def change_since_last(marker, before, decimals: int) -> dict:
+    """"+12 ms since 3 Mar 2025": the difference from the previous value, with its sign and unit. Nothing
+    when there is no previous value or its unit differs (a difference across units would be wrong)."""
+    if before is None or before.unit != marker.unit:
+        return {"change": "", "change_since": None}
+    unit = change_unit(marker.unit)
+    text = signed(round(marker.value - before.value, decimals), decimals)
+    return {"change": f"{text} {unit}".strip(), "change_since": before.measured_at}
 
 
 def is_reference_result(assessment) -> bool:

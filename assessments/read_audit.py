@@ -82,6 +82,14 @@ def patient_form(*, request, patient, page: str) -> None:
     )
 
 
+def patient_timeline(*, request, patient, assessments) -> None:
+    """A patient's timeline: the record's events and those of the assessments it lists."""
+    reads.record_read(
+        action="patient.viewed", actor=_actor(request), organization=request.organization, target=patient,
+        patients=[patient.pk], details={"page": "timeline", "assessments": [str(a.pk) for a in assessments]},
+    )
+
+
 def dashboard(*, request, assessments) -> None:
     """The dashboard's recent assessments (patients' names, scores). A dashboard that shows none read no
     patient data: nothing to record."""

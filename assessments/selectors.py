@@ -4,10 +4,11 @@ organization filter to every query here)."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from medilens.crypto import blind
+from modalities.base import RISK_LEVELS
 
 from . import patient_index
 from .models import Assessment, BiomarkerValue, DiscussionMessage, Patient, PipelineStage, UploadedFile
@@ -25,6 +26,49 @@ def patients(*, search: str = "") -> QuerySet[Patient]:
         condition = patient_index.search_filter(search)
         queryset = queryset.filter(condition) if condition is not None else queryset.none()
     return queryset.order_by("-last_activity_at", "-id")
+
+
+# "Highest recent risk" looks at the completed assessments of this many days.
+RECENT_RISK_DAYS = 365
+
+
+def with_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Each patient's highest risk level among the assessments completed in the last RECENT_RISK_DAYS
+    (``recent_risk_level``, its rank, and when that assessment was requested), in two subqueries.
+
+    Levels, not scores, are compared: every modality grades its result on the same four levels (low <
+    borderline < intermediate < high), while a PCE percentage and a retinal grade are not on one scale."""
+    rank = Case(
+        *(When(risk_level=level, then=Value(position)) for position, level in enumerate(RISK_LEVELS, start=1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    recent = (
+        Assessment.objects.filter(
+            patient=OuterRef("pk"),
+            status=Assessment.Status.COMPLETED,
+            risk_level__in=RISK_LEVELS,
+            created_at__gte=timezone.now() - timedelta(days=RECENT_RISK_DAYS),
+        )
+        .annotate(rank=rank)
+        .order_by("-rank", "-created_at")
+    )
+    return queryset.annotate(
+        recent_risk_rank=Subquery(recent.values("rank")[:1]),
+        recent_risk_level=Subquery(recent.values("risk_level")[:1]),
+        recent_risk_at=Subquery(recent.values("created_at")[:1]),
+    )
+
+
+def by_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Highest recent risk level first, then the newest assessment at that level; patients with no recent
+    graded result last, by activity."""
+    return with_recent_risk(queryset).order_by(
+        F("recent_risk_rank").desc(nulls_last=True),
+        F("recent_risk_at").desc(nulls_last=True),
+        "-last_activity_at",
+        "-id",
+    )
 
 
 @dataclass(frozen=True)
@@ -68,7 +112,15 @@ def in_order(queryset: QuerySet[Patient], ids: list) -> list[Patient]:
 
 
 def patient_assessments(patient: Patient) -> QuerySet[Assessment]:
-    return Assessment.objects.filter(patient=patient).select_related("model_version").order_by("-created_at")
+    """A patient's assessments, newest request first, each with ``measured_at``: when its inputs were measured
+    (a panel's "date measured", else when the analysis ran), which is what the trend chart plots."""
+    measured = BiomarkerValue.objects.filter(assessment=OuterRef("pk")).order_by("-measured_at")
+    return (
+        Assessment.objects.filter(patient=patient)
+        .select_related("model_version")
+        .annotate(measured_at=Subquery(measured.values("measured_at")[:1]))
+        .order_by("-created_at")
+    )
 
 
 def assessments(*, patient=None, modality=None, status=None, created_after=None, created_before=None):
@@ -121,9 +173,67 @@ def patient_biomarker_history(patient: Patient, name: str, days: int = 90) -> Qu
     )
 
 
+@dataclass(frozen=True)
+class PreviousValue:
+    value: float
+    unit: str
+    measured_at: object
+
+
+def previous_values(assessment: Assessment) -> dict[str, PreviousValue]:
+    """For each biomarker of ``assessment``, the patient's value of the same biomarker measured just before it
+    (any earlier assessment): one query, a subquery per row on biomarker_history_idx."""
+    earlier = BiomarkerValue.objects.filter(
+        patient_id=OuterRef("patient_id"), name=OuterRef("name"), measured_at__lt=OuterRef("measured_at")
+    ).order_by("-measured_at", "-id")
+    rows = (
+        BiomarkerValue.objects.filter(assessment=assessment)
+        .annotate(
+            previous_value=Subquery(earlier.values("value")[:1]),
+            previous_unit=Subquery(earlier.values("unit")[:1]),
+            previous_at=Subquery(earlier.values("measured_at")[:1]),
+        )
+        .values_list("name", "previous_value", "previous_unit", "previous_at")
+    )
+    return {name: PreviousValue(value, unit, at) for name, value, unit, at in rows if value is not None}
+
+
 def patient_biomarker_names(patient: Patient) -> list[str]:
     return list(
         BiomarkerValue.objects.filter(patient=patient).order_by("name").values_list("name", flat=True).distinct()
+    )
+
+
+def patient_biomarker_kinds(patient: Patient) -> list[tuple[str, str]]:
+    """(name, modality) of every biomarker measured for the patient: one query (names may repeat across
+    modalities, so the modality comes from the assessment, not a catalogue guess)."""
+    return list(
+        BiomarkerValue.objects.filter(patient=patient)
+        .order_by("assessment__modality", "name")
+        .values_list("name", "assessment__modality")
+        .distinct()
+    )
+
+
+# The timeline shows at most this many of a patient's most recent assessments, and of discussion messages.
+TIMELINE_LIMIT = 200
+
+
+def timeline_assessments(patient: Patient) -> list[Assessment]:
+    """The patient's most recent assessments with who requested and signed them off: one query."""
+    return list(
+        Assessment.objects.filter(patient=patient)
+        .select_related("requested_by", "requested_by_client", "reviewed_by")
+        .order_by("-created_at")[:TIMELINE_LIMIT]
+    )
+
+
+def timeline_messages(patient: Patient) -> list[ChatMessage]:
+    """The most recent discussion messages on the patient's assessments, with their authors: one query."""
+    return list(
+        ChatMessage.objects.filter(thread__assessment__patient=patient)
+        .select_related("author", "thread")
+        .order_by("-created_at")[:TIMELINE_LIMIT]
     )
 
 

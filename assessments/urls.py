@@ -12,6 +12,7 @@ urlpatterns = [
     path("patients/new/", views.PatientCreateView.as_view(), name="patient_create"),
     path("patients/<uuid:pk>/", views.PatientDetailView.as_view(), name="patient_detail"),
     path("patients/<uuid:pk>/edit/", views.PatientEditView.as_view(), name="patient_edit"),
+    path("patients/<uuid:pk>/timeline/", views.PatientTimelineView.as_view(), name="patient_timeline"),
     path("patients/<uuid:pk>/consent/", views.PatientConsentView.as_view(), name="patient_consent"),
     path("patients/<uuid:pk>/assessments/new/", views.AssessmentCreateView.as_view(), name="assessment_create"),
     path("assessments/<uuid:pk>/", views.AssessmentDetailView.as_view(), name="assessment_detail"),

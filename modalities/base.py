@@ -231,16 +231,17 @@ class InputFile:
 
 @dataclass(frozen=True)
 class PatientFacts:
-    """What an analyzer may know of the patient: no names, no identifiers."""
+    """What an analyzer may know of the patient: no names, no identifiers. A history item is None when the
+    record says "unknown": an analyzer that needs it must ask for it or decline, never read it as False."""
 
     age: int
     sex_at_birth: str
     bmi: float | None
-    has_diabetes: bool
-    treated_hypertension: bool
-    current_smoker: bool
-    on_statin: bool
-    prior_cardiovascular_disease: bool
+    has_diabetes: bool | None
+    treated_hypertension: bool | None
+    current_smoker: bool | None
+    on_statin: bool | None
+    prior_cardiovascular_disease: bool | None
 
 
 @dataclass(frozen=True)

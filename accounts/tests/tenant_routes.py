@@ -362,6 +362,7 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     ),
     # portal: patients
     "assessments:patient_detail": ObjectRoute(make=_patient(), state=_patient_state, requests={"get": Request()}),
+    "assessments:patient_timeline": ObjectRoute(make=_patient(), state=_patient_state, requests={"get": Request()}),
     "assessments:patient_edit": ObjectRoute(
         make=_patient(),
         state=_patient_state,

@@ -52,10 +52,15 @@ def captured(caplog):
     connection.force_debug_cursor = False
 
 
+# The history answers a new record needs before a risk panel can run on it (unknown is never read as no).
+HISTORY_ANSWERED = ["has_diabetes", "treated_hypertension", "current_smoker", "on_statin",
+                    "prior_cardiovascular_disease"]  # fmt: skip
+
+
 def _portal_requests(tenant, client):
     patient_form = {"mrn": MRN, "given_name": GIVEN, "family_name": FAMILY, "date_of_birth": BORN.isoformat(),
                     "sex_at_birth": "female", "postcode": "ZZ9 9ZZ", "history_notes": f"{GIVEN}'s sister",
-                    "consent": "on"}
+                    "consent": "on", **dict.fromkeys(HISTORY_ANSWERED, "false")}
     assert client.post("/patients/new/", patient_form).status_code == 302
     assert client.post("/patients/new/", patient_form).status_code == 400  # duplicate MRN
     assert client.post("/patients/new/", {**patient_form, "mrn": "", "date_of_birth": "31/31/1931"}).status_code == 400

@@ -66,11 +66,11 @@ def test_the_list_shows_the_last_assessment_and_paginates_by_25(tenant_a):
     make_assessment(tenant_a, first, run=True)  # the most recent activity: Aaron leads the list
     client = tenant_a.client_for(Role.CLINICIAN)
     page_one = client.get("/patients/")
-    rows = re.findall(r"<tr>\s*<td class=\"mono\">", page_one.content.decode())
+    rows = re.findall(r"<tr>\s*<th scope=\"row\">", page_one.content.decode())
     assert len(rows) == 25
     assert "Completed" in text(page_one) and "Page 1 of 2" in text(page_one)
     page_two = client.get("/patients/", {"page": 2})
-    assert len(re.findall(r"<tr>\s*<td class=\"mono\">", page_two.content.decode())) == 5
+    assert len(re.findall(r"<tr>\s*<th scope=\"row\">", page_two.content.decode())) == 5
     assert "None yet" in text(page_two)
 
 
@@ -150,7 +150,10 @@ def test_editing_a_patient_saves_through_services_and_audits_field_names_only(te
     form = client.get(f"/patients/{patient.pk}/edit/").content.decode()
     assert 'value="E-1"' in form and 'value="1965-03-14"' in form and 'name="consent"' not in form
     data = {"mrn": "E-1", "given_name": "Ada", "family_name": "Okafor-Smith", "date_of_birth": "1965-03-14",
-            "sex_at_birth": "female", "height_cm": "165.0", "weight_kg": "70.5"}
+            "sex_at_birth": "female", "height_cm": "165.0", "weight_kg": "70.5",
+            # The history selects post yes / no / unknown; a browser always sends one of them.
+            "has_diabetes": "false", "treated_hypertension": "false", "current_smoker": "false",
+            "on_statin": "false", "prior_cardiovascular_disease": "false"}
     response = client.post(f"/patients/{patient.pk}/edit/", data)
     assert response.status_code == 302
     with organization_scope(tenant_a.organization):
@@ -229,13 +232,13 @@ def test_the_patient_page_lists_assessments_and_draws_the_trend(tenant_a):
         assert f"/assessments/{assessment.pk}/" in body
     assert "Score" in page and "10-year ASCVD risk (PCE)" in page and "Queued" in page
 
-    svg = re.search(r'<svg class="trend-chart".*?</svg>', body, flags=re.S).group(0)
+    svg = re.search(r'<svg class="trend-chart trend-chart-wide".*?</svg>', body, flags=re.S).group(0)
     assert "10-year ASCVD risk (PCE) over time" in svg
     assert svg.count("<circle") == 2
     assert 'fill="#e5f4ea"' in svg  # the low-risk band (< 5%) is shaded
     with scopes_disabled():
         stored = older.biomarkers.get(name="pce_ascvd_10y").value
-    older_value = f"{stored:.2f}".rstrip("0").rstrip(".")
+    older_value = f"{stored:.1f}"  # the catalogue shows a risk percentage to one decimal
     assert f">{older_value}</text>" in svg
     # The accessible fallback table has the same values.
     table = body.split("Values as a table", 1)[1]
@@ -243,9 +246,11 @@ def test_the_patient_page_lists_assessments_and_draws_the_trend(tenant_a):
 
     systolic = client.get(f"/patients/{patient.pk}/", {"biomarker": "systolic_bp"}).content.decode()
     assert "Systolic blood pressure over time" in systolic and ">150<" in systolic
-    # An unknown biomarker falls back to the default.
-    fallback = client.get(f"/patients/{patient.pk}/", {"biomarker": "nonsense"}).content.decode()
-    assert "10-year ASCVD risk (PCE) over time" in fallback
+    # An unknown biomarker is said beside the picker, and the default is drawn.
+    fallback = client.get(f"/patients/{patient.pk}/", {"biomarker": "nonsense"})
+    assert fallback.status_code == 400
+    assert "“nonsense” has not been measured for this patient." in text(fallback)
+    assert "10-year ASCVD risk (PCE) over time" in fallback.content.decode()
 
 
 def test_a_patient_without_results_gets_no_chart(tenant_a):
@@ -259,6 +264,6 @@ def test_a_single_value_is_drawn_as_one_point_without_a_line(tenant_a):
     patient = make_patient(tenant_a, "T-3")
     make_assessment(tenant_a, patient, run=True)
     body = tenant_a.client_for(Role.CLINICIAN).get(f"/patients/{patient.pk}/").content.decode()
-    svg = re.search(r'<svg class="trend-chart".*?</svg>', body, flags=re.S).group(0)
+    svg = re.search(r'<svg class="trend-chart trend-chart-wide".*?</svg>', body, flags=re.S).group(0)
     assert svg.count("<circle") == 1 and "<path" not in svg
     assert "1 value from" in svg

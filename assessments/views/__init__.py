@@ -22,6 +22,7 @@ from .patients import (
     PatientDetailView,
     PatientEditView,
     PatientListView,
+    PatientTimelineView,
 )
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "PatientDetailView",
     "PatientEditView",
     "PatientListView",
+    "PatientTimelineView",
     "signed_download",
 ]

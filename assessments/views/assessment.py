@@ -80,7 +80,9 @@ class AssessmentPageMixin(OrganizationMixin):
             files = list(assessment.files.all())
             input_files = [f for f in files if f.kind == UploadedFile.Kind.INPUT]
             result = presenters.result_view(assessment, explanation.contributions if explanation else [])
-            rows = presenters.biomarker_rows(analyzer, assessment.biomarkers.all())
+            rows = presenters.biomarker_rows(
+                analyzer, assessment.biomarkers.all(), previous=selectors.previous_values(assessment)
+            )
             context.update({
                 "explanation": explanation,
                 "figure": figures.figure(assessment.modality, input_files),

@@ -3,6 +3,7 @@ with its assessments and trend chart."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -15,46 +16,80 @@ from django.views import View
 from accounts.access import OrganizationMixin
 from modalities import registry
 
-from .. import charts, presenters, read_audit, selectors, services
+from .. import charts, patient_index, presenters, read_audit, selectors, services, timeline, trends
 from ..forms import PatientForm
 from ..models import Assessment, Patient
-from ..presenters import RISK_LEVEL_BADGES, humanize
+from ..presenters import RISK_LEVEL_BADGES
 from .common import add_errors
 
 PATIENTS_PER_PAGE = 25
 ASSESSMENTS_PER_PAGE = 20
-# How far back the patient page's trend chart looks.
-TREND_DAYS = 5 * 365
-DEFAULT_TREND_BIOMARKER = "pce_ascvd_10y"
+
+
+SORTS = {"activity": "Last activity", "risk": "Highest recent risk"}
+
+
+class PatientSearchForm(forms.Form):
+    """The list's search box and sort. A term written as a date that names no day is an error on the form
+    (a 400 with the message beside the box), not a search that silently finds nobody."""
+
+    q = forms.CharField(required=False, max_length=100, strip=True)
+    sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+
+    def clean_q(self):
+        query = self.cleaned_data["q"].replace("\x00", "")
+        problems = patient_index.malformed_dates(query)
+        if problems:
+            raise forms.ValidationError(problems)
+        return query
 
 
 class PatientListView(OrganizationMixin, View):
     required_permission = "patients.view"
 
     def get(self, request):
-        query = request.GET.get("q", "").strip()[:100]
+        form = PatientSearchForm(request.GET)
+        if not form.is_valid():
+            return self.render_page(form, Paginator([], PATIENTS_PER_PAGE).get_page(1), [], status=400)
+        query = form.cleaned_data["q"]
+        # A recent risk level is a result: only who may read results may sort by it.
+        by_risk = form.cleaned_data["sort"] == "risk" and self.has_permission("assessments.view_results")
         latest = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-created_at")
         shown = selectors.patients().annotate(
             last_assessment_id=Subquery(latest.values("id")[:1]),
             last_assessment_status=Subquery(latest.values("status")[:1]),
             last_assessment_at=Subquery(latest.values("created_at")[:1]),
         )
-        # Names are sealed: the whole list goes by last activity (in SQL), a search result by name
+        if self.has_permission("assessments.view_results"):
+            shown = selectors.by_recent_risk(shown) if by_risk else selectors.with_recent_risk(shown)
+        # Names are sealed: the whole list goes by last activity or risk (in SQL), a search result by name
         # (decrypted, at most SEARCH_RESULT_LIMIT rows; only the page shown is loaded whole).
         result = selectors.by_name(query) if query else None
         page_obj = Paginator(result.ids if result else shown, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
         patients = list(selectors.in_order(shown, page_obj.object_list) if result else page_obj.object_list)
         read_audit.patient_list(request=request, page=page_obj, patients=patients, search=query)
+        return self.render_page(form, page_obj, patients, query=query, by_risk=by_risk,
+                                truncated=result.truncated if result else False)
+
+    def render_page(self, form, page_obj, patients, *, status=200, query="", by_risk=False, truncated=False):
+        for patient in patients:
+            patient.risk_badge = RISK_LEVEL_BADGES.get(getattr(patient, "recent_risk_level", None), "neutral")
         return render(
-            request,
+            self.request,
             "assessments/patient_list.html",
             {
+                "form": form,
                 "page_obj": page_obj,
                 "patients": patients,
-                "query": query,
-                "truncated": result.truncated if result else False,
+                "query": query if form.is_valid() else form.data.get("q", ""),
+                "sort": "risk" if by_risk else "activity",
+                "sorts": SORTS,
+                "can_results": self.has_permission("assessments.view_results"),
+                "truncated": truncated,
                 "result_limit": selectors.SEARCH_RESULT_LIMIT,
+                "recent_risk_days": selectors.RECENT_RISK_DAYS,
             },
+            status=status,
         )
 
 
@@ -154,27 +189,39 @@ class PatientDetailView(OrganizationMixin, View):
         }
         if self.has_permission("assessments.view_results"):
             context.update(self.trend(patient))
-        return render(request, "assessments/patient_detail.html", context)
+        # A biomarker that cannot be charted is said beside the picker (the rest of the page still shows).
+        status = 400 if context.get("trend_errors") else 200
+        return render(request, "assessments/patient_detail.html", context, status=status)
 
     def trend(self, patient) -> dict:
-        names = selectors.patient_biomarker_names(patient)
-        if not names:
-            return {"biomarker_names": []}
-        wanted = self.request.GET.get("biomarker", "")
-        if wanted not in names:
-            wanted = DEFAULT_TREND_BIOMARKER if DEFAULT_TREND_BIOMARKER in names else names[0]
-        values = list(selectors.patient_biomarker_history(patient, wanted, days=TREND_DAYS))
-        spec = presenters.biomarker_spec(wanted)
-        unit = values[-1].unit if values else (spec.unit if spec else "")
-        choices = []
-        for name in names:
-            name_spec = presenters.biomarker_spec(name)
-            choices.append((name, name_spec.label if name_spec else humanize(name)))
+        found = trends.choices(patient)
+        if not found:
+            return {"biomarker_groups": []}
+        picked = trends.picked(self.request.GET.getlist("biomarker"), found)
+        series = trends.series(patient, picked.names, found)
         return {
-            "biomarker_names": choices,
-            "biomarker": wanted,
-            "biomarker_label": spec.label if spec else humanize(wanted),
-            "biomarker_source": spec.source if spec else "",
-            "chart": charts.trend_chart(values, spec.label if spec else humanize(wanted), unit, spec),
-            "trend_years": TREND_DAYS // 365,
+            "biomarker_groups": trends.groups(found),
+            "picked": picked.names,
+            "picked_slots": (picked.names + ["", "", ""])[: charts.MAX_SERIES],
+            "trend_errors": picked.errors,
+            "biomarker_labels": [found[name].label for name in picked.names],
+            "biomarker_sources": [(found[n].label, found[n].spec.source) for n in picked.names if found[n].spec],
+            "chart": charts.trend_charts(series),
+            "trend_years": trends.TREND_DAYS // 365,
         }
+
+
+class PatientTimelineView(OrganizationMixin, View):
+    """The patient's assessments, sign-offs and discussion messages in time order (a read: audited)."""
+
+    required_permission = "patients.view"
+
+    def get(self, request, pk):
+        patient = get_object_or_404(Patient.objects.select_related("consent_recorded_by", "created_by"), pk=pk)
+        with_results = self.has_permission("assessments.view_results")
+        events, assessments, capped = timeline.events(patient, with_results=with_results)
+        read_audit.patient_timeline(request=request, patient=patient, assessments=assessments)
+        return render(request, "assessments/patient_timeline.html", {
+            "patient": patient, "events": events, "capped": capped, "limit": selectors.TIMELINE_LIMIT,
+            "with_results": with_results,
+        })  # fmt: skip

@@ -33,6 +33,15 @@ PLAUSIBLE = {
     "creatinine": (0.1, 25),
 }
 SEXES = [("female", "Female"), ("male", "Male")]
+# The history answers the panel takes from the patient's record, and the record's name for each.
+HISTORY = {"bp_treated": "treated_hypertension", "diabetic": "has_diabetes", "smoker": "current_smoker",
+           "statin": "on_statin"}  # fmt: skip
+UNANSWERED = "Answer yes or no: this is unknown (the record does not say), and an unknown is never counted as no."
+# Unknown is not "no": the equations are for people known to have no cardiovascular disease.
+PRIOR_CVD_UNKNOWN = (
+    "The risk equations apply only to a patient known to have no established cardiovascular disease, and the "
+    "patient's record says it is unknown. Record on the patient's page whether they have had cardiovascular disease."
+)
 RACES = [("white", "White"), ("african_american", "African American"), ("other", "Other")]
 
 
@@ -79,10 +88,8 @@ class CvdRiskInputs(InputSchema):
         """The patient's record (the portal prefills with it; the API's omitted fields)."""
         initial = {
             "age": patient.age,
-            "bp_treated": patient.treated_hypertension,
-            "diabetic": patient.has_diabetes,
-            "smoker": patient.current_smoker,
-            "statin": patient.on_statin,
+            # None where the record says unknown: the request must then answer (``validate``).
+            **{name: getattr(patient, record) for name, record in HISTORY.items()},
             "cholesterol_unit": MG_DL,
             "creatinine_unit": MG_DL,
         }
@@ -98,7 +105,11 @@ class CvdRiskInputs(InputSchema):
         return value
 
     def validate(self, attrs):
-        """Converted to the catalogue's units, then checked for plausibility there."""
+        """Converted to the catalogue's units, then checked for plausibility there. A history answer that is
+        missing (the record says unknown and the request did not say) is asked for, not read as "no"."""
+        unanswered = {name: UNANSWERED for name in HISTORY if self.initial_data.get(name) is None}
+        if unanswered:
+            raise serializers.ValidationError(unanswered)
         data = dict(attrs)
         if data.get("cholesterol_unit") == MMOL_L:
             for name in ("total_cholesterol", "hdl_cholesterol"):
@@ -176,6 +187,8 @@ def panel(resolved: dict[str, Any]) -> rule.RiskPanel:
 
 
 def _refuse_if_no_equation_applies(resolved: dict[str, Any]) -> None:
+    if resolved.get("prior_cvd") is None:
+        raise InputError({"inputs": PRIOR_CVD_UNKNOWN})  # before the rule, which takes only True or False
     try:
         outcome = rule.assess(panel(resolved))
     except ValueError as error:

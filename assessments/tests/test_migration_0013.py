@@ -1,0 +1,49 @@
+"""Migration 0013 lets a history item be unknown (NULL) without touching the rows that exist: a recorded
+"no" stays "no" and a "yes" stays "yes" (only new answers can be unknown)."""
+
+from datetime import date
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("assessments", "0012_patient_mrn_index_unique")]
+AFTER = [("assessments", "0013_patient_history_unknown")]
+HISTORY = ["has_diabetes", "treated_hypertension", "current_smoker", "on_statin", "prior_cardiovascular_disease"]
+
+
+def _leaves():
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture
+def at_0012(transactional_db):
+    apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] != "assessments")])
+    try:
+        yield apps
+    finally:
+        _migrate(_leaves())
+
+
+def test_recorded_answers_keep_their_values(at_0012):
+    organization = at_0012.get_model("accounts", "Organization").objects.create(slug="m13", name="M13")
+    Patient = at_0012.get_model("assessments", "Patient")  # noqa: N806 - a model class
+    no = Patient.objects.create(organization=organization, mrn="M13-1", mrn_index="a" * 64, given_name="A",
+                                family_name="B", date_of_birth=date(1970, 1, 1), sex_at_birth="male")
+    yes = Patient.objects.create(organization=organization, mrn="M13-2", mrn_index="b" * 64, given_name="C",
+                                 family_name="D", date_of_birth=date(1971, 1, 1), sex_at_birth="female",
+                                 **dict.fromkeys(HISTORY, True))
+    apps = _migrate(AFTER)
+    rows = {pk: values for pk, *values in apps.get_model("assessments", "Patient").objects.values_list("pk", *HISTORY)}
+    assert rows[no.pk] == [False] * 5
+    assert rows[yes.pk] == [True] * 5
+    with connection.cursor() as cursor:
+        columns = {c.name: c for c in connection.introspection.get_table_description(cursor, "assessments_patient")}
+    assert all(columns[name].null_ok for name in HISTORY)
