@@ -228,11 +228,11 @@ def timeline_assessments(patient: Patient) -> list[Assessment]:
     )
 
 
-def timeline_messages(patient: Patient) -> list[ChatMessage]:
+def timeline_messages(patient: Patient) -> list[DiscussionMessage]:
     """The most recent discussion messages on the patient's assessments, with their authors: one query."""
     return list(
-        ChatMessage.objects.filter(thread__assessment__patient=patient)
-        .select_related("author", "thread")
+        DiscussionMessage.objects.filter(discussion__assessment__patient=patient)
+        .select_related("author", "discussion")
         .order_by("-created_at")[:TIMELINE_LIMIT]
     )
 

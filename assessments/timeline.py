@@ -53,7 +53,7 @@ def events(patient, *, with_results: bool) -> tuple[list[Event], list[Assessment
         rows.extend(_assessment_events(assessment, labels.get(assessment.modality, assessment.modality), with_results))
     modality_of = {a.pk: labels.get(a.modality, a.modality) for a in assessments}
     for message in messages:
-        assessment_id = message.thread.assessment_id
+        assessment_id = message.discussion.assessment_id
         label = modality_of.get(assessment_id)
         title = f"Message in the discussion of the {label} assessment" if label else "Message in a discussion"
         rows.append(Event(

@@ -138,7 +138,9 @@ def test_the_patient_page_runs_the_same_queries_for_few_or_many_results(tenant_a
 def _biomarker_cells(response) -> dict[str, str]:
     """Biomarker label -> its "Change since last" cell text."""
     body = response.content.decode()
-    table = re.search(r'<section class="card card-flush" aria-labelledby="biomarkers-heading">.*?</section>', body, re.S)
+    table = re.search(
+        r'<section class="card card-flush" aria-labelledby="biomarkers-heading">.*?</section>', body, re.S
+    )
     cells = {}
     for label, row in re.findall(
         r'<tr>\s*<th scope="row">([^<]+)(?:<details.*?</details>)?</th>(.*?)</tr>', table.group(0), re.S
