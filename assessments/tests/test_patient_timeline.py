@@ -26,7 +26,7 @@ def story(tenant_a):
     patient = make_patient(tenant_a, "TL-1")
     first = make_assessment(tenant_a, patient, run=True)
     with organization_scope(tenant_a.organization):
-        services.post_message(actor=tenant_a.users["clinician"], assessment=first, body="Repeat the lipids in June.")
+        services.post_discussion_message(actor=tenant_a.users["clinician"], assessment=first, body="Repeat the lipids in June.")
         services.sign_off(actor=tenant_a.users["clinician"], assessment=first, note="Reviewed with the patient.")
     second = make_assessment(tenant_a, patient)  # still queued
     return patient, first, second
@@ -73,7 +73,7 @@ def test_the_timeline_runs_the_same_queries_for_few_or_many_events(tenant_a, dja
     for _ in range(8):
         assessment = make_assessment(tenant_a, patient, run=True)
         with organization_scope(tenant_a.organization):
-            services.post_message(actor=tenant_a.users["org_admin"], assessment=assessment, body="Seen.")
+            services.post_discussion_message(actor=tenant_a.users["org_admin"], assessment=assessment, body="Seen.")
             services.sign_off(actor=tenant_a.users["clinician"], assessment=assessment, note="")
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
