@@ -26,7 +26,9 @@ def story(tenant_a):
     patient = make_patient(tenant_a, "TL-1")
     first = make_assessment(tenant_a, patient, run=True)
     with organization_scope(tenant_a.organization):
-        services.post_discussion_message(actor=tenant_a.users["clinician"], assessment=first, body="Repeat the lipids in June.")
+        services.post_discussion_message(
+            actor=tenant_a.users["clinician"], assessment=first, body="Repeat the lipids in June."
+        )
         services.sign_off(actor=tenant_a.users["clinician"], assessment=first, note="Reviewed with the patient.")
     second = make_assessment(tenant_a, patient)  # still queued
     return patient, first, second

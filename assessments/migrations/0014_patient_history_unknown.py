@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assessments', '0012_patient_mrn_index_unique'),
+        ('assessments', '0013_discussion_names'),
     ]
 
     operations = [

@@ -1,4 +1,4 @@
-"""Migration 0013 lets a history item be unknown (NULL) without touching the rows that exist: a recorded
+"""Migration 0014 lets a history item be unknown (NULL) without touching the rows that exist: a recorded
 "no" stays "no" and a "yes" stays "yes" (only new answers can be unknown)."""
 
 from datetime import date
@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("assessments", "0012_patient_mrn_index_unique")]
-AFTER = [("assessments", "0013_patient_history_unknown")]
+BEFORE = [("assessments", "0013_discussion_names")]
+AFTER = [("assessments", "0014_patient_history_unknown")]
 HISTORY = ["has_diabetes", "treated_hypertension", "current_smoker", "on_statin", "prior_cardiovascular_disease"]
 
 
@@ -24,7 +24,7 @@ def _migrate(targets):
 
 
 @pytest.fixture
-def at_0012(transactional_db):
+def at_0013(transactional_db):
     apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] != "assessments")])
     try:
         yield apps
@@ -32,9 +32,9 @@ def at_0012(transactional_db):
         _migrate(_leaves())
 
 
-def test_recorded_answers_keep_their_values(at_0012):
-    organization = at_0012.get_model("accounts", "Organization").objects.create(slug="m13", name="M13")
-    Patient = at_0012.get_model("assessments", "Patient")  # noqa: N806 - a model class
+def test_recorded_answers_keep_their_values(at_0013):
+    organization = at_0013.get_model("accounts", "Organization").objects.create(slug="m14", name="M14")
+    Patient = at_0013.get_model("assessments", "Patient")  # noqa: N806 - a model class
     no = Patient.objects.create(organization=organization, mrn="M13-1", mrn_index="a" * 64, given_name="A",
                                 family_name="B", date_of_birth=date(1970, 1, 1), sex_at_birth="male")
     yes = Patient.objects.create(organization=organization, mrn="M13-2", mrn_index="b" * 64, given_name="C",
