@@ -45,4 +45,14 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "assessments_explanation_image_retrieve": "The assessment's explanation image (e.g. a heat map over the "
     "input image), when its modality makes one; 404 otherwise." + _SIGNED_URL,
     "files_download_retrieve": "Download one uploaded file." + _SIGNED_URL,
+    "webhooks_list": "The organization's webhook endpoints: URL, the events each receives, whether it is enabled "
+    "or failing. Secrets are never listed. Needs the `webhooks.manage` permission.",
+    "webhooks_retrieve": "One webhook endpoint (without its secret).",
+    "webhooks_update": "Replace a webhook endpoint's URL, events and enabled state. The secret is unchanged: "
+    "rotate it to change it.",
+    "webhooks_partial_update": "Change some of a webhook endpoint's settings (URL, events, enabled, description).",
+    "webhooks_destroy": "Delete a webhook endpoint and its delivery records; events not yet delivered to it are "
+    "not sent.",
+    "webhooks_deliveries_list": "An endpoint's deliveries, newest first: event, status, attempts, and the last "
+    "response's status code and time (never its body).",
 }
