@@ -22,9 +22,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from medilens.rls import errors as row_security_errors
+
 from .api_auth import ApiKeyThrottle
 from .roles import PERMISSIONS
-from .tenancy import organization_scope
+from .tenancy import organization_scope, tenant_transaction
 
 
 class TenantAPIView(APIView):
@@ -54,6 +56,12 @@ class TenantAPIView(APIView):
     def _handles(self, method: str) -> bool:
         name = method.lower()
         return name in self.http_method_names and hasattr(self, name)
+
+    def dispatch(self, request, *args, **kwargs):
+        # One transaction per request on PostgreSQL: Row-Level Security's setting is transaction-local.
+        # Handled errors (4xx) commit what was written, as autocommit did; an unhandled one rolls back.
+        with tenant_transaction():
+            return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         # A method the view does not handle is a 405 before authentication and permissions: its
@@ -101,6 +109,9 @@ def _request_refusal(exc, view) -> exceptions.APIException | None:
 def exception_handler(exc, context):
     """One error shape everywhere: {"error": {"status", "code", "message", "fields"?}}."""
     if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif row_security_errors.is_refusal(exc):
+        row_security_errors.settle(exc)
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)

@@ -11,6 +11,7 @@ from django.conf import settings
 from accounts.tenancy import organization_scope, scopes_disabled
 from audit import context as audit_context
 from medilens import storage
+from medilens.rls import maintenance
 
 from .models import Assessment
 
@@ -65,9 +66,12 @@ def reap_stuck_assessments() -> dict:
     from . import services
 
     totals = {"requeued": 0, "failed": 0, "republished": 0}
+    # Which organizations have work in flight: a cross-tenant read, so through the maintenance role
+    # (BYPASSRLS); each organization's reaping then runs in its own scope, under Row-Level Security.
     with scopes_disabled():
         org_ids = set(
-            Assessment.objects.filter(status__in=[Assessment.Status.RUNNING, Assessment.Status.QUEUED])
+            Assessment.objects.using(maintenance.alias())
+            .filter(status__in=[Assessment.Status.RUNNING, Assessment.Status.QUEUED])
             .values_list("organization_id", flat=True)
             .distinct()
         )

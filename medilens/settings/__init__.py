@@ -14,5 +14,6 @@ from .audit import *  # noqa: F403
 from .auth import *  # noqa: F403
 from .base import *  # noqa: F403
 from .logs import *  # noqa: F403
+from .rls import *  # noqa: F403
 from .tasks import *  # noqa: F403
 from .web import *  # noqa: F403
