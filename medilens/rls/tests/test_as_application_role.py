@@ -1,0 +1,148 @@
+"""The application's own code connected as ``medilens_app``: requests, the refusal answer, and the jobs
+that cross tenants through ``medilens_maintenance``."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.api import exception_handler
+from accounts.models import ApiClient, Membership
+from accounts.roles import Role
+from accounts.tenancy import organization_scope, scopes_disabled
+from assessments.api.idempotency import purge_expired
+from assessments.models import Assessment, IdempotencyRecord, Patient, UploadedFile
+from assessments.sweep import sweep_orphans
+from assessments.tasks import reap_stuck_assessments
+from assessments.tests.helpers_api import make_assessment, make_patient
+from medilens import storage
+from medilens.rls.maintenance import MaintenanceRoleRequired
+from medilens.rls.roles import APP_ROLE, MAINTENANCE_ROLE
+
+from .conftest import connected_as
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def two_patients(db_roles, tenant_a, tenant_b):
+    return make_patient(tenant_a), make_patient(tenant_b)
+
+
+def test_api_requests_see_their_organization_only_and_another_tenants_row_is_404(two_patients, tenant_a):
+    own, other = two_patients
+    api = tenant_a.api("clinician")
+    with connected_as(APP_ROLE):
+        listed = api.get("/api/v1/patients/")
+        assert listed.status_code == 200
+        assert [row["id"] for row in listed.json()["results"]] == [str(own.pk)]
+        assert api.get(f"/api/v1/patients/{own.pk}/").status_code == 200  # the control: its own row
+        assert api.get(f"/api/v1/patients/{other.pk}/").status_code == 404
+        refused = api.patch(f"/api/v1/patients/{other.pk}/", {"family_name": "Moved"}, format="json")
+        assert refused.status_code == 404
+        changed = api.patch(f"/api/v1/patients/{own.pk}/", {"family_name": "Renamed"}, format="json")
+        assert changed.status_code == 200
+        unknown = APIClient()
+        unknown.credentials(HTTP_AUTHORIZATION=f"Bearer {ApiClient.KEY_PREFIX}_{'0' * 12}_{'x' * 20}")
+        assert unknown.get("/api/v1/patients/").status_code == 401
+    with scopes_disabled():
+        assert Patient.objects.get(pk=other.pk).family_name == other.family_name
+        assert Patient.objects.get(pk=own.pk).family_name == "Renamed"
+
+
+def test_portal_pages_find_the_membership_and_show_their_organization_only(two_patients, tenant_a):
+    own, other = two_patients
+    client = tenant_a.client_for(Role.CLINICIAN)
+    with connected_as(APP_ROLE):
+        page = client.get("/patients/")
+        assert page.status_code == 200
+        assert own.mrn.encode() in page.content and other.mrn.encode() not in page.content
+        assert client.get(f"/patients/{own.pk}/").status_code == 200
+        assert client.get(f"/patients/{other.pk}/").status_code == 404
+
+
+def test_a_write_the_database_refuses_is_answered_404_not_500(db_roles, tenant_a, tenant_b):
+    with connected_as(APP_ROLE):
+        with transaction.atomic(), organization_scope(tenant_a.organization):
+            membership = Membership.objects.first()
+            with pytest.raises(DatabaseError) as refused:
+                # A bug that aims a write at another organization: the row would move into B.
+                Membership.objects.filter(pk=membership.pk).update(organization=tenant_b.organization)
+            response = exception_handler(refused.value, {"view": None})
+            assert transaction.get_rollback()
+        assert response.status_code == 404
+        assert response.data == {"error": {"status": 404, "code": "not_found", "message": "Not found."}}
+    with scopes_disabled():
+        assert Membership.objects.get(pk=membership.pk).organization_id == tenant_a.organization.pk
+
+
+def _stuck(tenant, patient) -> Assessment:
+    assessment = make_assessment(tenant, patient)
+    long_ago = timezone.now() - timedelta(hours=2)
+    with scopes_disabled():
+        Assessment.objects.filter(pk=assessment.pk).update(queued_at=long_ago, last_enqueued_at=long_ago)
+    return assessment
+
+
+def test_the_reaper_finds_every_organization_through_the_maintenance_role(two_patients, tenant_a, tenant_b, settings):
+    stuck = [_stuck(tenant_a, two_patients[0]), _stuck(tenant_b, two_patients[1])]
+    with connected_as(APP_ROLE):
+        # Under the application role alone the cross-tenant discovery sees nothing: the wall holds.
+        assert reap_stuck_assessments()["republished"] == 0
+    with connected_as(APP_ROLE, maintenance_role=MAINTENANCE_ROLE, settings=settings):
+        assert reap_stuck_assessments()["republished"] == 2
+    with scopes_disabled():
+        for assessment in stuck:
+            assert Assessment.objects.get(pk=assessment.pk).last_enqueued_at > timezone.now() - timedelta(minutes=5)
+
+
+def test_the_orphan_sweep_refuses_the_application_role_and_runs_as_maintenance(two_patients, tenant_b, settings):
+    assessment = make_assessment(tenant_b, two_patients[1])
+    kept = storage.object_key(tenant_b.organization.pk, assessment.pk, "pdf")
+    orphan = storage.object_key(tenant_b.organization.pk, assessment.pk, "pdf")
+    storage.store(kept, ContentFile(b"%PDF-1.4 kept"))
+    storage.store(orphan, ContentFile(b"%PDF-1.4 orphan"))
+    with scopes_disabled():
+        UploadedFile.objects.create(
+            organization=tenant_b.organization,
+            assessment=assessment,
+            storage_key=kept,
+            original_filename="k.pdf",
+            content_type="application/pdf",
+            size=13,
+            sha256_original="0" * 64,
+            sha256_stored="0" * 64,
+        )
+    with connected_as(APP_ROLE), pytest.raises(MaintenanceRoleRequired):
+        sweep_orphans(grace_seconds=-60)  # would have taken B's referenced file for an orphan
+    assert default_storage.exists(kept) and default_storage.exists(orphan)
+    with connected_as(APP_ROLE, maintenance_role=MAINTENANCE_ROLE, settings=settings):
+        assert sweep_orphans(grace_seconds=-60) >= 1
+    assert default_storage.exists(kept)
+    assert not default_storage.exists(orphan)
+    default_storage.delete(kept)
+
+
+def test_the_idempotency_purge_reaches_every_organization_as_maintenance(db_roles, tenant_a, tenant_b, settings):
+    with scopes_disabled():
+        for tenant in (tenant_a, tenant_b):
+            record = IdempotencyRecord.objects.create(
+                organization=tenant.organization,
+                api_client=tenant.api_clients["clinician"],
+                key="k1",
+                method="POST",
+                path="/api/v1/patients/",
+                request_hash="0" * 64,
+                response_status=201,
+            )
+            IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - timedelta(days=30))
+    with connected_as(APP_ROLE):
+        assert purge_expired() == 0
+    with connected_as(APP_ROLE, maintenance_role=MAINTENANCE_ROLE, settings=settings):
+        assert purge_expired() == 2
+    with scopes_disabled():
+        assert not IdempotencyRecord.objects.exists()
