@@ -50,7 +50,8 @@ class OrganizationMixin(LoginRequiredMixin):
             raise PermissionDenied("Your role does not allow this.")
         # One transaction per request on PostgreSQL: Row-Level Security's setting is transaction-local.
         try:
-            with tenant_transaction(), organization_scope(request.organization):
+            # The scope outlives the transaction: on_commit work (publishing a task) runs inside it.
+            with organization_scope(request.organization), tenant_transaction():
                 response = super().dispatch(request, *args, **kwargs)
                 # Render inside the scope: templates evaluate lazy querysets.
                 if hasattr(response, "render") and not getattr(response, "is_rendered", True):

@@ -60,8 +60,16 @@ class TenantAPIView(APIView):
     def dispatch(self, request, *args, **kwargs):
         # One transaction per request on PostgreSQL: Row-Level Security's setting is transaction-local.
         # Handled errors (4xx) commit what was written, as autocommit did; an unhandled one rolls back.
-        with tenant_transaction():
-            return super().dispatch(request, *args, **kwargs)
+        # The scope (entered in initial) ends after the commit, so on_commit work (publishing a task and
+        # stamping it) still runs inside it.
+        self._scope = None
+        try:
+            with tenant_transaction():
+                return super().dispatch(request, *args, **kwargs)
+        finally:
+            scope_cm, self._scope = self._scope, None
+            if scope_cm is not None:
+                scope_cm.__exit__(None, None, None)
 
     def initial(self, request, *args, **kwargs):
         # A method the view does not handle is a 405 before authentication and permissions: its
@@ -74,12 +82,6 @@ class TenantAPIView(APIView):
         self._scope = organization_scope(request.organization)
         self._scope.__enter__()
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        scope_cm = getattr(self, "_scope", None)
-        if scope_cm is not None:
-            self._scope = None
-            scope_cm.__exit__(None, None, None)
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """What the database should be told about the current tenant, held per thread / task (a ContextVar).
 
-``bind`` is entered by the tenancy guard (``accounts.tenancy.organization_scope``) and by the two
-lookups that find a tenant (a signed-in user's memberships, an API key by its prefix). The values reach
+``bind`` is entered by the tenancy guard (``accounts.tenancy.organization_scope``) and by the three
+lookups that find a tenant (a signed-in user's memberships, an API key by its prefix, a task's
+assessment by its id). The values reach
 PostgreSQL only through ``medilens.rls.stamp``, as transaction-local settings.
 """
 
@@ -9,10 +10,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 # The settings the policies read, in the order ``stamp`` sends them.
-SETTINGS = ("app.organization_id", "app.user_id", "app.api_key_prefix")
-NOTHING = ("", "", "")
+SETTINGS = ("app.organization_id", "app.user_id", "app.api_key_prefix", "app.assessment_id")
+NOTHING = ("", "", "", "")
 
-_bound: ContextVar[tuple[str, str, str]] = ContextVar("medilens_rls_bound", default=NOTHING)
+_bound: ContextVar[tuple[str, ...]] = ContextVar("medilens_rls_bound", default=NOTHING)
 
 
 def _text(value) -> str:
@@ -20,10 +21,10 @@ def _text(value) -> str:
 
 
 @contextmanager
-def bind(*, organization_id=None, user_id=None, api_key_prefix=None):
+def bind(*, organization_id=None, user_id=None, api_key_prefix=None, assessment_id=None):
     """Name what the next transactions may see. A nested bind replaces the whole tuple (least privilege:
     an organization scope inside a membership lookup does not keep the lookup's user)."""
-    token = _bound.set((_text(organization_id), _text(user_id), _text(api_key_prefix)))
+    token = _bound.set((_text(organization_id), _text(user_id), _text(api_key_prefix), _text(assessment_id)))
     try:
         yield
     finally:
@@ -40,5 +41,5 @@ def unbound():
         _bound.reset(token)
 
 
-def current() -> tuple[str, str, str]:
+def current() -> tuple[str, ...]:
     return _bound.get()

@@ -11,6 +11,8 @@ A few tables need one narrow extra (permissive policies are OR-ed), each the lea
   request finds its tenant;
 * ``accounts_apiclient``: the API key lookup reads the client with the key's prefix (``app.api_key_prefix``),
   and then checks the key's digest;
+* ``assessments_assessment``: a worker's task reads the assessment it was given (``app.assessment_id``)
+  to learn its organization, then works in that organization's scope;
 * ``modalities_modelversion``: platform-wide versions (no organization) are readable by every tenant;
 * ``audit_auditevent``: platform events (no organization, e.g. a failed sign-in) may be appended; they are
   not readable by the application role.
@@ -23,6 +25,7 @@ ORGANIZATION = "NULLIF(current_setting('app.organization_id', true), '')::bigint
 EXTRA = {
     "accounts_membership": "FOR SELECT USING (user_id = NULLIF(current_setting('app.user_id', true), '')::bigint)",
     "accounts_apiclient": "FOR SELECT USING (key_prefix = NULLIF(current_setting('app.api_key_prefix', true), ''))",
+    "assessments_assessment": "FOR SELECT USING (id = NULLIF(current_setting('app.assessment_id', true), '')::uuid)",
     "modalities_modelversion": "FOR SELECT USING (organization_id IS NULL)",
     "audit_auditevent": "FOR INSERT WITH CHECK (organization_id IS NULL)",
 }
