@@ -1,8 +1,8 @@
 """What the database should be told about the current tenant, held per thread / task (a ContextVar).
 
-``bind`` is entered by the tenancy guard (``accounts.tenancy.organization_scope``) and by the three
-lookups that find a tenant (a signed-in user's memberships, an API key by its prefix, a task's
-assessment by its id). The values reach
+``bind`` is entered by the tenancy guard (``accounts.tenancy.organization_scope``) and by the lookups
+that find a tenant (a signed-in user's memberships, an API key by its prefix, a task's assessment by its
+id, an invitation by its token's digest). The values reach
 PostgreSQL only through ``medilens.rls.stamp``, as transaction-local settings.
 """
 
@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 # The settings the policies read, in the order ``stamp`` sends them.
-SETTINGS = ("app.organization_id", "app.user_id", "app.api_key_prefix", "app.assessment_id")
-NOTHING = ("", "", "", "")
+SETTINGS = ("app.organization_id", "app.user_id", "app.api_key_prefix", "app.assessment_id", "app.invitation_digest")
+NOTHING = ("", "", "", "", "")
 
 _bound: ContextVar[tuple[str, ...]] = ContextVar("medilens_rls_bound", default=NOTHING)
 
@@ -21,10 +21,11 @@ def _text(value) -> str:
 
 
 @contextmanager
-def bind(*, organization_id=None, user_id=None, api_key_prefix=None, assessment_id=None):
+def bind(*, organization_id=None, user_id=None, api_key_prefix=None, assessment_id=None, invitation_digest=None):
     """Name what the next transactions may see. A nested bind replaces the whole tuple (least privilege:
     an organization scope inside a membership lookup does not keep the lookup's user)."""
-    token = _bound.set((_text(organization_id), _text(user_id), _text(api_key_prefix), _text(assessment_id)))
+    values = (organization_id, user_id, api_key_prefix, assessment_id, invitation_digest)
+    token = _bound.set(tuple(_text(value) for value in values))
     try:
         yield
     finally:

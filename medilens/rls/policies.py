@@ -11,23 +11,33 @@ A few tables need one narrow extra (permissive policies are OR-ed), each the lea
   request finds its tenant;
 * ``accounts_apiclient``: the API key lookup reads the client with the key's prefix (``app.api_key_prefix``),
   and then checks the key's digest;
+* ``accounts_invitation``: the invitation link's page reads the invitation whose token digest it holds
+  (``app.invitation_digest``); accepting it then writes in the invitation's organization;
 * ``assessments_assessment``: a worker's task reads the assessment it was given (``app.assessment_id``)
   to learn its organization, then works in that organization's scope;
 * ``modalities_modelversion``: platform-wide versions (no organization) are readable by every tenant;
-* ``audit_auditevent``: platform events (no organization, e.g. a failed sign-in) may be appended; they are
-  not readable by the application role.
+* ``audit_auditevent``: platform events (no organization: sign-ins, failed sign-ins) may be appended and
+  read back (Django inserts with RETURNING); they belong to no tenant.
 """
 
 TENANT_POLICY = "medilens_tenant"
 EXTRA_POLICY = "medilens_lookup"
 ORGANIZATION = "NULLIF(current_setting('app.organization_id', true), '')::bigint"
 
+
+def _setting(name: str, cast: str = "") -> str:
+    return f"NULLIF(current_setting('{name}', true), ''){cast}"
+
+
 EXTRA = {
-    "accounts_membership": "FOR SELECT USING (user_id = NULLIF(current_setting('app.user_id', true), '')::bigint)",
-    "accounts_apiclient": "FOR SELECT USING (key_prefix = NULLIF(current_setting('app.api_key_prefix', true), ''))",
-    "assessments_assessment": "FOR SELECT USING (id = NULLIF(current_setting('app.assessment_id', true), '')::uuid)",
+    "accounts_membership": f"FOR SELECT USING (user_id = {_setting('app.user_id', '::bigint')})",
+    "accounts_invitation": f"FOR SELECT USING (token_digest = {_setting('app.invitation_digest')})",
+    "accounts_apiclient": f"FOR SELECT USING (key_prefix = {_setting('app.api_key_prefix')})",
+    "assessments_assessment": f"FOR SELECT USING (id = {_setting('app.assessment_id', '::uuid')})",
     "modalities_modelversion": "FOR SELECT USING (organization_id IS NULL)",
-    "audit_auditevent": "FOR INSERT WITH CHECK (organization_id IS NULL)",
+    # ALL, not INSERT alone: Django inserts with RETURNING, which needs the new row to be readable too.
+    # Updates and deletes stay refused by the append-only triggers.
+    "audit_auditevent": "FOR ALL USING (organization_id IS NULL) WITH CHECK (organization_id IS NULL)",
 }
 
 

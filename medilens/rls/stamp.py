@@ -18,7 +18,8 @@ from .context import NOTHING, current
 
 SET_SQL = (
     "SELECT set_config('app.organization_id', %s, true), set_config('app.user_id', %s, true), "
-    "set_config('app.api_key_prefix', %s, true), set_config('app.assessment_id', %s, true)"
+    "set_config('app.api_key_prefix', %s, true), set_config('app.assessment_id', %s, true), "
+    "set_config('app.invitation_digest', %s, true)"
 )
 
 

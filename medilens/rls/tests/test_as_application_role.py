@@ -1,12 +1,16 @@
 """The application's own code connected as ``medilens_app``: requests, the refusal answer, and the jobs
 that cross tenants through ``medilens_maintenance``."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -146,3 +150,20 @@ def test_the_idempotency_purge_reaches_every_organization_as_maintenance(db_role
         assert purge_expired() == 2
     with scopes_disabled():
         assert not IdempotencyRecord.objects.exists()
+
+
+def test_an_invitation_is_sent_accepted_and_used_to_sign_in_under_the_application_role(db_roles, tenant_a, password):
+    admin = tenant_a.client_for(Role.ORG_ADMIN)
+    with connected_as(APP_ROLE):
+        sent = admin.post(reverse("accounts:members"), {"email": "nora@example.org", "role": Role.CLINICIAN})
+        assert sent.status_code == 302
+        path = re.search(r"https?://[^\s/]+(/invitations/accept/[A-Za-z0-9_-]+/)", mail.outbox[-1].body).group(1)
+        visitor = Client()
+        assert visitor.get(path).status_code == 200
+        accepted = visitor.post(path, {"full_name": "Nora New", "password1": password, "password2": password})
+        assert accepted.status_code == 302 and accepted["Location"] == reverse("login")
+        signed_in = Client().post(reverse("login"), {"username": "nora@example.org", "password": password})
+        assert signed_in.status_code == 302 and signed_in["Location"] == reverse("portal:dashboard")
+    with scopes_disabled():
+        membership = Membership.objects.get(user__email="nora@example.org")
+    assert membership.organization_id == tenant_a.organization.pk and membership.role == Role.CLINICIAN
