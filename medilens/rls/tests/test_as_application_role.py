@@ -167,3 +167,23 @@ def test_an_invitation_is_sent_accepted_and_used_to_sign_in_under_the_applicatio
     with scopes_disabled():
         membership = Membership.objects.get(user__email="nora@example.org")
     assert membership.organization_id == tenant_a.organization.pk and membership.role == Role.CLINICIAN
+
+
+def test_an_admin_of_another_clinic_is_still_seen_as_one_when_resetting_factors(db_roles, tenant_a, tenant_b):
+    from allauth.mfa.models import Authenticator
+
+    from medilens.testing.factories import MembershipFactory
+    from medilens.testing.mfa import enrol_totp
+
+    clinician = tenant_a.users[Role.CLINICIAN]
+    MembershipFactory(organization=tenant_b.organization, user=clinician, role=Role.ORG_ADMIN)
+    enrol_totp(clinician)
+    with scopes_disabled():
+        membership = Membership.objects.get(organization=tenant_a.organization, user=clinician)
+    admin = tenant_a.client_for(Role.ORG_ADMIN)
+    with connected_as(APP_ROLE):
+        # Clinic A's scope alone would hide the clinician's admin membership in clinic B.
+        response = admin.post(reverse("accounts:member_factor_reset", args=[membership.pk]), follow=True)
+    assert response.status_code == 200
+    assert "reset by MediLens platform staff" in response.content.decode()
+    assert Authenticator.objects.filter(user=clinician).count() == 2
