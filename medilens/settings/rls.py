@@ -4,7 +4,7 @@
 when set, is the ``medilens_maintenance`` role (BYPASSRLS) that the cross-tenant reads of the reaper, the
 orphan sweep and the idempotency purge use (``medilens.rls.maintenance.alias()``). Unset (the embedded
 default, the test suite, a deployment still connecting as the owner) they use ``default``. Jobs that cross
-tenants as a whole (retention purge, audit sealing and checkpoints, backup, key rotation) run in a process
+tenants as a whole (audit sealing and checkpoints, backup, key rotation) run in a process
 whose ``DATABASE_URL`` is the maintenance role: with ``CELERY_MAINTENANCE_QUEUE`` set, beat sends their
 tasks to that queue, for a worker started with the maintenance role.
 """
@@ -20,7 +20,6 @@ if not EMBEDDED and env.str("MAINTENANCE_DATABASE_URL", default=""):
 
 # Tasks whose whole work crosses tenants, for the worker that connects as the maintenance role.
 CROSS_TENANT_TASKS = (
-    "retention.tasks.purge_expired_patients",
     "audit.tasks.seal_audit_events",
     "audit.tasks.write_audit_checkpoint",
 )
