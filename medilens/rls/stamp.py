@@ -25,7 +25,9 @@ SET_SQL = (
 
 def _apply(database, values) -> None:
     # The raw psycopg connection: this statement must not go through the wrappers (nor the query log).
-    database.connection.execute(SET_SQL, values)
+    # prepare=False (explicit; Django's client-side cursors do not prepare either): a prepared statement
+    # is session state that PgBouncer in transaction mode cannot follow between server connections.
+    database.connection.execute(SET_SQL, values, prepare=False)
     database.rls_stamped = values
 
 

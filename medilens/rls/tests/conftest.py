@@ -24,19 +24,20 @@ def db_roles(django_db_setup, django_db_blocker):
     return APP_ROLE, MAINTENANCE_ROLE
 
 
-def _wrapper(role: str, alias: str):
+def _wrapper(role: str, alias: str, options: dict | None = None):
     settings_dict = copy.deepcopy(connections["default"].settings_dict)
     settings_dict.update(USER=role, PASSWORD="")
+    settings_dict.setdefault("OPTIONS", {}).update(options or {})
     # One pooled connection, so a test can show the next borrower gets the very same one.
     settings_dict.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 1, "timeout": 10}
     return load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias)
 
 
 @contextmanager
-def connected_as(role: str, *, maintenance_role: str | None = None, settings=None):
+def connected_as(role: str, *, maintenance_role: str | None = None, settings=None, options: dict | None = None):
     """Run the block with ``default`` connected as ``role``; with ``maintenance_role``, also the
     ``maintenance`` alias as that role and MAINTENANCE_DATABASE_ALIAS pointing at it."""
-    swapped = {"default": _wrapper(role, f"rls_{role}")}
+    swapped = {"default": _wrapper(role, f"rls_{role}", options)}
     if maintenance_role:
         swapped["maintenance"] = _wrapper(maintenance_role, f"rls_{maintenance_role}")
         settings.MAINTENANCE_DATABASE_ALIAS = "maintenance"

@@ -126,3 +126,18 @@ def test_the_orm_under_the_application_role_fails_closed(patients, tenant_a, ten
             with organization_scope(tenant_b.organization):
                 assert Patient.objects.count() == 1
             assert Patient.objects.count() == 2
+
+
+def test_stamping_leaves_no_session_state_for_pgbouncer(patients, tenant_a):
+    """Transaction mode hands each transaction to any server connection: nothing may outlive it, not even
+    a prepared statement. Django's client-side cursors prepare nothing and the stamp asks for no
+    preparing; a threshold of 1 (as a deployment's OPTIONS could set) shows it holds even then."""
+    with connected_as(APP_ROLE, options={"prepare_threshold": 1}) as app:
+        for _ in range(8):
+            with transaction.atomic(), organization_scope(tenant_a.organization):
+                assert Patient.objects.count() == 2
+        with app.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            assert cursor.fetchone()[0] == 0
+            cursor.execute("SELECT coalesce(current_setting('app.organization_id', true), '')")
+            assert cursor.fetchone()[0] == ""
