@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -84,11 +84,22 @@ def test_a_write_the_database_refuses_is_answered_404_not_500(db_roles, tenant_a
         assert Membership.objects.get(pk=membership.pk).organization_id == tenant_a.organization.pk
 
 
+def _unpublished_assessment(tenant, patient) -> Assessment:
+    """An assessment whose task is never published: a worker of the session (the superuser's) must not
+    run it while these tests look at it or while the database is flushed after them."""
+    with transaction.atomic():
+        assessment = make_assessment(tenant, patient)
+        connection.run_on_commit.clear()
+    return assessment
+
+
 def _stuck(tenant, patient) -> Assessment:
-    assessment = make_assessment(tenant, patient)
-    long_ago = timezone.now() - timedelta(hours=2)
+    """Running past its deadline after one requeue already: the reaper fails it (and publishes nothing)."""
+    assessment = _unpublished_assessment(tenant, patient)
     with scopes_disabled():
-        Assessment.objects.filter(pk=assessment.pk).update(queued_at=long_ago, last_enqueued_at=long_ago)
+        Assessment.objects.filter(pk=assessment.pk).update(
+            status=Assessment.Status.RUNNING, deadline_at=timezone.now() - timedelta(hours=1), reaper_requeues=1
+        )
     return assessment
 
 
@@ -96,16 +107,16 @@ def test_the_reaper_finds_every_organization_through_the_maintenance_role(two_pa
     stuck = [_stuck(tenant_a, two_patients[0]), _stuck(tenant_b, two_patients[1])]
     with connected_as(APP_ROLE):
         # Under the application role alone the cross-tenant discovery sees nothing: the wall holds.
-        assert reap_stuck_assessments()["republished"] == 0
+        assert reap_stuck_assessments()["failed"] == 0
     with connected_as(APP_ROLE, maintenance_role=MAINTENANCE_ROLE, settings=settings):
-        assert reap_stuck_assessments()["republished"] == 2
+        assert reap_stuck_assessments()["failed"] == 2
     with scopes_disabled():
         for assessment in stuck:
-            assert Assessment.objects.get(pk=assessment.pk).last_enqueued_at > timezone.now() - timedelta(minutes=5)
+            assert Assessment.objects.get(pk=assessment.pk).status == Assessment.Status.FAILED
 
 
 def test_the_orphan_sweep_refuses_the_application_role_and_runs_as_maintenance(two_patients, tenant_b, settings):
-    assessment = make_assessment(tenant_b, two_patients[1])
+    assessment = _unpublished_assessment(tenant_b, two_patients[1])
     kept = storage.object_key(tenant_b.organization.pk, assessment.pk, "pdf")
     orphan = storage.object_key(tenant_b.organization.pk, assessment.pk, "pdf")
     storage.store(kept, ContentFile(b"%PDF-1.4 kept"))
