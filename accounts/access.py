@@ -8,11 +8,15 @@ to name a permission is refused at start-up of the request, never let through.
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import DatabaseError
+from django.http import Http404
 from django.shortcuts import render
+
+from medilens.rls import errors as row_security_errors
 
 from .roles import PERMISSIONS, role_has
 from .selectors import has_suspended_only, memberships_for_user
-from .tenancy import organization_scope
+from .tenancy import organization_scope, tenant_transaction
 
 SESSION_KEY = "active_organization_id"
 
@@ -47,11 +51,18 @@ class OrganizationMixin(LoginRequiredMixin):
         request.organization = membership.organization
         if not role_has(membership.role, self.required_permission):
             raise PermissionDenied("Your role does not allow this.")
-        with organization_scope(request.organization):
-            response = super().dispatch(request, *args, **kwargs)
-            # Render inside the scope: templates evaluate lazy querysets.
-            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
-                response = response.render()
+        # One transaction per request on PostgreSQL: Row-Level Security's setting is transaction-local.
+        try:
+            # The scope outlives the transaction: on_commit work (publishing a task) runs inside it.
+            with organization_scope(request.organization), tenant_transaction():
+                response = super().dispatch(request, *args, **kwargs)
+                # Render inside the scope: templates evaluate lazy querysets.
+                if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                    response = response.render()
+        except DatabaseError as error:
+            if not row_security_errors.is_refusal(error):
+                raise
+            raise Http404("Not found.") from None  # the database refused another organization's row
         return response
 
     def has_permission(self, permission: str) -> bool:

@@ -22,9 +22,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from medilens.rls import errors as row_security_errors
+
 from .api_auth import ApiKeyThrottle
 from .roles import PERMISSIONS
-from .tenancy import organization_scope
+from .tenancy import organization_scope, tenant_transaction
 
 
 class TenantAPIView(APIView):
@@ -55,6 +57,20 @@ class TenantAPIView(APIView):
         name = method.lower()
         return name in self.http_method_names and hasattr(self, name)
 
+    def dispatch(self, request, *args, **kwargs):
+        # One transaction per request on PostgreSQL: Row-Level Security's setting is transaction-local.
+        # Handled errors (4xx) commit what was written, as autocommit did; an unhandled one rolls back.
+        # The scope (entered in initial) ends after the commit, so on_commit work (publishing a task and
+        # stamping it) still runs inside it.
+        self._scope = None
+        try:
+            with tenant_transaction():
+                return super().dispatch(request, *args, **kwargs)
+        finally:
+            scope_cm, self._scope = self._scope, None
+            if scope_cm is not None:
+                scope_cm.__exit__(None, None, None)
+
     def initial(self, request, *args, **kwargs):
         # A method the view does not handle is a 405 before authentication and permissions: its
         # permission is not declared (the lookup above would fail), and the answer reveals nothing.
@@ -66,12 +82,6 @@ class TenantAPIView(APIView):
         self._scope = organization_scope(request.organization)
         self._scope.__enter__()
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        scope_cm = getattr(self, "_scope", None)
-        if scope_cm is not None:
-            self._scope = None
-            scope_cm.__exit__(None, None, None)
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 logger = logging.getLogger(__name__)
@@ -101,6 +111,9 @@ def _request_refusal(exc, view) -> exceptions.APIException | None:
 def exception_handler(exc, context):
     """One error shape everywhere: {"error": {"status", "code", "message", "fields"?}}."""
     if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif row_security_errors.is_refusal(exc):
+        row_security_errors.settle(exc)
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)

@@ -14,6 +14,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
 from audit import context as audit_context
+from medilens.rls import context as row_security
 
 from .models import ApiClient
 from .tenancy import scopes_disabled
@@ -97,7 +98,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         pieces = key.split("_", 2)
         if len(pieces) != 3 or pieces[0] != ApiClient.KEY_PREFIX:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        with scopes_disabled():
+        # Row-Level Security: the application role reads the client with this prefix (app.api_key_prefix).
+        with scopes_disabled(), row_security.bind(api_key_prefix=pieces[1]):
             client = ApiClient.objects.select_related("organization").filter(key_prefix=pieces[1]).first()
         if client is None or not hmac.compare_digest(client.key_digest, ApiClient.digest(key)):
             raise exceptions.AuthenticationFailed("Invalid API key.")
@@ -114,7 +116,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         """Record last use at most once a minute: a write per request would serialize every call."""
         now = timezone.now()
         if client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION:
-            with scopes_disabled():
+            with scopes_disabled(), row_security.bind(organization_id=client.organization_id):
                 ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
             client.last_used_at = now
 

@@ -3,6 +3,8 @@ request finds its tenant), so they disable the scope explicitly and always filte
 
 from django.db.models import QuerySet
 
+from medilens.rls import context as row_security
+
 from .models import ApiClient, Invitation, Membership, Organization
 from .tenancy import organization_scope, scopes_disabled
 
@@ -11,7 +13,8 @@ def memberships_for_user(user) -> list[Membership]:
     """The user's memberships in active organizations, for the switcher and for scope resolution."""
     if not getattr(user, "is_authenticated", False):
         return []
-    with scopes_disabled():
+    # Row-Level Security: the application role sees a user's own memberships by app.user_id.
+    with scopes_disabled(), row_security.bind(user_id=user.pk):
         return list(
             Membership.objects.filter(user=user, organization__status=Organization.Status.ACTIVE)
             .select_related("organization")
@@ -20,7 +23,7 @@ def memberships_for_user(user) -> list[Membership]:
 
 
 def has_suspended_only(user) -> bool:
-    with scopes_disabled():
+    with scopes_disabled(), row_security.bind(user_id=user.pk):
         memberships = Membership.objects.filter(user=user)
         return memberships.exists() and not memberships.filter(organization__status=Organization.Status.ACTIVE).exists()
 

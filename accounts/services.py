@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 import audit
+from medilens.rls import context as row_security
 
 from .invitation_services import send_invitation_email
 from .models import ApiClient, Invitation, Membership, Organization, User, normalize_email
@@ -251,7 +252,8 @@ class InvitationInvalid(Exception):
 
 
 def find_open_invitation(token: str) -> Invitation:
-    with scopes_disabled():
+    # Row-Level Security: the application role reads the one invitation whose digest the link holds.
+    with scopes_disabled(), row_security.bind(invitation_digest=Invitation.digest(token)):
         invitation = (
             Invitation.objects.select_related("organization").filter(token_digest=Invitation.digest(token)).first()
         )
@@ -264,9 +266,10 @@ def accept_invitation(*, token: str, user: User | None = None, full_name: str = 
     """Accept as the signed-in ``user`` (an existing account) or create the account with a password."""
     from django.contrib.auth.password_validation import validate_password
 
-    with transaction.atomic(), scopes_disabled():
-        invitation = find_open_invitation(token)
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    found = find_open_invitation(token)
+    # Row-Level Security: everything below reads and writes rows of the invitation's organization.
+    with transaction.atomic(), scopes_disabled(), row_security.bind(organization_id=found.organization_id):
+        invitation = Invitation.objects.select_for_update().get(pk=found.pk)
         if not invitation.is_open:
             raise InvitationInvalid("This invitation link is invalid, already used or expired.")
         if user is None:

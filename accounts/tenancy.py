@@ -5,10 +5,12 @@ django-scopes makes a query on a scoped manager raise ``ScopeError`` when no sco
 missing organization so that a bug can only ever fail closed.
 """
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
-from django.db import models
+from django.db import connection, models, transaction
 from django_scopes import ScopedManager, scope, scopes_disabled  # noqa: F401  (re-exported)
+
+from medilens.rls import context as row_security
 
 
 class TenantScopeMissing(RuntimeError):
@@ -19,8 +21,20 @@ class TenantScopeMissing(RuntimeError):
 def organization_scope(organization):
     if organization is None or getattr(organization, "pk", None) is None:
         raise TenantScopeMissing("an organization scope needs a saved organization")
-    with scope(organization=organization.pk):
+    # The same organization for PostgreSQL's Row-Level Security: each transaction run inside this scope
+    # starts with set_config('app.organization_id', ..., true) (medilens/rls/stamp.py).
+    with scope(organization=organization.pk), row_security.bind(organization_id=organization.pk):
         yield organization
+
+
+def tenant_transaction():
+    """One transaction around a tenant request on PostgreSQL, so Row-Level Security's setting is made once
+    per request rather than around each autocommit query. Nothing on SQLite, whose IMMEDIATE transactions
+    would take the write lock for every page view (SQLite has django-scopes only). Inside a transaction
+    already (a test's, a caller's), it joins that one: the setting is made at its next statement."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
 
 
 def TenantManager(**kwargs):  # noqa: N802 - a manager factory, named like the class it returns

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.tenancy import scopes_disabled
 from medilens import storage
+from medilens.rls import maintenance
 
 from .models import AIExplanation, UploadedFile
 
@@ -43,9 +44,14 @@ def _stored_objects():
 
 
 def _referenced_keys() -> set[str]:
+    # Every organization's keys: through the maintenance role (BYPASSRLS), never the application role, under
+    # which Row-Level Security would return no keys and make every object look orphaned.
+    using = maintenance.alias()
+    maintenance.require_all_rows(using)
     with scopes_disabled():
-        keys = set(UploadedFile.objects.values_list("storage_key", flat=True))
-        keys.update(k for k in AIExplanation.objects.exclude(image_key="").values_list("image_key", flat=True))
+        keys = set(UploadedFile.objects.using(using).values_list("storage_key", flat=True))
+        explanations = AIExplanation.objects.using(using).exclude(image_key="")
+        keys.update(k for k in explanations.values_list("image_key", flat=True))
     return keys
 
 

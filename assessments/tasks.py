@@ -11,6 +11,8 @@ from django.conf import settings
 from accounts.tenancy import organization_scope, scopes_disabled
 from audit import context as audit_context
 from medilens import storage
+from medilens.rls import context as row_security
+from medilens.rls import maintenance
 
 from .models import Assessment
 
@@ -33,7 +35,9 @@ MAX_RETRY_COUNTDOWN = 120
 def run_assessment(self, assessment_id: str) -> str:
     from . import pipeline
 
-    with scopes_disabled():
+    # Row-Level Security: the application role reads this one assessment (app.assessment_id) to learn its
+    # organization; everything after runs in that organization's scope.
+    with scopes_disabled(), row_security.bind(assessment_id=assessment_id):
         assessment = Assessment.objects.select_related("organization").filter(pk=assessment_id).first()
     if assessment is None:
         logger.warning("run_assessment: no assessment %s", assessment_id)
@@ -65,9 +69,12 @@ def reap_stuck_assessments() -> dict:
     from . import services
 
     totals = {"requeued": 0, "failed": 0, "republished": 0}
+    # Which organizations have work in flight: a cross-tenant read, so through the maintenance role
+    # (BYPASSRLS); each organization's reaping then runs in its own scope, under Row-Level Security.
     with scopes_disabled():
         org_ids = set(
-            Assessment.objects.filter(status__in=[Assessment.Status.RUNNING, Assessment.Status.QUEUED])
+            Assessment.objects.using(maintenance.alias())
+            .filter(status__in=[Assessment.Status.RUNNING, Assessment.Status.QUEUED])
             .values_list("organization_id", flat=True)
             .distinct()
         )

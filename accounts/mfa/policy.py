@@ -14,6 +14,8 @@ from allauth.account.internal.flows.login import (
 from allauth.mfa.models import Authenticator
 from django.db.models import Q
 
+from medilens.rls import context as row_security
+
 from ..models import Membership, Organization
 from ..roles import Role
 from ..tenancy import scopes_disabled
@@ -25,7 +27,7 @@ def mfa_required(user) -> bool:
     """Platform staff, org admins, and members of an organization that requires it for everyone."""
     if user.is_staff:
         return True
-    with scopes_disabled():
+    with scopes_disabled(), row_security.bind(user_id=user.pk):
         return (
             Membership.objects.filter(user=user, organization__status=Organization.Status.ACTIVE)
             .filter(Q(role=Role.ORG_ADMIN) | Q(organization__require_mfa_for_all_members=True))

@@ -14,6 +14,7 @@ from django.db import transaction
 
 import audit
 from audit.models import AuditEvent
+from medilens.rls import context as row_security
 
 from .. import signin_limits
 from ..models import Membership, Organization, User
@@ -82,7 +83,10 @@ def _delete_factors(user: User) -> list[str]:
 
 
 def _is_org_admin_anywhere(user: User) -> bool:
-    with scopes_disabled():
+    # Every organization of this user, not only the current one: under Row-Level Security the user's own
+    # memberships are read by app.user_id (inside an organization's scope the setting alone would hide the
+    # others, and an admin of another clinic would look like a plain member).
+    with scopes_disabled(), row_security.bind(user_id=user.pk):
         return Membership.objects.filter(user=user, role=Role.ORG_ADMIN).exists()
 
 

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from accounts.tenancy import scopes_disabled
 from assessments.models import IdempotencyRecord
+from medilens.rls import maintenance
 
 HEADER = "Idempotency-Key"
 IN_PROGRESS = 0
@@ -144,6 +145,7 @@ def _replay(view, record, fingerprint, request, args, kwargs) -> Response:
 def purge_expired(*, now=None) -> int:
     """Delete records past their lifetime, in every organization (the beat task's work)."""
     cutoff = (now or timezone.now()) - ttl()
+    # Every organization's records: through the maintenance role (BYPASSRLS) when it is configured.
     with scopes_disabled():
-        deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+        deleted, _ = IdempotencyRecord.objects.using(maintenance.alias()).filter(created_at__lt=cutoff).delete()
     return deleted

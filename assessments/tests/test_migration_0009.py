@@ -35,7 +35,8 @@ def _migrate(targets):
 @pytest.fixture
 def at_0008(transactional_db):
     """Migrate back to 0008 (the other apps at their newest) and, whatever happens, forward to every leaf."""
-    apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] != "assessments")])
+    # rls.0001 (Row-Level Security) depends on assessments' newest migration: going back unapplies it.
+    apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] not in ("assessments", "rls"))])
     try:
         yield apps
     finally:

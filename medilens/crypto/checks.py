@@ -15,6 +15,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, connections
 
+from medilens.rls import maintenance
+
 from . import keyring, masterkeys
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,10 @@ def problems(limit: int = 5) -> list[str]:
     missing: dict[str, set[int]] = {}
     counts: dict[str, int] = {}
     found = []
-    for row in OrganizationKey.all_organizations.order_by("pk").iterator(chunk_size=1000):
+    # Every organization's keys: through the maintenance role (BYPASSRLS) when configured; the application
+    # role would see none of them under Row-Level Security and pass the check without trying a key.
+    every_key = OrganizationKey.all_organizations.using(maintenance.alias())
+    for row in every_key.order_by("pk").iterator(chunk_size=1000):
         if masterkeys.by_id(row.master_key_id) is None:
             missing.setdefault(row.master_key_id, set()).add(row.organization_id)
             counts[row.master_key_id] = counts.get(row.master_key_id, 0) + 1

@@ -16,6 +16,7 @@ from .base import *  # noqa: F403
 from .display import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .notifications import *  # noqa: F403
+from .rls import *  # noqa: F403
 from .tasks import *  # noqa: F403
 from .web import *  # noqa: F403
 

@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "modalities",
     "retention",
     "medilens.backup",
+    "medilens.rls",
     "kiosk",
     "fhir_export",
     "reports",
