@@ -25,7 +25,8 @@ def _migrate(targets):
 
 @pytest.fixture
 def at_0013(transactional_db):
-    apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] != "assessments")])
+    # rls.0002 depends on assessments 0014: going back unapplies it.
+    apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] not in ("assessments", "rls"))])
     try:
         yield apps
     finally:

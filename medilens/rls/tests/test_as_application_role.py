@@ -174,7 +174,8 @@ def test_an_invitation_is_sent_accepted_and_used_to_sign_in_under_the_applicatio
         accepted = visitor.post(path, {"full_name": "Nora New", "password1": password, "password2": password})
         assert accepted.status_code == 302 and accepted["Location"] == reverse("login")
         signed_in = Client().post(reverse("login"), {"username": "nora@example.org", "password": password})
-        assert signed_in.status_code == 302 and signed_in["Location"] == reverse("portal:dashboard")
+        # A clinician lands on the review worklist.
+        assert signed_in.status_code == 302 and signed_in["Location"] == reverse("assessments:review")
     with scopes_disabled():
         membership = Membership.objects.get(user__email="nora@example.org")
     assert membership.organization_id == tenant_a.organization.pk and membership.role == Role.CLINICIAN
