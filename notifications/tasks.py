@@ -11,6 +11,7 @@ from django.urls import reverse
 from accounts.models import Membership, Organization
 from accounts.roles import Role
 from accounts.tenancy import organization_scope, scopes_disabled
+from medilens.rls import context as row_security
 
 from . import mentions, services
 from .kinds import Kind
@@ -43,7 +44,9 @@ def notify_assessment_finished(assessment_id: str) -> int:
     about a high-risk result."""
     from assessments.models import Assessment
 
-    with scopes_disabled():
+    # Row-Level Security: the application role may read this one assessment (app.assessment_id), as
+    # run_assessment does, to learn its organization.
+    with scopes_disabled(), row_security.bind(assessment_id=assessment_id):
         found = Assessment.objects.filter(pk=assessment_id).select_related("organization").first()
     if found is None:
         logger.warning("notify_assessment_finished: no assessment %s", assessment_id)

@@ -132,12 +132,15 @@ def _mark_failing(endpoint: WebhookEndpoint) -> None:
         transaction.on_commit(lambda: notify.endpoint_failing(endpoint))
 
 
-def due_for_publishing(now=None) -> list[tuple[str, int]]:
+def due_for_publishing(now=None, *, using: str = "default") -> list[tuple[str, int]]:
     """Open deliveries whose attempt is due and has no message we can count on: retries further away than a
-    broker countdown, messages lost while the broker was down, attempts abandoned by a dead worker."""
+    broker countdown, messages lost while the broker was down, attempts abandoned by a dead worker. A
+    cross-tenant read: the beat task passes the maintenance alias (README, 'Row-Level Security')."""
     now = now or timezone.now()
     grace = timedelta(seconds=60)
-    rows = WebhookDelivery.objects.filter(status__in=WebhookDelivery.OPEN, next_attempt_at__lte=now - grace)
+    rows = WebhookDelivery.objects.using(using).filter(
+        status__in=WebhookDelivery.OPEN, next_attempt_at__lte=now - grace
+    )
     due = []
     for pk, attempts, in_flight in rows.values_list("pk", "attempts", "in_flight_since")[:1000]:
         if in_flight is None:
