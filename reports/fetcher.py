@@ -24,11 +24,11 @@ from urllib.parse import unquote, urlsplit
 
 from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from medilens import storage
 
 from .resources import SCHEME, STATIC_PREFIX, STORAGE_PREFIX
+from .weasy import URLFetcher, URLFetcherResponse
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,8 @@ def render_pdf(template_name: str, context: dict, *, storage_keys=()) -> bytes:
 def html_to_pdf(html: str, *, storage_keys=()) -> bytes:
     # Imported here: WeasyPrint loads Pango and its fonts at import, which pages that never render a
     # report (and the worker) need not pay for.
-    from weasyprint import HTML
-
     from .fetcher import ReportFetcher
+    from .weasy import HTML
 
     fetcher = ReportFetcher(storage_keys=storage_keys)
     return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf()

@@ -47,7 +47,7 @@ def http_server():
 
 def _default_fetcher_pdf(html: str) -> bytes:
     """The same HTML through WeasyPrint's own fetcher: the control that shows what ours refuses."""
-    from weasyprint import HTML
+    from reports.weasy import HTML
 
     return HTML(string=html).write_pdf()
 
