@@ -40,6 +40,7 @@ COPY kiosk/ kiosk/
 COPY reports/ reports/
 COPY webhooks/ webhooks/
 COPY fhir_export/ fhir_export/
+COPY notifications/ notifications/
 # The app version a backup's manifest records.
 COPY pyproject.toml ./
 COPY templates/ templates/
