@@ -210,7 +210,7 @@ class SignOffForm(forms.Form):
             del self.fields["acknowledge_reference_model"]
 
 
-class CommentForm(forms.Form):
+class DiscussionMessageForm(forms.Form):
     body = forms.CharField(
         label="Message",
         max_length=5000,

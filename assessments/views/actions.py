@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views import View
 
 from .. import presenters, services
-from ..forms import AttachmentForm, CommentForm, SignOffForm
+from ..forms import AttachmentForm, DiscussionMessageForm, SignOffForm
 from ..uploads import UploadRejected
 from .assessment import AssessmentPageMixin
 from .common import add_errors, finish, oversize_message
@@ -68,7 +68,7 @@ class AssessmentDiscussionView(AssessmentPageMixin, View):
 
     def post(self, request, pk):
         assessment = self.get_assessment(pk)
-        form = CommentForm(request.POST)
+        form = DiscussionMessageForm(request.POST)
         if form.is_valid():
             try:
                 services.post_discussion_message(
@@ -79,7 +79,7 @@ class AssessmentDiscussionView(AssessmentPageMixin, View):
             else:
                 messages.success(request, "Message posted.")
                 return redirect(reverse("assessments:assessment_detail", args=[assessment.pk]) + "#discussion")
-        return self.render_page(assessment, status=400, comment_form=form)
+        return self.render_page(assessment, status=400, discussion_form=form)
 
 
 class AssessmentAttachView(AssessmentPageMixin, View):

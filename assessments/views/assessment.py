@@ -9,7 +9,7 @@ from django.views import View
 from accounts.access import OrganizationMixin
 
 from .. import figures, presenters, selectors, services
-from ..forms import AttachmentForm, CommentForm, SignOffForm
+from ..forms import AttachmentForm, DiscussionMessageForm, SignOffForm
 from ..models import Assessment, UploadedFile
 from ..presenters import RISK_LEVEL_BADGES
 from .common import duration, max_upload_mb
@@ -68,11 +68,11 @@ class AssessmentPageMixin(OrganizationMixin):
             "can_retry": self.has_permission("assessments.manage") and assessment.status == Assessment.Status.FAILED,
             "can_sign_off": self.has_permission("assessments.sign_off") and assessment.is_preliminary,
             "can_attach": self.has_permission("assessments.create"),
-            "can_comment": self.has_permission("discussion.post"),
+            "can_post_discussion": self.has_permission("discussion.post"),
             "attachment_form": bound_forms.get("attachment_form") or AttachmentForm(),
             "sign_off_form": bound_forms.get("sign_off_form")
             or SignOffForm(reference_model=presenters.is_reference_result(assessment)),
-            "comment_form": bound_forms.get("comment_form") or CommentForm(),
+            "discussion_form": bound_forms.get("discussion_form") or DiscussionMessageForm(),
             "max_upload_mb": max_upload_mb(),
         }
         if can_results:
