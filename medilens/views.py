@@ -98,7 +98,14 @@ def permission_denied(request, exception=None):
     return render(request, "errors/403.html", status=403)
 
 
+API_PREFIX = "/api/"
+
+
 def page_not_found(request, exception=None):
+    # A URL under the API that no route matches (an id that is not a UUID, say) answers as the API does:
+    # a partner's client parses JSON errors, and the schema documents the 404 as one.
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"error": {"status": 404, "code": "not_found", "message": "Not found."}}, status=404)
     return render(request, "errors/404.html", status=404)
 
 
