@@ -63,8 +63,9 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
-    "description": "Makes a retry safe: a second request with the same key and body within 24 hours gets the "
-    "first one's result (marked `Idempotent-Replayed: true`) instead of acting again.",
+    "description": "Makes a retry safe: a retry with the same key and body gets the first success's status and "
+    "resources (marked `Idempotent-Replayed: true`) instead of acting again; the same key with another body is "
+    "a 409. Keys expire after 48 hours (IDEMPOTENCY_KEY_TTL_HOURS).",
 }
 METHODS = ("get", "put", "patch", "post", "delete")
 
