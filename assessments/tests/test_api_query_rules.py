@@ -58,3 +58,9 @@ def test_biomarker_history_days_outside_1_to_3650_is_a_400(tenant_a, days):
     patient = make_patient(tenant_a)
     response = tenant_a.api().get(f"/api/v1/patients/{patient.pk}/biomarkers/", {"name": "bmi", "days": days})
     assert_error(response, 400, field="days")
+
+
+def test_a_fhir_path_that_matches_no_route_is_an_operation_outcome(tenant_a):
+    response = tenant_a.api().get("/api/v1/fhir/Patient/")
+    assert response.status_code == 404 and response["Content-Type"] == "application/fhir+json"
+    assert response.json()["resourceType"] == "OperationOutcome"
