@@ -23,7 +23,7 @@ import pytest
 
 from accounts.models import ApiClient
 from accounts.tenancy import organization_scope
-from assessments import services
+from assessments import pipeline, services
 
 MAX_EXAMPLES = 8
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -39,19 +39,28 @@ FUZZ_CONFIG = r"""
 unexpected-methods = []
 {coverage}
 [[operations]]
-include-path-regex = '^/api/v1/patients/\{{id\}}/'
+include-path-regex = '^/api/v1/(patients/|fhir/Patient/)\{{id\}}'
 parameters = {{ id = "{patient_id}" }}
+[[operations]]
+include-path-regex = '^/api/v1/(assessments/|fhir/RiskAssessment/|fhir/DiagnosticReport/)\{{id\}}'
+parameters = {{ id = "{assessment_id}" }}
+[[operations]]
+include-path-regex = '^/api/v1/fhir/Observation/\{{id\}}'
+parameters = {{ id = "{observation_id}" }}
 """
 
 
 FULL_COVERAGE = bool(os.environ.get("API_FUZZ_FULL_COVERAGE"))
 
 
-def fuzz_config(patient_id: str) -> str:
-    """The run's configuration: the patient routes get a real patient (the others are fuzzed with ids that
-    mostly do not exist, a 404 the schema documents)."""
+def fuzz_config(patient_id: str, assessment_id: str, observation_id: str) -> str:
+    """The run's configuration: the patient, assessment and Observation routes get a real patient, a completed
+    assessment and one of its biomarker values, so that full bodies are checked against their schemas (the
+    other routes are fuzzed with ids that mostly do not exist, a 404 the schema documents)."""
     coverage = "" if FULL_COVERAGE else '[phases.coverage.generation]\nmode = "positive"'
-    return FUZZ_CONFIG.format(coverage=coverage, patient_id=patient_id)
+    return FUZZ_CONFIG.format(
+        coverage=coverage, patient_id=patient_id, assessment_id=assessment_id, observation_id=observation_id
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -59,13 +68,22 @@ def test_every_operation_keeps_the_published_contract(tenant_a, live_server, set
     settings.API_THROTTLE_RATE = "100000/min"
     key = tenant_a.api_keys[ApiClient.Access.CLINICIAN]
     with organization_scope(tenant_a.organization):
-        # One real patient, so that list operations answer with rows as well as with empty pages.
+        # A real patient and assessment, so that list operations answer with rows as well as empty pages.
         patient = services.create_patient(
             actor="system:test", organization=tenant_a.organization, consent=True, mrn="FUZZ-000001",
             given_name="Ada", family_name="Fuzz", date_of_birth=date(1970, 1, 2), sex_at_birth="female",
         )  # fmt: skip
+        assessment = services.create_assessment(
+            actor="system:test", organization=tenant_a.organization, patient=patient, modality="cvd_risk",
+            inputs={"total_cholesterol": 213, "hdl_cholesterol": 50, "systolic_bp": 120},
+        )  # fmt: skip
+        # "skipped" when the session's Celery worker (if an earlier test started it) ran the task first.
+        assert pipeline.run(assessment.pk) in {"completed", "skipped"}
+        assessment.refresh_from_db()
+        value = assessment.biomarkers.first()
+    assert assessment.status == "completed" and value is not None, assessment.failure_reason
     config = tmp_path / "schemathesis.toml"
-    config.write_text(fuzz_config(str(patient.pk)))
+    config.write_text(fuzz_config(str(patient.pk), str(assessment.pk), str(value.pk)))
     command = [
         *schemathesis_command(), "--config-file", str(config), "run", f"{live_server.url}/api/v1/schema/",
         "--header", f"Authorization: Bearer {key}",
