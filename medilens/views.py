@@ -98,7 +98,20 @@ def permission_denied(request, exception=None):
     return render(request, "errors/403.html", status=403)
 
 
+API_PREFIX = "/api/"
+FHIR_PREFIX = "/api/v1/fhir/"
+
+
 def page_not_found(request, exception=None):
+    # A URL under the API that no route matches (an id that is not a UUID, say) answers as the API does:
+    # a partner's client parses JSON errors, and the schema documents the 404 as one.
+    if request.path.startswith(FHIR_PREFIX):  # FHIR's clients read an OperationOutcome
+        from fhir_export.outcome import FHIR_JSON, operation_outcome
+
+        outcome = operation_outcome(404, "No such FHIR resource or operation.")
+        return JsonResponse(outcome, status=404, content_type=FHIR_JSON)
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"error": {"status": 404, "code": "not_found", "message": "Not found."}}, status=404)
     return render(request, "errors/404.html", status=404)
 
 

@@ -125,6 +125,8 @@ def idempotent(view_method):
 
     wrapper.__name__ = view_method.__name__
     wrapper.__doc__ = view_method.__doc__
+    # Read by the OpenAPI hook (medilens.api_contract): it documents the Idempotency-Key header and the 409.
+    wrapper.idempotent = True
     return wrapper
 
 

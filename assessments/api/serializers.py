@@ -17,7 +17,9 @@ class PatientSerializer(serializers.ModelSerializer):
     consent = serializers.BooleanField(
         write_only=True, required=False, default=False, help_text="On create: consent to assessment has been recorded."
     )
-    consent_recorded_at = serializers.DateTimeField(read_only=True)
+    consent_recorded_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When consent was recorded; null while it has not been."
+    )
 
     class Meta:
         model = Patient
@@ -45,6 +47,11 @@ class PatientSerializer(serializers.ModelSerializer):
             "last_activity_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at", "last_activity_at"]
+        # Rules the services enforce (a 400 naming the field), stated where a partner reads the contract.
+        extra_kwargs = {
+            "mrn": {"help_text": "Medical record number: unique within the organization (a duplicate is a 400)."},
+            "date_of_birth": {"help_text": "YYYY-MM-DD; not in the future (a future date is a 400)."},
+        }
         # Uniqueness is checked by the service (inside the organization's scope), not by DRF's validator.
         validators = []
 

@@ -4,10 +4,9 @@ organization is the scope of the whole request; another tenant's id is a 404."""
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.api import TenantAPIView
@@ -17,6 +16,7 @@ from assessments.models import Assessment, Patient, UploadedFile
 from assessments.uploads import UploadRejected
 
 from .idempotency import idempotent, with_resources
+from .pagination import Cursor
 from .parsers import JSONParser, MultiPartParser
 from .schema import create_examples, create_request_schema
 from .serializers import (
@@ -26,13 +26,6 @@ from .serializers import (
     FileSerializer,
     PatientSerializer,
 )
-
-
-class Cursor(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-    ordering = "-created_at"
 
 
 def _raise_validation(error: DjangoValidationError):
@@ -90,6 +83,19 @@ ASSESSMENT_SCHEMA = AssessmentSerializer(context={"view_results": True})
 ASSESSMENT_LIST_SCHEMA = AssessmentSerializer(many=True, context={"view_results": True})
 
 
+# PostgreSQL cannot store or compare text holding a NUL character: the schema says so, and _text_param refuses it.
+NO_NUL_TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
+BIOMARKER_HISTORY_SCHEMA = inline_serializer(
+    "PatientBiomarkerHistory",
+    {
+        "patient": serializers.UUIDField(),
+        "name": serializers.CharField(),
+        "days": serializers.IntegerField(min_value=1, max_value=3650),
+        "values": BiomarkerHistorySerializer(many=True),
+    },
+)
+
+
 def _text_param(request, name: str) -> str:
     """A text query parameter. PostgreSQL refuses text with a NUL character: a 400 here, not a 500 there."""
     value = request.query_params.get(name, "")
@@ -107,7 +113,7 @@ class PatientListView(TenantAPIView):
         parameters=[
             OpenApiParameter(
                 "q",
-                str,
+                NO_NUL_TEXT,
                 description="Search: the start of a name or MRN (3+ characters), the exact MRN, or a date of "
                 "birth as YYYY-MM-DD; several terms (space or comma separated) must all match.",
             )
@@ -175,10 +181,16 @@ class PatientBiomarkerHistoryView(TenantAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("name", str, required=True, description="Biomarker name, e.g. pce_ascvd_10y"),
-            OpenApiParameter("days", int, description="How far back (default 90, at most 3650)"),
+            OpenApiParameter(
+                "name", {**NO_NUL_TEXT, "minLength": 1}, required=True, description="Biomarker name, e.g. pce_ascvd_10y"
+            ),
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": 3650, "default": 90},
+                description="How far back, in days: from 1 to 3650 (default 90).",
+            ),
         ],
-        responses=BiomarkerHistorySerializer(many=True),
+        responses=BIOMARKER_HISTORY_SCHEMA,
     )
     def get(self, request, pk):
         patient = get_object_or_404(Patient, pk=pk)
@@ -214,13 +226,28 @@ class AssessmentFilter(serializers.Serializer):
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
 
+    def to_internal_value(self, data):
+        # DRF reads an empty query value of an optional field as "not given": `created_after=` would list
+        # everything, as if the partner had asked for no bound. A filter given is a filter that must parse.
+        empty = {name: ["This filter is empty: give a value or leave the parameter out."]
+                 for name in self.fields if data.get(name) == ""}  # fmt: skip
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
+
 
 class AssessmentListView(TenantAPIView):
     required_permission = {"GET": "assessments.view", "POST": "assessments.create"}
     parser_classes = [JSONParser, MultiPartParser]
     pagination_class = Cursor  # read by the schema generator: the list is cursor-paginated
 
-    @extend_schema(parameters=[AssessmentFilter], responses=ASSESSMENT_LIST_SCHEMA)
+    @extend_schema(
+        parameters=[AssessmentFilter],
+        responses={
+            200: ASSESSMENT_LIST_SCHEMA,
+            404: OpenApiResponse(description="The `patient` filter names no patient of the key's organization."),
+        },
+    )
     def get(self, request):
         filters = AssessmentFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)

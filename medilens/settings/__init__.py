@@ -24,3 +24,7 @@ from .web import *  # noqa: F403
 # After web: the FHIR export extends the API schema's settings.
 from .fhir import *  # noqa: F403
 from .webhooks import *  # noqa: F403
+
+# isort: split
+# After fhir: every operation's error responses are added to the schema it has built.
+from .api_contract import *  # noqa: F403
