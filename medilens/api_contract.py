@@ -100,8 +100,10 @@ def codes_for(path: str, operation: dict, *, idempotent: bool) -> set[int]:
 
 
 def _answers_json(operation: dict) -> bool:
+    """False for an operation whose errors are another media type (FHIR's OperationOutcome); a file download
+    (a PDF report) still answers its errors in JSON."""
     media_types = {kind for response in operation.get("responses", {}).values() for kind in response.get("content", {})}
-    return media_types <= {"application/json"}
+    return "application/fhir+json" not in media_types
 
 
 def _error_response(code: int) -> dict:
@@ -133,5 +135,7 @@ def error_responses(result, generator, request, public):
             for code, response in responses.items():
                 if code.startswith("4") and "content" not in response:
                     response["content"] = _error_response(int(code))["content"]
+                if code == "429":
+                    response.setdefault("headers", RETRY_AFTER)
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
     return result

@@ -25,7 +25,7 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "patients_retrieve": "One patient's record.",
     "patients_update": "Replace a patient's record (every field).",
     "patients_partial_update": "Change some fields of a patient's record.",
-    "patients_biomarkers_list": "One biomarker's values over time for a patient (e.g. for a trend chart): "
+    "patients_biomarkers_retrieve": "One biomarker's values over time for a patient (e.g. for a trend chart): "
     "`name` is the biomarker, `days` how far back to look (90 by default).",
     "assessments_list": "The organization's assessments, newest first, a page at a time (follow `next`). "
     "Filter by patient, modality, status or creation time. Result fields are included when the key may see results.",

@@ -57,7 +57,6 @@ class AssessmentReportView(TenantAPIView):
         ),
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The report."),
-            404: OpenApiResponse(_ERROR, description="No such assessment in this organization."),
             409: OpenApiResponse(_ERROR, description="The assessment has not completed: no report yet."),
         },
     )

@@ -1,4 +1,3 @@
-from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from webhooks.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
@@ -46,19 +45,3 @@ class DeliverySerializer(serializers.ModelSerializer):
             "last_attempt_at", "last_response_code", "last_error", "next_attempt_at", "manual", "created_at",
         ]
         read_only_fields = fields
-
-
-ERROR = inline_serializer(
-    "WebhookError",
-    {
-        "error": inline_serializer(
-            "WebhookErrorBody",
-            {
-                "status": serializers.IntegerField(),
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(required=False),
-            },
-        )
-    },
-)
