@@ -77,7 +77,7 @@ def test_the_patient_page_and_timeline_fit_a_phone(browser, live_server, passwor
         page.goto(f"{live_server.url}/patients/{patient.pk}/?biomarker=pce_ascvd_10y&biomarker=systolic_bp"
                   "&biomarker=total_cholesterol")  # fmt: skip
         expect(page.get_by_role("heading", level=1)).to_have_text("Maximiliane Oppenheimer-Castellanos")
-        expect(page.get_by_role("img", name="10-year ASCVD risk (PCE), Systolic blood pressure, Total cholesterol "
+        expect(page.get_by_role("group", name="10-year ASCVD risk (PCE), Systolic blood pressure, Total cholesterol "
                                 "over time")).to_be_visible()  # fmt: skip
         assert page.evaluate(NO_OVERFLOW), page.evaluate("() => document.documentElement.scrollWidth")
         chart = page.evaluate(SMALLEST_CHART_TEXT)
