@@ -12,6 +12,8 @@ RESOURCES = {
     "organization": "api:organization",
     "patients": "api:patient-list",
     "assessments": "api:assessment-list",
+    "webhooks": "api:webhook-list",
+    "fhir": "api:fhir-metadata",
 }
 DOCS = {"schema": "api:schema", "docs": "api:docs", "redoc": "api:redoc"}
 

@@ -58,6 +58,8 @@ def test_the_api_root_answers_json_with_links_to_resources_and_docs():
         "organization": host + reverse("api:organization"),
         "patients": host + reverse("api:patient-list"),
         "assessments": host + reverse("api:assessment-list"),
+        "webhooks": host + reverse("api:webhook-list"),
+        "fhir": host + reverse("api:fhir-metadata"),
     }
     assert body["documentation"] == {
         "schema": host + reverse("api:schema"),
