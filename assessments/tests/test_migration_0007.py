@@ -4,8 +4,8 @@ idempotency records keep the ids their stored bodies named, and refusals (and th
 from datetime import UTC, date, datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from medilens.testing.migrations import leaves, migrate
 
 BEFORE = [("assessments", "0006_typed_results")]
 
@@ -13,26 +13,20 @@ BEFORE = [("assessments", "0006_typed_results")]
 def _with_accounts_at_its_newest(targets):
     """accounts stays at its newest migration: its later columns (NOT NULL, no database default) must be in
     the historical state the test writes rows with."""
-    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    return [*targets, *(leaf for leaf in leaves if leaf[0] == "accounts")]
+    return [*targets, *(leaf for leaf in leaves() if leaf[0] == "accounts")]
+
+
 AFTER = [("assessments", "0007_upload_display_name_idempotency_ids")]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.fixture
 def at_0006(transactional_db):
     """Migrate back to 0006 and, whatever happens in the test, forward again to every leaf."""
-    apps = _migrate(_with_accounts_at_its_newest(BEFORE))
+    apps = migrate(_with_accounts_at_its_newest(BEFORE))
     try:
         yield apps
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate(leaves())
 
 
 def test_existing_files_and_idempotency_records_are_converted(at_0006):
@@ -67,7 +61,7 @@ def test_existing_files_and_idempotency_records_are_converted(at_0006):
     Record.objects.create(key="files", response_status=201, response_body=[{"id": 7}, {"id": 8}], **common)
     Record.objects.create(key="refused", response_status=400, response_body={"error": {"message": "Okafor"}}, **common)
 
-    apps = _migrate(AFTER)
+    apps = migrate(AFTER)
     names = dict(apps.get_model("assessments", "UploadedFile").objects.values_list("original_filename", "display_name"))
     assert names == {
         "Okafor referral.pdf": "cvd-risk-document-2026-03-01-1.pdf",

@@ -5,9 +5,8 @@ going back restores the old names."""
 from datetime import date
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from medilens.testing.migrations import leaves, migrate
 from modalities.cvd_risk import inputs as cvd_inputs
 from modalities.cvd_risk import rule
 
@@ -21,26 +20,15 @@ OLD_PANEL = {
 }  # fmt: skip
 
 
-def _leaves():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def at_0008(transactional_db):
     """Migrate back to 0008 (the other apps at their newest) and, whatever happens, forward to every leaf."""
     # rls.0001 (Row-Level Security) depends on assessments' newest migration: going back unapplies it.
-    apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] not in ("assessments", "rls"))])
+    apps = migrate([*BEFORE, *(leaf for leaf in leaves() if leaf[0] not in ("assessments", "rls"))])
     try:
         yield apps
     finally:
-        _migrate(_leaves())
+        migrate(leaves())
 
 
 def test_stored_cvd_inputs_are_renamed_and_read_as_new_ones(at_0008):
@@ -55,7 +43,7 @@ def test_stored_cvd_inputs_are_renamed_and_read_as_new_ones(at_0008):
     other = {"task": "sustained_vowel", "total_cholesterol_mg_dl": 1}  # not a cvd_risk row: left as it is
     speech = Assessment.objects.create(organization=organization, patient=patient, modality="speech", inputs=other)
 
-    apps = _migrate(AFTER)
+    apps = migrate(AFTER)
     rows = dict(apps.get_model("assessments", "Assessment").objects.values_list("pk", "inputs"))
     converted = rows[cvd.pk]
     assert {key for key in converted if key.endswith("_mg_dl")} == set()
@@ -67,6 +55,6 @@ def test_stored_cvd_inputs_are_renamed_and_read_as_new_ones(at_0008):
     # The worker's reading of the converted row is the Goff 2014 worked example (white man: 5.3%).
     assert rule.assess(cvd_inputs.panel(converted)).risk_score == pytest.approx(5.3, abs=0.1)
 
-    apps = _migrate(BEFORE)
+    apps = migrate(BEFORE)
     restored = apps.get_model("assessments", "Assessment").objects.get(pk=cvd.pk).inputs
     assert restored == OLD_PANEL

@@ -5,32 +5,22 @@ from datetime import date
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from medilens.testing.migrations import leaves, migrate
 
 BEFORE = [("assessments", "0013_discussion_names")]
 AFTER = [("assessments", "0014_patient_history_unknown")]
 HISTORY = ["has_diabetes", "treated_hypertension", "current_smoker", "on_statin", "prior_cardiovascular_disease"]
 
 
-def _leaves():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def at_0013(transactional_db):
     # rls.0002 depends on assessments 0014: going back unapplies it.
-    apps = _migrate([*BEFORE, *(leaf for leaf in _leaves() if leaf[0] not in ("assessments", "rls"))])
+    apps = migrate([*BEFORE, *(leaf for leaf in leaves() if leaf[0] not in ("assessments", "rls"))])
     try:
         yield apps
     finally:
-        _migrate(_leaves())
+        migrate(leaves())
 
 
 def test_recorded_answers_keep_their_values(at_0013):
@@ -41,7 +31,7 @@ def test_recorded_answers_keep_their_values(at_0013):
     yes = Patient.objects.create(organization=organization, mrn="M13-2", mrn_index="b" * 64, given_name="C",
                                  family_name="D", date_of_birth=date(1971, 1, 1), sex_at_birth="female",
                                  **dict.fromkeys(HISTORY, True))
-    apps = _migrate(AFTER)
+    apps = migrate(AFTER)
     rows = {pk: values for pk, *values in apps.get_model("assessments", "Patient").objects.values_list("pk", *HISTORY)}
     assert rows[no.pk] == [False] * 5
     assert rows[yes.pk] == [True] * 5

@@ -4,19 +4,12 @@ day the migration ran (which would postpone every overdue purge by a whole reten
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from medilens.testing.migrations import leaves, migrate
 
 BEFORE = [("assessments", "0007_upload_display_name_idempotency_ids")]
 AFTER = [("assessments", "0008_patient_retention")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -42,7 +35,7 @@ def test_existing_patients_get_their_latest_activity(tenant_a):
         Patient = new.get_model("assessments", "Patient")
         activity = dict(Patient.objects.values_list("mrn", "last_activity_at"))
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate(leaves())
 
     assert abs(activity["IDLE"] - (now - timedelta(days=3000))) < timedelta(seconds=5)
     assert abs(activity["SIGNED"] - (now - timedelta(days=800))) < timedelta(seconds=5)
