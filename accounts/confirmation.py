@@ -6,7 +6,10 @@ The protection lives on the server, not in a script: the action's view acts only
 a hand-made request, a double click on the list), shows the confirmation page and changes nothing.
 """
 
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
 
 CONFIRM_FIELD = "confirm"
 CONFIRM_VALUE = "yes"
@@ -36,3 +39,25 @@ def confirmation_page(
         },
         status=status,
     )
+
+
+def error_messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "message_dict"):
+        return [m for msgs in error.message_dict.values() for m in msgs]
+    return list(error.messages)
+
+
+def perform(request, action, *, missing: type[Exception], not_found: str, success, then: str):
+    """Run a confirmed action's service and go back to ``then``: a row the service cannot find in the
+    organization is a 404, a refusal becomes error messages, and ``success`` (a text, or a function of what
+    the service returned) the success message."""
+    try:
+        result = action()
+    except missing:
+        raise Http404(not_found) from None
+    except ValidationError as error:
+        for message in error_messages(error):
+            messages.error(request, message)
+    else:
+        messages.success(request, success(result) if callable(success) else success)
+    return redirect(then)

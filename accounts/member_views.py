@@ -13,17 +13,11 @@ from django.views import View
 
 from . import invitation_services, services
 from .access import OrganizationMixin
-from .confirmation import confirmation_page, is_confirmed
+from .confirmation import confirmation_page, error_messages, is_confirmed, perform
 from .forms import InviteForm, RoleForm
 from .mfa.policy import factor_user_ids
 from .models import Invitation, Membership
 from .selectors import organization_members, organization_open_invitations
-
-
-def error_messages(error: ValidationError) -> list[str]:
-    if hasattr(error, "message_dict"):
-        return [m for msgs in error.message_dict.values() for m in msgs]
-    return list(error.messages)
 
 
 def add_form_errors(form, error: ValidationError) -> None:
@@ -104,19 +98,17 @@ class MemberRoleView(OrganizationMixin, View):
                 hidden={"role": role},
                 danger=False,
             )
-        try:
-            # The service returns the updated row: the message must name the new role, not the old one.
-            membership = services.change_role(
+        return perform(
+            request,
+            lambda: services.change_role(
                 acting_user=request.user, organization=request.organization, membership=membership, role=role
-            )
-        except Membership.DoesNotExist:
-            raise Http404("No such member.") from None
-        except ValidationError as error:
-            for message in error_messages(error):
-                messages.error(request, message)
-        else:
-            messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
-        return redirect("accounts:members")
+            ),
+            missing=Membership.DoesNotExist,
+            not_found="No such member.",
+            # The service returns the updated row: the message must name the new role, not the old one.
+            success=lambda updated: f"{updated.user.email} is now {updated.get_role_display()}.",
+            then=_members_url(),
+        )
 
     def get(self, request, pk):
         return self.dispatch_role(request, pk, request.GET)
@@ -143,18 +135,16 @@ class MemberRemoveView(OrganizationMixin, View):
                 confirm_label="Remove access",
                 cancel_url=_members_url(),
             )
-        try:
-            services.remove_membership(
+        return perform(
+            request,
+            lambda: services.remove_membership(
                 acting_user=request.user, organization=request.organization, membership=membership
-            )
-        except Membership.DoesNotExist:
-            raise Http404("No such member.") from None
-        except ValidationError as error:
-            for message in error_messages(error):
-                messages.error(request, message)
-        else:
-            messages.success(request, f"{membership.user.email} no longer has access to this organization.")
-        return redirect("accounts:members")
+            ),
+            missing=Membership.DoesNotExist,
+            not_found="No such member.",
+            success=f"{membership.user.email} no longer has access to this organization.",
+            then=_members_url(),
+        )
 
 
 class InvitationRevokeView(OrganizationMixin, View):
@@ -174,18 +164,16 @@ class InvitationRevokeView(OrganizationMixin, View):
                 confirm_label="Revoke invitation",
                 cancel_url=_members_url(),
             )
-        try:
-            services.revoke_invitation(
+        return perform(
+            request,
+            lambda: services.revoke_invitation(
                 acting_user=request.user, organization=request.organization, invitation=invitation
-            )
-        except Invitation.DoesNotExist:
-            raise Http404("No such invitation.") from None
-        except ValidationError as error:
-            for message in error_messages(error):
-                messages.error(request, message)
-        else:
-            messages.success(request, f"Invitation of {invitation.email} revoked.")
-        return redirect("accounts:members")
+            ),
+            missing=Invitation.DoesNotExist,
+            not_found="No such invitation.",
+            success=f"Invitation of {invitation.email} revoked.",
+            then=_members_url(),
+        )
 
 
 class InvitationResendView(OrganizationMixin, View):

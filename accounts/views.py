@@ -10,10 +10,9 @@ from django.views.decorators.http import require_POST
 
 from . import services, signin_limits
 from .access import SESSION_KEY, OrganizationMixin
-from .confirmation import confirmation_page, is_confirmed
+from .confirmation import confirmation_page, error_messages, is_confirmed, perform
 from .forms import AcceptNewUserForm, ApiClientForm, LoginForm, OrganizationSettingsForm
 from .member_views import add_form_errors as _add_errors
-from .member_views import error_messages as _error_messages
 from .mfa.views import continue_sign_in
 from .models import ApiClient
 from .selectors import (
@@ -144,7 +143,7 @@ class InvitationAcceptView(View):
                     else:
                         form.add_error("password1" if "password" in " ".join(error.messages).lower() else None, error)
                 else:
-                    context["errors"] = _error_messages(error)
+                    context["errors"] = error_messages(error)
             return render(request, self.template_name, context, status=400)
         return render(request, self.template_name, context)
 
@@ -206,12 +205,16 @@ class ApiClientRevokeView(OrganizationMixin, View):
                 confirm_label="Revoke key",
                 cancel_url=reverse("accounts:api_clients"),
             )
-        try:
-            services.revoke_api_client(acting_user=request.user, organization=request.organization, client=client)
-        except ApiClient.DoesNotExist:
-            raise Http404("No such API client.") from None
-        messages.success(request, f"API client {client.name} revoked: its key no longer works.")
-        return redirect("accounts:api_clients")
+        return perform(
+            request,
+            lambda: services.revoke_api_client(
+                acting_user=request.user, organization=request.organization, client=client
+            ),
+            missing=ApiClient.DoesNotExist,
+            not_found="No such API client.",
+            success=f"API client {client.name} revoked: its key no longer works.",
+            then=reverse("accounts:api_clients"),
+        )
 
 
 # --- organization settings ---------------------------------------------------------------------------
