@@ -24,25 +24,31 @@ def _actor(request):
 
 def patient_list(*, request, page, patients, search: str = "") -> None:
     """``patients``: the rows the page shows (a search result's page is a list of ids, its rows loaded apart)."""
-    patients = list(patients)
-    reads.record_list(
-        action="patient.listed",
-        actor=_actor(request),
-        organization=request.organization,
-        ids=[patient.pk for patient in patients],
-        patients=[patient.pk for patient in patients],
-        query={**reads.search_summary(search), "page": page.number},
-    )
+    _patients_listed(request, patients, query={**reads.search_summary(search), "page": page.number})
 
 
 def api_patient_list(*, request, patients) -> None:
+    _patients_listed(
+        request, patients, query={**reads.search_summary(request.query_params.get("q", "")), **_cursor(request)}
+    )
+
+
+def _patients_listed(request, patients, *, query: dict) -> None:
+    ids = [patient.pk for patient in patients]
     reads.record_list(
-        action="patient.listed",
+        action="patient.listed", actor=_actor(request), organization=request.organization, ids=ids,
+        patients=ids, query=query,
+    )
+
+
+def _assessments_listed(request, assessments, *, action: str, query: dict) -> None:
+    reads.record_list(
+        action=action,
         actor=_actor(request),
         organization=request.organization,
-        ids=[patient.pk for patient in patients],
-        patients=[patient.pk for patient in patients],
-        query={**reads.search_summary(request.query_params.get("q", "")), **_cursor(request)},
+        ids=[assessment.pk for assessment in assessments],
+        patients=[assessment.patient_id for assessment in assessments],
+        query=query,
     )
 
 
@@ -52,14 +58,7 @@ def _cursor(request) -> dict:
 
 def api_assessment_list(*, request, assessments, filters: dict) -> None:
     query = {name: str(getattr(value, "pk", value)) for name, value in filters.items()}
-    reads.record_list(
-        action="assessment.listed",
-        actor=_actor(request),
-        organization=request.organization,
-        ids=[assessment.pk for assessment in assessments],
-        patients=[assessment.patient_id for assessment in assessments],
-        query={**query, **_cursor(request)},
-    )
+    _assessments_listed(request, assessments, action="assessment.listed", query={**query, **_cursor(request)})
 
 
 def file_list(*, request, assessment: Assessment, files) -> None:
@@ -95,14 +94,7 @@ def dashboard(*, request, assessments) -> None:
     patient data: nothing to record."""
     if not assessments:
         return
-    reads.record_list(
-        action="dashboard.viewed",
-        actor=_actor(request),
-        organization=request.organization,
-        ids=[assessment.pk for assessment in assessments],
-        patients=[assessment.patient_id for assessment in assessments],
-        query={"section": "recent_assessments"},
-    )
+    _assessments_listed(request, assessments, action="dashboard.viewed", query={"section": "recent_assessments"})
 
 
 def signed_link_fetched(*, request, payload: dict) -> None:
@@ -132,11 +124,4 @@ def signed_link_fetched(*, request, payload: dict) -> None:
 
 def assessment_list(*, request, page, assessments, query: dict) -> None:
     """The portal's assessment list and review worklist: the rows shown, with the filters in use."""
-    reads.record_list(
-        action="assessment.listed",
-        actor=_actor(request),
-        organization=request.organization,
-        ids=[assessment.pk for assessment in assessments],
-        patients=[assessment.patient_id for assessment in assessments],
-        query={**query, "page": page.number},
-    )
+    _assessments_listed(request, assessments, action="assessment.listed", query={**query, "page": page.number})
