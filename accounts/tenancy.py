@@ -21,10 +21,19 @@ class TenantScopeMissing(RuntimeError):
 def organization_scope(organization):
     if organization is None or getattr(organization, "pk", None) is None:
         raise TenantScopeMissing("an organization scope needs a saved organization")
+    with organization_id_scope(organization.pk):
+        yield organization
+
+
+@contextmanager
+def organization_id_scope(organization_id: int):
+    """``organization_scope`` for code that holds only the organization's id (an event's row)."""
+    if not organization_id:
+        raise TenantScopeMissing("an organization scope needs an organization id")
     # The same organization for PostgreSQL's Row-Level Security: each transaction run inside this scope
     # starts with set_config('app.organization_id', ..., true) (medilens/rls/stamp.py).
-    with scope(organization=organization.pk), row_security.bind(organization_id=organization.pk):
-        yield organization
+    with scope(organization=organization_id), row_security.bind(organization_id=organization_id):
+        yield
 
 
 def tenant_transaction():

@@ -9,7 +9,8 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
-from django_scopes import scope
+
+from accounts.tenancy import organization_id_scope
 
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
@@ -47,7 +48,7 @@ def emit(*, organization_id: int, event_type: str, obj) -> list[WebhookDelivery]
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("emit joins the caller's transaction")
     # The event's own organization is the scope (a caller such as the demo seed may run outside one).
-    with scope(organization=organization_id):
+    with organization_id_scope(organization_id):
         return _deliveries(organization_id, event_type, obj)
 
 
