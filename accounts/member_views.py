@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
+from medilens.form_errors import add_form_errors
+
 from . import invitation_services, services
 from .access import OrganizationMixin
 from .confirmation import confirmation_page, error_messages, is_confirmed, perform
@@ -18,14 +20,6 @@ from .forms import InviteForm, RoleForm
 from .mfa.policy import factor_user_ids
 from .models import Invitation, Membership
 from .selectors import organization_members, organization_open_invitations
-
-
-def add_form_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _members_url() -> str:

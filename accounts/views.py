@@ -8,11 +8,12 @@ from django.urls import reverse, reverse_lazy
 from django.views import View
 from django.views.decorators.http import require_POST
 
+from medilens.form_errors import add_form_errors
+
 from . import services, signin_limits
 from .access import SESSION_KEY, OrganizationMixin
 from .confirmation import confirmation_page, error_messages, is_confirmed, perform
 from .forms import AcceptNewUserForm, ApiClientForm, LoginForm, OrganizationSettingsForm
-from .member_views import add_form_errors as _add_errors
 from .mfa.views import continue_sign_in
 from .models import ApiClient
 from .selectors import (
@@ -139,7 +140,7 @@ class InvitationAcceptView(View):
             except ValidationError as error:
                 if form is not None:
                     if hasattr(error, "error_dict"):
-                        _add_errors(form, error)
+                        add_form_errors(form, error)
                     else:
                         form.add_error("password1" if "password" in " ".join(error.messages).lower() else None, error)
                 else:
@@ -176,7 +177,7 @@ class ApiClientsView(OrganizationMixin, View):
                     access=form.cleaned_data["access"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_form_errors(form, error)
             else:
                 # Shown once, on this response only; never stored or logged.
                 response = self.get(request, new_key={"client": client, "key": key})

@@ -11,18 +11,11 @@ from django.views import View
 from accounts import services as account_services
 from accounts.access import OrganizationMixin
 from accounts.models import ApiClient
+from medilens.form_errors import add_form_errors
 
 from . import selectors, services
 from .forms import EndpointForm
 from .models import WebhookDelivery, WebhookEndpoint
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _page(request, *, form=None, new_secret=None, status=200):
@@ -57,7 +50,7 @@ class EndpointsView(OrganizationMixin, View):
                     actor=request.user, organization=request.organization, **form.cleaned_data
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_form_errors(form, error)
             else:
                 return _page(request, new_secret={"endpoint": endpoint, "secret": secret})
         return _page(request, form=form, status=400)
