@@ -14,7 +14,8 @@ from assessments.models import Assessment, Patient
 from . import services
 
 
-def _pdf_response(report: services.Report) -> HttpResponse:
+def pdf_response(report: services.Report) -> HttpResponse:
+    """The PDF as a download (the portal's and the API's), under a name that carries ids only, never cached."""
     response = HttpResponse(report.pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
     response["Cache-Control"] = "no-store"
@@ -34,7 +35,7 @@ class AssessmentReportView(OrganizationMixin, View):
         except services.ReportUnavailable as refused:
             messages.error(request, refused.message)
             return redirect("assessments:assessment_detail", pk=pk)
-        return _pdf_response(report)
+        return pdf_response(report)
 
 
 class PatientSummaryReportView(OrganizationMixin, View):
@@ -46,4 +47,4 @@ class PatientSummaryReportView(OrganizationMixin, View):
                                                      patient_id=pk)
         except Patient.DoesNotExist:
             raise Http404("No such patient.") from None
-        return _pdf_response(report)
+        return pdf_response(report)
