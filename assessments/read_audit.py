@@ -17,7 +17,7 @@ from .models import Assessment, UploadedFile
 _KEY = re.compile(r"^org/(?P<organization>\d+)/assessments/(?P<assessment>[0-9a-f-]{36})/[0-9a-f]{32}\.\w+$")
 
 
-def _actor(request):
+def request_actor(request):
     """The portal's signed-in user, or the API's client (DRF puts the ApiClient in request.auth)."""
     return getattr(request, "auth", None) or request.user
 
@@ -36,7 +36,7 @@ def api_patient_list(*, request, patients) -> None:
 def _patients_listed(request, patients, *, query: dict) -> None:
     ids = [patient.pk for patient in patients]
     reads.record_list(
-        action="patient.listed", actor=_actor(request), organization=request.organization, ids=ids,
+        action="patient.listed", actor=request_actor(request), organization=request.organization, ids=ids,
         patients=ids, query=query,
     )
 
@@ -44,7 +44,7 @@ def _patients_listed(request, patients, *, query: dict) -> None:
 def _assessments_listed(request, assessments, *, action: str, query: dict) -> None:
     reads.record_list(
         action=action,
-        actor=_actor(request),
+        actor=request_actor(request),
         organization=request.organization,
         ids=[assessment.pk for assessment in assessments],
         patients=[assessment.patient_id for assessment in assessments],
@@ -64,7 +64,7 @@ def api_assessment_list(*, request, assessments, filters: dict) -> None:
 def file_list(*, request, assessment: Assessment, files) -> None:
     reads.record_list(
         action="file.listed",
-        actor=_actor(request),
+        actor=request_actor(request),
         organization=request.organization,
         target=assessment,
         ids=[uploaded.pk for uploaded in files],
@@ -76,7 +76,7 @@ def file_list(*, request, assessment: Assessment, files) -> None:
 def patient_form(*, request, patient, page: str) -> None:
     """A form that shows a patient's record (the edit form, the new-assessment form)."""
     reads.record_read(
-        action="patient.viewed", actor=_actor(request), organization=request.organization, target=patient,
+        action="patient.viewed", actor=request_actor(request), organization=request.organization, target=patient,
         patients=[patient.pk], details={"page": page},
     )
 
@@ -84,7 +84,7 @@ def patient_form(*, request, patient, page: str) -> None:
 def patient_timeline(*, request, patient, assessments) -> None:
     """A patient's timeline: the record's events and those of the assessments it lists."""
     reads.record_read(
-        action="patient.viewed", actor=_actor(request), organization=request.organization, target=patient,
+        action="patient.viewed", actor=request_actor(request), organization=request.organization, target=patient,
         patients=[patient.pk], details={"page": "timeline", "assessments": [str(a.pk) for a in assessments]},
     )
 

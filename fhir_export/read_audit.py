@@ -4,17 +4,14 @@
 
 from __future__ import annotations
 
+from assessments.read_audit import request_actor
 from audit import reads
-
-
-def _actor(request):
-    return request.auth
 
 
 def resource_read(*, request, action: str, target, patient_id, resource: str, extra: dict | None = None) -> None:
     reads.record_read(
         action=action,
-        actor=_actor(request),
+        actor=request_actor(request),
         organization=request.organization,
         target=target,
         patients=[patient_id],
@@ -36,7 +33,7 @@ def everything(*, request, patient, assessments, resources: int) -> None:
 def observation_search(*, request, values, query: dict) -> None:
     reads.record_list(
         action="biomarker.listed",
-        actor=_actor(request),
+        actor=request_actor(request),
         organization=request.organization,
         ids=[value.pk for value in values],
         patients=[value.patient_id for value in values],
