@@ -139,6 +139,8 @@ def test_an_unknown_sort_is_an_inline_message(tenant_a):
     response = tenant_a.client_for(Role.CLINICIAN).get("/patients/", {"sort": "name"})
     assert response.status_code == 400
     assert _rows(response) == []
+    body = response.content.decode()
+    assert 'id="patient-sort-error"' in body and "Select a valid choice. name is not one of the available" in body
 
 
 def test_the_risk_sorted_list_runs_the_same_queries_for_3_or_30_patients(tenant_a, django_assert_max_num_queries):
