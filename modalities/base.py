@@ -19,6 +19,7 @@ from .results import (
     FLAG_OF_LEVEL,
     LEVEL_OF_FLAG,
     RISK_LEVELS,
+    Artifact,
     Contribution,
     Measurement,
     NotApplicable,
@@ -148,6 +149,8 @@ class AnalysisResult:
     explanation_summary: str = ""
     contributions: list[Contribution] = field(default_factory=list)
     explanation_image_png: bytes | None = None
+    # Files kept with this result version (modalities.results.Artifact), e.g. a body scan's normalised mesh.
+    artifacts: list[Artifact] = field(default_factory=list)
     # The modalities.ModelVersion that produced the result (model-backed modalities).
     model_version_id: int | None = None
     # When the measurements were taken (e.g. the lab's collection date); the analysis time if unknown.

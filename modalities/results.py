@@ -178,6 +178,26 @@ class Measurement:
     derived: bool = False
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """A file an analysis writes beside its numbers, kept per result version (e.g. the body scan's
+    de-identified mesh). ``role`` says how the portal uses it: ``model`` (a 3D model, GLB), ``viewer`` (the
+    GLB the portal's 3D viewer shows, e.g. the model with its measurement slices drawn on it), ``image``
+    (a PNG, also the viewer's still fallback) or ``data`` (JSON). ``name`` is a file name without PHI."""
+
+    name: str
+    role: str
+    content_type: str
+    data: bytes
+    label: str = ""
+
+    ROLES = ("model", "viewer", "image", "data")
+
+    def __post_init__(self):
+        if self.role not in self.ROLES:
+            raise ValueError(f"artifact role {self.role!r} is not one of {self.ROLES}")
+
+
 def document(
     *,
     score: Score | None,
