@@ -6,10 +6,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 
 from accounts import services as account_services
 from accounts.access import OrganizationMixin
+from accounts.confirmation import confirmation_page, is_confirmed
 from accounts.models import ApiClient
 from medilens.form_errors import add_form_errors
 
@@ -72,6 +74,17 @@ class EndpointActionView(OrganizationMixin, View):
             endpoint = services.update_endpoint(**common, enabled=not endpoint.enabled)
             messages.success(request, f"Endpoint {'enabled' if endpoint.enabled else 'disabled'}.")
         elif self.action == "delete":
+            # Deleting drops the endpoint's delivery records too: one more step, as for removing a member.
+            if not is_confirmed(request):
+                return confirmation_page(
+                    request,
+                    title="Delete webhook endpoint",
+                    question=f"Delete the endpoint {endpoint.url}?",
+                    consequences="No more events are sent to it, and its delivery records are deleted with it. "
+                    "Disable it instead to pause deliveries and keep the records.",
+                    confirm_label="Delete endpoint",
+                    cancel_url=reverse("webhooks:endpoints"),
+                )
             services.delete_endpoint(**common)
             messages.success(request, "Endpoint deleted, with its delivery records.")
         return redirect("webhooks:endpoints")

@@ -94,6 +94,10 @@ def test_an_org_admin_adds_rotates_disables_and_deletes_an_endpoint(tenant_a):
     admin.post(f"/webhooks/{endpoint.pk}/toggle/")
     endpoint.refresh_from_db()
     assert endpoint.enabled is False
-    admin.post(f"/webhooks/{endpoint.pk}/delete/")
+    asked = admin.post(f"/webhooks/{endpoint.pk}/delete/")  # a first POST only asks
+    assert asked.status_code == 200 and "Delete endpoint" in asked.content.decode()
+    with scopes_disabled():
+        assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    admin.post(f"/webhooks/{endpoint.pk}/delete/", {"confirm": "yes"})
     with scopes_disabled():
         assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
