@@ -8,6 +8,12 @@ from assessments.presenters import REFERENCE_MODEL_NOTICE, biomarker_spec
 from medilens import safe_json
 from modalities import registry
 
+HISTORY_FIELDS = ("has_diabetes", "treated_hypertension", "current_smoker", "on_statin", "prior_cardiovascular_disease")
+HISTORY_HELP = (
+    "true, false, or null when not known. Omitted on create: null (unknown), never read as false; an analysis "
+    "that needs the answer refuses the submission and names it."
+)
+
 
 class PatientSerializer(serializers.ModelSerializer):
     """Identity fields are encrypted at rest (per organization) and read here decrypted; their length limits
@@ -51,6 +57,11 @@ class PatientSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "mrn": {"help_text": "Medical record number: unique within the organization (a duplicate is a 400)."},
             "date_of_birth": {"help_text": "YYYY-MM-DD; not in the future (a future date is a 400)."},
+            # A partner that does not send a history answer has not recorded one: unknown (null), never "no".
+            **{
+                name: {"default": None, "allow_null": True, "help_text": HISTORY_HELP}
+                for name in HISTORY_FIELDS
+            },
         }
         # Uniqueness is checked by the service (inside the organization's scope), not by DRF's validator.
         validators = []

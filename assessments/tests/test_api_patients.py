@@ -209,3 +209,22 @@ def test_biomarker_history_needs_a_name_and_sane_days(tenant_a):
     )
     body = api.get(f"/api/v1/patients/{patient.pk}/biomarkers/", {"name": "bmi", "days": 30}).json()
     assert body == {"patient": str(patient.pk), "name": "bmi", "days": 30, "values": []}
+
+
+def test_history_a_partner_does_not_send_is_unknown_not_no(tenant_a):
+    api = tenant_a.api("clinician")
+    created = api.post("/api/v1/patients/", NEW_PATIENT, format="json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    # Sent: kept as sent. Not sent: unknown (null), which an equation that needs it will ask for.
+    assert body["has_diabetes"] is False and body["current_smoker"] is True
+    assert body["treated_hypertension"] is None and body["on_statin"] is None
+    assert body["prior_cardiovascular_disease"] is None
+    patched = api.patch(f"/api/v1/patients/{body['id']}/", {"on_statin": True}, format="json")
+    assert patched.status_code == 200
+    # A partial update leaves what it does not name as it was.
+    assert patched.json()["has_diabetes"] is False and patched.json()["treated_hypertension"] is None
+    refused = api.patch(f"/api/v1/patients/{body['id']}/", {"on_statin": "perhaps"}, format="json")
+    assert_error(refused, 400, field="on_statin")
+    with scopes_disabled():
+        assert Patient.objects.get(pk=body["id"]).on_statin is True
