@@ -42,6 +42,20 @@ def _production_env(**overrides):
     return {k: v for k, v in env.items() if v is not None}
 
 
+# --- the suite itself ----------------------------------------------------------------------------------
+def test_every_test_folder_is_collected_by_make_test():
+    """``make test`` collects only ``testpaths``: a new app's tests/ left out of it would never run in CI."""
+    import tomllib
+
+    testpaths = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["testpaths"]
+    folders = {
+        path.parent.relative_to(BASE_DIR).parts[0]
+        for path in BASE_DIR.glob("*/**/test_*.py")
+        if not path.relative_to(BASE_DIR).parts[0].startswith((".", "var"))
+    }
+    assert folders - set(testpaths) == set(), "add these to testpaths in pyproject.toml"
+
+
 # --- migrations -------------------------------------------------------------------------------------
 @pytest.mark.django_db
 def test_migrations_match_the_models(capsys):
