@@ -7,6 +7,7 @@ key's organization scope; every API view derives from it.
 """
 
 import logging
+from contextlib import nullcontext
 
 from django.core.exceptions import (
     ImproperlyConfigured,
@@ -37,6 +38,10 @@ class TenantAPIView(APIView):
 
     required_permission: str | dict[str, str] | None = None
     throttle_classes = [ApiKeyThrottle]
+    # Methods that store uploaded files run without the request's transaction: their service stores the files
+    # first and then opens its own short transaction, so no upload runs while a transaction (and its locks) is
+    # open. Each query in between is its own short transaction (Row-Level Security's setting with it).
+    stores_files_on: frozenset[str] = frozenset()
 
     def get_required_permission(self, request) -> str | None:
         """The permission this request needs; None for OPTIONS, which describes the endpoint and reads no
@@ -64,7 +69,7 @@ class TenantAPIView(APIView):
         # stamping it) still runs inside it.
         self._scope = None
         try:
-            with tenant_transaction():
+            with nullcontext() if request.method in self.stores_files_on else tenant_transaction():
                 return super().dispatch(request, *args, **kwargs)
         finally:
             scope_cm, self._scope = self._scope, None
