@@ -41,9 +41,7 @@ def claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
     """Move a queued assessment to running (or pick up a running one again after a lost worker), and mark
     its first stage running, in one transaction. Returns the locked row (with its patient) and its stages."""
     with transaction.atomic():
-        assessment = (
-            Assessment.objects.select_for_update(of=("self",)).select_related("patient").get(pk=assessment_id)
-        )
+        assessment = services.lock(assessment_id, related=("patient",))
         if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
             return None
         analyzer = registry.get(assessment.modality)

@@ -46,6 +46,7 @@ from .status_services import (  # noqa: F401 (re-exported: callers use services.
     apply_transition,
     cancel_assessment,
     enqueue,
+    lock,
     reap_stuck,
     retry_assessment,
     transition,
