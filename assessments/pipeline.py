@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from medilens import storage
@@ -174,10 +174,8 @@ def run(assessment_id) -> str:
         return "cancelled"
     except AnalysisError as error:
         return _fail(assessment.pk, error.reason)
-    except storage.TransientStorageError:
-        raise
-    except SoftTimeLimitExceeded:
-        raise
+    except (storage.TransientStorageError, SoftTimeLimitExceeded, OperationalError, InterfaceError):
+        raise  # the task retries (storage, database connection) or fails it (time limit)
     except Exception as error:
         if storage.is_transient(error):
             raise storage.TransientStorageError(type(error).__name__) from error
