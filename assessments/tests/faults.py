@@ -84,12 +84,15 @@ def wait_for_status(assessment_id, statuses, *, timeout: float = 60) -> Assessme
         return Assessment.objects.get(pk=assessment_id)
 
 
-def assert_completed_once(assessment_id, *, biomarkers: int) -> Assessment:
-    """Nothing lost (completed), nothing duplicated (one set of values, one completed event)."""
+def assert_completed_once(assessment_id, *, biomarkers: int | None = None) -> Assessment:
+    """Nothing lost (completed), nothing duplicated (each biomarker once, ``biomarkers`` of them when given;
+    one completed event)."""
     with scopes_disabled():
         done = Assessment.objects.get(pk=assessment_id)
         assert done.status == "completed", done.failure_reason
-        assert BiomarkerValue.objects.filter(assessment_id=assessment_id).count() == biomarkers
+        names = list(BiomarkerValue.objects.filter(assessment_id=assessment_id).values_list("name", flat=True))
+        assert names and len(names) == len(set(names)), names
+        assert biomarkers is None or len(names) == biomarkers, names
         completed = AuditEvent.objects.filter(action="assessment.completed", target_id=str(assessment_id))
         assert completed.count() == 1
     return done
