@@ -32,16 +32,3 @@ def wait_until(condition: Callable[[], T], *, timeout: float, message: str, inte
             raise AssertionError(f"{message} (waited {timeout:g} s; last value: {value!r})")
         time.sleep(interval)
 
-
-def holds_throughout(condition: Callable[[], object], *, seconds: float, message: str,
-                     interval: float = POLL_SECONDS) -> None:
-    """For a negative assertion ("nothing more happens"): check ``condition`` repeatedly for ``seconds``;
-    AssertionError naming ``message`` the first time it does not hold."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if not value:
-            raise AssertionError(f"{message} (last value: {value!r})")
-        if time.monotonic() >= deadline:
-            return
-        time.sleep(interval)
