@@ -100,3 +100,12 @@ def assert_completed_once(assessment_id, *, biomarkers: int | None = None) -> As
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for_log(worker, text: str, *, timeout: float = 30) -> str:
+    """The worker's log once it holds ``text`` (a line is written after the commit it reports: wait for it)."""
+    def holding():
+        log = worker.log_path.read_text(errors="replace")
+        return log if text in log else None
+
+    return wait_until(holding, timeout=timeout, message=f"the worker's log never said {text!r}")

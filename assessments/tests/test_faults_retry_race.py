@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from medilens.testing.fixtures import build_tenant
 from medilens.testing.wait import wait_until
 
-from .faults import assert_completed_once, unique_name, wait_for_status
+from .faults import assert_completed_once, unique_name, wait_for_log, wait_for_status
 from .helpers_api import make_patient
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -40,8 +40,7 @@ def test_a_retry_that_loses_the_race_to_another_retry_and_the_claim_is_refused_a
         second_read = Assessment.objects.get(pk=assessment.pk)
     assert first_read.status == second_read.status == "failed"
     worker = isolated_workers.start("race")
-    wait_until(lambda: f"assessment {assessment.pk}: skipped" in worker.log_path.read_text(errors="replace"),
-               timeout=30, message="the worker never skipped the failed assessment's old message")
+    wait_for_log(worker, f"assessment {assessment.pk}: skipped")  # the failed assessment's old message
 
     with organization_scope(tenant.organization):
         services.retry_assessment(actor=tenant.users["clinician"], assessment=first_read)
@@ -76,5 +75,5 @@ def test_a_retry_that_loses_the_race_to_another_retry_and_the_claim_is_refused_a
     wait_for_status(assessment.pk, {"completed", "failed"}, timeout=60)
     done = assert_completed_once(assessment.pk, biomarkers=1)
     assert done.attempts == claimed.attempts  # run once after the retry: never requeued, never published again
-    log = worker.log_path.read_text(errors="replace")
+    log = wait_for_log(worker, f"assessment {assessment.pk}: completed")
     assert log.count(f"assessment {assessment.pk}: completed") == 1

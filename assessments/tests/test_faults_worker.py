@@ -14,7 +14,7 @@ from assessments.models import PipelineStage
 from medilens.testing.fixtures import build_tenant
 from medilens.testing.wait import wait_until
 
-from .faults import assert_completed_once, status_of, unique_name, wait_for_status
+from .faults import assert_completed_once, status_of, unique_name, wait_for_log, wait_for_status
 from .helpers_api import make_patient
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -60,6 +60,7 @@ def test_a_worker_killed_mid_task_is_redelivered_to_the_next_worker_and_writes_r
     task = r"assessments\.tasks\.run_assessment\[[0-9a-f-]+\]"
     assert len(_log_lines(first, task + " received")) == 1
     assert _log_lines(first, f"assessment {assessment.pk}: completed") == []
+    wait_for_log(second, f"assessment {assessment.pk}: completed")
     assert len(_log_lines(second, task + " received")) == 1
     assert len(_log_lines(second, f"assessment {assessment.pk}: completed")) == 1
 
@@ -91,5 +92,6 @@ def test_a_task_whose_database_connections_are_killed_retries_and_completes(
                       message="the worker had no connection to terminate") >= 1
     wait_for_status(assessment.pk, {"completed", "failed"}, timeout=60)
     assert_completed_once(assessment.pk, biomarkers=1)
+    wait_for_log(worker, f"assessment {assessment.pk}: completed")
     assert len(_log_lines(worker, f"assessment {assessment.pk}: database connection lost")) >= 1
     assert len(_log_lines(worker, f"assessment {assessment.pk}: completed")) == 1
