@@ -6,6 +6,8 @@ runs the whole view, template rendering included, inside that organization's sco
 to name a permission is refused at start-up of the request, never let through.
 """
 
+from contextlib import nullcontext
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import DatabaseError
@@ -35,6 +37,8 @@ def resolve_membership(request):
 
 class OrganizationMixin(LoginRequiredMixin):
     required_permission: str | None = None
+    # Methods that store uploaded files run without the request's transaction (see TenantAPIView).
+    stores_files_on: frozenset[str] = frozenset()
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
@@ -54,7 +58,8 @@ class OrganizationMixin(LoginRequiredMixin):
         # One transaction per request on PostgreSQL: Row-Level Security's setting is transaction-local.
         try:
             # The scope outlives the transaction: on_commit work (publishing a task) runs inside it.
-            with organization_scope(request.organization), tenant_transaction():
+            stores_files = request.method in self.stores_files_on
+            with organization_scope(request.organization), nullcontext() if stores_files else tenant_transaction():
                 response = super().dispatch(request, *args, **kwargs)
                 # Render inside the scope: templates evaluate lazy querysets.
                 if hasattr(response, "render") and not getattr(response, "is_rendered", True):

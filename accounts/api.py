@@ -7,6 +7,7 @@ key's organization scope; every API view derives from it.
 """
 
 import logging
+from contextlib import nullcontext
 
 from django.core.exceptions import (
     ImproperlyConfigured,
@@ -37,6 +38,10 @@ class TenantAPIView(APIView):
 
     required_permission: str | dict[str, str] | None = None
     throttle_classes = [ApiKeyThrottle]
+    # Methods that store uploaded files run without the request's transaction: their service stores the files
+    # first and then opens its own short transaction, so no upload runs while a transaction (and its locks) is
+    # open. Each query in between is its own short transaction (Row-Level Security's setting with it).
+    stores_files_on: frozenset[str] = frozenset()
 
     def get_required_permission(self, request) -> str | None:
         """The permission this request needs; None for OPTIONS, which describes the endpoint and reads no
@@ -64,7 +69,7 @@ class TenantAPIView(APIView):
         # stamping it) still runs inside it.
         self._scope = None
         try:
-            with tenant_transaction():
+            with nullcontext() if request.method in self.stores_files_on else tenant_transaction():
                 return super().dispatch(request, *args, **kwargs)
         finally:
             scope_cm, self._scope = self._scope, None
@@ -108,8 +113,29 @@ def _request_refusal(exc, view) -> exceptions.APIException | None:
     return None
 
 
+UNAVAILABLE_MESSAGE = "A service MediLens depends on is not answering. Try again in a minute."
+UNAVAILABLE_RETRY_AFTER = 30
+
+
+def _unavailable_dependency(exc, view) -> exceptions.APIException | None:
+    """Redis (the cache that counts rate limits, the broker) not answering: a 503 with Retry-After, never a
+    500. The database's and the object store's outages are answered where they happen."""
+    import redis
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError, BrokerUnavailable)):
+        return None
+    logger.warning("%s answered 503: %s", type(view).__name__, type(exc).__name__)
+    refusal = exceptions.APIException(UNAVAILABLE_MESSAGE, "service_unavailable")
+    refusal.status_code = 503
+    return refusal
+
+
 def exception_handler(exc, context):
     """One error shape everywhere: {"error": {"status", "code", "message", "fields"?}}."""
+    unavailable = _unavailable_dependency(exc, context.get("view"))
+    if unavailable is not None:
+        exc = unavailable
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif row_security_errors.is_refusal(exc):
@@ -137,6 +163,8 @@ def exception_handler(exc, context):
     else:
         body["message"] = str(data)
     response.data = {"error": body}
+    if unavailable is not None:
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
     return response
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from medilens import storage
@@ -41,9 +41,7 @@ def claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
     """Move a queued assessment to running (or pick up a running one again after a lost worker), and mark
     its first stage running, in one transaction. Returns the locked row (with its patient) and its stages."""
     with transaction.atomic():
-        assessment = (
-            Assessment.objects.select_for_update(of=("self",)).select_related("patient").get(pk=assessment_id)
-        )
+        assessment = services.lock(assessment_id, related=("patient",))
         if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
             return None
         analyzer = registry.get(assessment.modality)
@@ -176,10 +174,8 @@ def run(assessment_id) -> str:
         return "cancelled"
     except AnalysisError as error:
         return _fail(assessment.pk, error.reason)
-    except storage.TransientStorageError:
-        raise
-    except SoftTimeLimitExceeded:
-        raise
+    except (storage.TransientStorageError, SoftTimeLimitExceeded, OperationalError, InterfaceError):
+        raise  # the task retries (storage, database connection) or fails it (time limit)
     except Exception as error:
         if storage.is_transient(error):
             raise storage.TransientStorageError(type(error).__name__) from error

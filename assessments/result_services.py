@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import AIExplanation, Assessment, BiomarkerValue, PipelineStage
-from .status_services import apply_transition
+from .status_services import apply_transition, lock
 
 Status = Assessment.Status
 
@@ -23,7 +23,7 @@ def save_results(
     ``stages``: PipelineStage rows whose timings the pipeline kept in memory, written in the same
     transaction."""
     with transaction.atomic():
-        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
+        assessment = lock(assessment_id)
         if assessment.status != Status.RUNNING:
             return None
         now = result.measured_at or timezone.now()

@@ -46,11 +46,12 @@ from .status_services import (  # noqa: F401 (re-exported: callers use services.
     apply_transition,
     cancel_assessment,
     enqueue,
+    lock,
     reap_stuck,
     retry_assessment,
     transition,
 )
-from .uploads import ATTACHMENT_TYPES, display_name, prepare_upload
+from .uploads import ATTACHMENT_TYPES, StorageUnavailable, display_name, prepare_upload
 
 logger = logging.getLogger(__name__)
 
@@ -89,16 +90,34 @@ def prepare_files(uploads, *, allowed: dict[str, str], max_pixels: int | None = 
     return [prepare_upload(u, allowed=allowed, max_bytes=_max_upload_bytes(), max_pixels=max_pixels) for u in uploads]
 
 
-def _store_files(*, assessment, prepared, kind, actor, written: list[str]) -> list[UploadedFile]:
-    """Store and record files; the caller holds the assessment (new, or locked) so the index of each
-    display name is not taken twice."""
+def _stage_files(*, organization_id: int, assessment_id, prepared, written: list[str]) -> list[str]:
+    """Put the prepared files in storage, before any transaction opens: an upload (up to 100 MB) never holds
+    a database lock or a pooled connection's transaction. Each key is added to ``written`` as soon as it is
+    stored, so the caller deletes them all if anything later fails; what a dead process leaves is removed by
+    the orphan sweep (assessments/sweep.py). A store that does not answer is StorageUnavailable (a 503)."""
+    if transaction.get_connection().in_atomic_block:
+        logger.warning("files stored inside a transaction: its locks are held while they upload")
+    keys = []
+    for item in prepared:
+        key = storage.object_key(organization_id, assessment_id, item.extension)
+        try:
+            storage.store(key, item.as_file())
+        except Exception as error:
+            if storage.is_transient(error):
+                raise StorageUnavailable() from error
+            raise
+        written.append(key)
+        keys.append(key)
+    return keys
+
+
+def _file_rows(*, assessment, prepared, keys, kind, actor) -> list[UploadedFile]:
+    """Record stored files; the caller holds the assessment (new, or locked) so the index of each display
+    name is not taken twice."""
     rows = []
     earlier = UploadedFile.objects.filter(assessment=assessment, kind=kind).count() if prepared else 0
     today = timezone.localdate()
-    for index, item in enumerate(prepared, start=earlier + 1):
-        key = storage.object_key(assessment.organization_id, assessment.pk, item.extension)
-        storage.store(key, item.as_file())
-        written.append(key)
+    for index, (item, key) in enumerate(zip(prepared, keys, strict=True), start=earlier + 1):
         rows.append(
             UploadedFile(
                 organization_id=assessment.organization_id,
@@ -161,12 +180,21 @@ def create_assessment(
             raise ValidationError({k if k != "inputs" else "files": v for k, v in error.errors.items()}) from None
     prepared_attachments = prepare_files(attachments, allowed=ATTACHMENT_TYPES) if attachments else []
 
+    assessment_id = uuid.uuid4()
     written: list[str] = []
     try:
+        # Storage first, no transaction open; then the rows, in one short transaction.
+        input_keys = _stage_files(
+            organization_id=organization.pk, assessment_id=assessment_id, prepared=prepared_inputs, written=written
+        )
+        attachment_keys = _stage_files(
+            organization_id=organization.pk, assessment_id=assessment_id, prepared=prepared_attachments,
+            written=written,
+        )
         with transaction.atomic():
             now = timezone.now()
             assessment = Assessment.objects.create(
-                id=uuid.uuid4(),
+                id=assessment_id,
                 organization=organization,
                 patient=patient,
                 modality=modality,
@@ -179,9 +207,10 @@ def create_assessment(
                 PipelineStage(organization=organization, assessment=assessment, name=s.name, label=s.label, order=i)
                 for i, s in enumerate(described.stages)
             )
-            _store_files(assessment=assessment, prepared=prepared_inputs, kind="input", actor=actor, written=written)
-            _store_files(
-                assessment=assessment, prepared=prepared_attachments, kind="attachment", actor=actor, written=written
+            _file_rows(assessment=assessment, prepared=prepared_inputs, keys=input_keys, kind="input", actor=actor)
+            _file_rows(
+                assessment=assessment, prepared=prepared_attachments, keys=attachment_keys, kind="attachment",
+                actor=actor,
             )
             touch(patient.pk, when=now)
             audit.record(
@@ -205,9 +234,14 @@ def add_attachments(*, actor, assessment: Assessment, files) -> list[UploadedFil
     prepared = prepare_files(files, allowed=ATTACHMENT_TYPES)
     written: list[str] = []
     try:
+        keys = _stage_files(
+            organization_id=assessment.organization_id, assessment_id=assessment.pk, prepared=prepared,
+            written=written,
+        )
         with transaction.atomic():
+            # Locked only for the rows: the files are stored already.
             locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
-            rows = _store_files(assessment=locked, prepared=prepared, kind="attachment", actor=actor, written=written)
+            rows = _file_rows(assessment=locked, prepared=prepared, keys=keys, kind="attachment", actor=actor)
             touch(locked.patient_id)
             audit.record(
                 action="assessment.attachment_added",

@@ -30,6 +30,10 @@ class TransitionRefused(ValidationError):
     pass
 
 
+# ``deadline_at=None`` clears the deadline; leaving the argument out keeps it.
+_UNCHANGED = object()
+
+
 def enqueue(assessment: Assessment) -> None:
     """Publish run_assessment after the transaction commits (never for rows that might roll back)."""
     from .tasks import run_assessment
@@ -49,24 +53,78 @@ def enqueue(assessment: Assessment) -> None:
     transaction.on_commit(publish)
 
 
-def transition(assessment_id, to: str, *, actor, reason: str = "", **fields) -> Assessment:
-    """The one place assessment status changes: lock the row, check the move, stamp its time, audit it."""
+def lock(assessment_id, *, related=()) -> Assessment:
+    """The assessment's row, locked (``select_for_update``) in the caller's transaction, and marked as locked
+    by it: ``apply_transition`` accepts only a row marked so in the transaction it runs in."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock() needs the caller's transaction: the lock ends with it")
+    queryset = Assessment.objects.select_for_update(of=("self",))
+    if related:
+        queryset = queryset.select_related(*related)
+    assessment = queryset.get(pk=assessment_id)
+    assessment._locked_by = connection.atomic_blocks[0]
+    return assessment
+
+
+def transition(
+    assessment_id,
+    to: str,
+    *,
+    actor,
+    reason: str = "",
+    expected_from: str | None = None,
+    deadline_at=_UNCHANGED,
+    attempts: int | None = None,
+    reaper_requeues: int | None = None,
+) -> Assessment:
+    """The one place assessment status changes: lock the row, check the move, stamp its time, audit it.
+
+    ``expected_from``: the status the caller decided on (a retry acts on a failed assessment); checked under
+    the row lock, so a caller that read the status earlier cannot act on a row that has moved on since."""
     with transaction.atomic():
-        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
-        return apply_transition(assessment, to, actor=actor, reason=reason, **fields)
-
-
-def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = "", **fields) -> Assessment:
-    """``transition`` on a row the caller has already locked (``select_for_update``) in the current
-    transaction: the pipeline claims and saves results this way without locking and saving the row twice.
-    Saves the row, with any other fields the caller changed on it."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("apply_transition needs the caller's transaction and row lock")
-    allowed = Assessment.TRANSITIONS[assessment.status]
-    if to not in allowed:
-        raise TransitionRefused(
-            f"An assessment that is {assessment.get_status_display().lower()} cannot become {to}."
+        assessment = lock(assessment_id)
+        return apply_transition(
+            assessment, to, actor=actor, reason=reason, expected_from=expected_from, deadline_at=deadline_at,
+            attempts=attempts, reaper_requeues=reaper_requeues,
         )
+
+
+def _check_locked(assessment: Assessment) -> None:
+    connection = transaction.get_connection()
+    blocks = connection.atomic_blocks
+    if not connection.in_atomic_block or not blocks or getattr(assessment, "_locked_by", None) is not blocks[0]:
+        raise RuntimeError("apply_transition needs a row locked by status_services.lock() in this transaction")
+
+
+def _check_move(assessment: Assessment, to: str, expected_from: str | None) -> None:
+    current = assessment.get_status_display().lower()
+    if expected_from is not None and assessment.status != expected_from:
+        raise TransitionRefused(
+            f"This assessment is {current} now, no longer {Status(expected_from).label.lower()}: "
+            "nothing was changed."
+        )
+    if to not in Assessment.TRANSITIONS[assessment.status]:
+        raise TransitionRefused(f"An assessment that is {current} cannot become {to}.")
+
+
+def apply_transition(
+    assessment: Assessment,
+    to: str,
+    *,
+    actor,
+    reason: str = "",
+    expected_from: str | None = None,
+    deadline_at=_UNCHANGED,
+    attempts: int | None = None,
+    reaper_requeues: int | None = None,
+) -> Assessment:
+    """``transition`` on a row the caller locked with ``lock()`` in the current transaction: the pipeline
+    claims and saves results this way without locking and saving the row twice. Saves the row, with any
+    other fields the caller changed on it (the results, when it completes). ``deadline_at`` (the worker's
+    claim), ``attempts`` and ``reaper_requeues`` are the only other fields a move sets."""
+    _check_locked(assessment)
+    _check_move(assessment, to, expected_from)
     previous = assessment.status
     now = timezone.now()
     assessment.status = to
@@ -83,8 +141,12 @@ def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = ""
     if to == Status.QUEUED:
         assessment.failure_reason = ""
         assessment.deadline_at = None
-    for name, value in fields.items():
-        setattr(assessment, name, value)
+    if deadline_at is not _UNCHANGED:
+        assessment.deadline_at = deadline_at
+    if attempts is not None:
+        assessment.attempts = attempts
+    if reaper_requeues is not None:
+        assessment.reaper_requeues = reaper_requeues
     assessment.save()
     details = {"from": previous, "to": to}
     if reason:
@@ -121,9 +183,12 @@ def cancel_assessment(*, actor, assessment: Assessment) -> Assessment:
 
 
 def retry_assessment(*, actor, assessment: Assessment) -> Assessment:
-    if assessment.status != Status.FAILED:
-        raise TransitionRefused("Only a failed assessment can be retried.")
-    return transition(assessment.pk, Status.QUEUED, actor=actor)
+    """Queue a failed assessment again. Decided under the row lock, not on ``assessment`` as the caller read
+    it: a retry racing another retry (and the worker's claim of it) finds the row running and changes nothing."""
+    try:
+        return transition(assessment.pk, Status.QUEUED, actor=actor, expected_from=Status.FAILED)
+    except TransitionRefused as refusal:
+        raise TransitionRefused(f"Only a failed assessment can be retried. {refusal.messages[0]}") from None
 
 
 def reap_stuck(*, now=None) -> dict:
@@ -135,13 +200,17 @@ def reap_stuck(*, now=None) -> dict:
     for pk, requeues in list(stuck):
         try:
             if requeues < 1:
-                transition(pk, Status.QUEUED, actor="system:reaper", reaper_requeues=requeues + 1)
+                transition(
+                    pk, Status.QUEUED, actor="system:reaper", expected_from=Status.RUNNING,
+                    reaper_requeues=requeues + 1,
+                )
                 requeued += 1
             else:
                 transition(
                     pk,
                     Status.FAILED,
                     actor="system:reaper",
+                    expected_from=Status.RUNNING,
                     reason="The analysis stopped responding twice and was stopped. Retry it, or contact support "
                     "if it keeps failing.",
                 )

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections
 
 from accounts.tenancy import organization_scope, scopes_disabled
 from audit import context as audit_context
@@ -49,11 +50,20 @@ def run_assessment(self, assessment_id: str) -> str:
         try:
             outcome = pipeline.run(assessment.pk)
         except storage.TransientStorageError as error:
-            countdown = min(MAX_RETRY_COUNTDOWN, 5 * 2**self.request.retries)
+            countdown = _backoff(self.request.retries)
             logger.warning("assessment %s: storage unavailable (%s); retry in %ss", assessment_id, error, countdown)
             if self.request.retries >= self.max_retries:
                 pipeline._fail(assessment.pk, "The file store was unavailable for too long. Retry the assessment.")
                 return "failed"
+            raise self.retry(exc=error, countdown=countdown) from None
+        except (OperationalError, InterfaceError) as error:
+            # The database connection was lost (a restart, a failover, a killed backend): nothing of this run
+            # was committed after its claim, so it runs again from the top on a new connection. After the
+            # last retry the message is left to the reaper, which requeues the running assessment.
+            connections.close_all()
+            countdown = _backoff(self.request.retries)
+            logger.warning("assessment %s: database connection lost (%s); retry in %ss", assessment_id,
+                           type(error).__name__, countdown)
             raise self.retry(exc=error, countdown=countdown) from None
         except SoftTimeLimitExceeded:
             services_reason = f"The analysis took longer than {SOFT_TIME_LIMIT} s and was stopped."
@@ -61,6 +71,11 @@ def run_assessment(self, assessment_id: str) -> str:
             return "failed"
     logger.info("assessment %s: %s", assessment_id, outcome)
     return outcome
+
+
+def _backoff(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: doubling from ASSESSMENT_RETRY_BASE_SECONDS, capped."""
+    return min(MAX_RETRY_COUNTDOWN, settings.ASSESSMENT_RETRY_BASE_SECONDS * 2**retries)
 
 
 @shared_task(ignore_result=True)

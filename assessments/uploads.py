@@ -52,6 +52,13 @@ class UploadRejected(Exception):
         super().__init__(message)
 
 
+class StorageUnavailable(UploadRejected):
+    """The file store did not answer while the files were stored: nothing was saved, try again later."""
+
+    def __init__(self, message: str = "The file store is not answering, so nothing was saved. Try again in a minute."):
+        super().__init__(message, status=503)
+
+
 @dataclass
 class PreparedUpload:
     original_filename: str

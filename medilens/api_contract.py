@@ -5,8 +5,8 @@ Which codes an operation documents follows from its shape, the same way the code
 reached:
 
 * every operation: 401 (no or a wrong API key), 403 (the key's access lacks the permission, or the
-  organization is suspended), 406 (an Accept header JSON cannot satisfy) and 429 (the key's rate limit,
-  with ``Retry-After``);
+  organization is suspended), 406 (an Accept header JSON cannot satisfy), 429 (the key's rate limit,
+  with ``Retry-After``) and 503 (Redis or the object store not answering, with ``Retry-After``);
 * a path parameter: 404 (no such object in the key's organization: another tenant's id is a 404 too);
 * query parameters or a request body: 400 (invalid fields, in ``error.fields``);
 * a request body: 413 (over the request size limit) and 415 (a content type the operation does not read);
@@ -56,7 +56,10 @@ DESCRIPTIONS = {
     413: "The request body or its files are larger than the limit.",
     415: "The request's content type is not one this operation reads.",
     429: "The key's rate limit is used up: retry after `Retry-After` seconds.",
+    503: "A service MediLens depends on (Redis, or the object store for an upload) is not answering; nothing "
+    "was saved. Retry after `Retry-After` seconds.",
 }
+RETRY_LATER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds after which to try again."}}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the key may send again."}}
 IDEMPOTENCY_KEY = {
     "in": "header",
@@ -86,7 +89,7 @@ def _shape(path: str) -> str:
 
 
 def codes_for(path: str, operation: dict, *, idempotent: bool) -> set[int]:
-    codes = {401, 403, 406, 429}
+    codes = {401, 403, 406, 429, 503}
     parameters = operation.get("parameters", [])
     if "{" in path:
         codes.add(404)
@@ -113,6 +116,8 @@ def _error_response(code: int) -> dict:
     }
     if code == 429:
         response["headers"] = RETRY_AFTER
+    if code == 503:
+        response["headers"] = RETRY_LATER
     return response
 
 

@@ -78,10 +78,14 @@ def warm_up(application) -> float | None:
     before it forks its children, which inherit the compiled code (worker_process_init handlers may not
     block for more than 4 seconds). Returns the seconds it took, or None when this worker never runs the
     retinal analysis."""
+    from django.conf import settings
+
     from modalities import registry
 
     consumed = set(application.amqp.queues.consume_from or ())
     if consumed and registry.get("retinal").modality.queue not in consumed:
+        return None
+    if not getattr(settings, "WORKER_WARM_UP", True):  # a test's worker that never runs the retinal analysis
         return None
     from modalities.retinal.measure import warm_up as compile_skeleton_walk
 

@@ -34,8 +34,10 @@ def _raise_validation(error: DjangoValidationError):
 
 
 def _upload_error(error: UploadRejected) -> Response:
-    code = {413: "file_too_large", 415: "unsupported_file_type"}.get(error.status, "invalid_file")
-    return Response(
+    code = {413: "file_too_large", 415: "unsupported_file_type", 503: "storage_unavailable"}.get(
+        error.status, "invalid_file"
+    )
+    response = Response(
         {
             "error": {
                 "status": error.status,
@@ -46,6 +48,9 @@ def _upload_error(error: UploadRejected) -> Response:
         },
         status=error.status,
     )
+    if error.status == 503:
+        response["Retry-After"] = "30"
+    return response
 
 
 def _oversize(request) -> Response | None:
@@ -239,6 +244,7 @@ class AssessmentFilter(serializers.Serializer):
 class AssessmentListView(TenantAPIView):
     required_permission = {"GET": "assessments.view", "POST": "assessments.create"}
     parser_classes = [JSONParser, MultiPartParser]
+    stores_files_on = frozenset({"POST"})
     pagination_class = Cursor  # read by the schema generator: the list is cursor-paginated
 
     @extend_schema(
@@ -335,6 +341,7 @@ class AssessmentRetryView(_AssessmentAction):
 class AssessmentAttachmentsView(TenantAPIView):
     required_permission = {"GET": "assessments.view_results", "POST": "assessments.create"}
     parser_classes = [MultiPartParser]
+    stores_files_on = frozenset({"POST"})
 
     @extend_schema(responses=FileSerializer(many=True))
     def get(self, request, pk):

@@ -1,13 +1,12 @@
 """End to end through the API and a real Celery worker process: submit with an Idempotency-Key, poll
 until completed, read the score, the biomarkers and the patient's biomarker history."""
 
-import time
-
 import pytest
 
 from accounts.tenancy import scopes_disabled
 from assessments.models import Assessment
 from medilens.testing.fixtures import build_tenant
+from medilens.testing.wait import wait_until
 
 from .helpers_api import ASSESSMENT_CONTRACT, GOFF_AFRICAN_AMERICAN_MALE
 
@@ -15,13 +14,11 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def _poll(api, assessment_id, timeout=30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished():
         body = api.get(f"/api/v1/assessments/{assessment_id}/").json()
-        if body["status"] in ("completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"assessment {assessment_id} still {body['status']} after {timeout}s")
+        return body if body["status"] in ("completed", "failed", "cancelled") else None
+
+    return wait_until(finished, timeout=timeout, message=f"assessment {assessment_id} never finished")
 
 
 def test_api_submission_completes_through_the_worker_with_goffs_score(celery_worker):

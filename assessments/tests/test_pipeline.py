@@ -210,3 +210,26 @@ def test_a_failed_create_deletes_the_objects_it_wrote(tenant_a, patient, monkeyp
         assert Assessment.objects.count() == 0
         assert UploadedFile.objects.count() == 0
     assert written and not any(default_storage.exists(key) for key in written)
+
+
+def test_apply_transition_accepts_only_a_row_locked_in_its_own_transaction(tenant_a, patient):
+    from django.db import transaction
+
+    from assessments import status_services
+
+    with organization_scope(tenant_a.organization):
+        assessment = _assessment(tenant_a, patient)
+        with transaction.atomic(), pytest.raises(RuntimeError, match="locked by status_services.lock"):
+            services.apply_transition(Assessment.objects.get(pk=assessment.pk), "running", actor="system:test")
+        assert Assessment.objects.get(pk=assessment.pk).status == "queued"
+        with transaction.atomic():
+            services.apply_transition(status_services.lock(assessment.pk), "running", actor="system:test")
+        assert Assessment.objects.get(pk=assessment.pk).status == "running"
+
+
+def test_a_transition_expecting_another_status_is_refused_under_the_lock_and_changes_nothing(tenant_a, patient):
+    with organization_scope(tenant_a.organization):
+        assessment = _assessment(tenant_a, patient)
+        with pytest.raises(services.TransitionRefused, match="is queued now, no longer failed: nothing was changed"):
+            services.transition(assessment.pk, "cancelled", actor="system:test", expected_from="failed")
+        assert Assessment.objects.get(pk=assessment.pk).status == "queued"

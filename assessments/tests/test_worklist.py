@@ -26,7 +26,9 @@ def completed(tenant, patient, *, risk="", hours_ago=0, signed=False) -> Assessm
     actor = tenant.users[Role.CLINICIAN]
     with organization_scope(tenant.organization):
         services.transition(assessment.pk, Status.RUNNING, actor=actor)
-        services.transition(assessment.pk, Status.COMPLETED, actor=actor, risk_level=risk)
+        # The result's level is the worker's to write (save_results); a transition sets only status fields.
+        Assessment.objects.filter(pk=assessment.pk).update(risk_level=risk)
+        services.transition(assessment.pk, Status.COMPLETED, actor=actor)
         when = timezone.now() - timedelta(hours=hours_ago)
         Assessment.objects.filter(pk=assessment.pk).update(completed_at=when, created_at=when)
         if signed:

@@ -11,7 +11,7 @@ from django.views import View
 
 from .. import presenters, services
 from ..forms import AttachmentForm, DiscussionMessageForm, SignOffForm
-from ..uploads import UploadRejected
+from ..uploads import StorageUnavailable, UploadRejected
 from .assessment import AssessmentPageMixin
 from .common import add_errors, finish, oversize_message
 
@@ -84,6 +84,7 @@ class AssessmentDiscussionView(AssessmentPageMixin, View):
 
 class AssessmentAttachView(AssessmentPageMixin, View):
     required_permission = "assessments.create"
+    stores_files_on = frozenset({"POST"})  # the files are stored before the service's transaction opens
 
     def post(self, request, pk):
         assessment = self.get_assessment(pk)
@@ -99,7 +100,7 @@ class AssessmentAttachView(AssessmentPageMixin, View):
                     actor=request.user, assessment=assessment, files=form.cleaned_data["attachments"]
                 )
             except UploadRejected as error:
-                form.add_error("attachments", error.message)
+                form.add_error(None if isinstance(error, StorageUnavailable) else "attachments", error.message)
                 status = error.status
             except ValidationError as error:
                 add_errors(form, error, rename={"files": "attachments"})

@@ -15,7 +15,7 @@ from modalities import registry
 from .. import intake, presenters, read_audit, services
 from ..forms import UploadsForm, input_groups, inputs_form
 from ..models import Patient
-from ..uploads import UploadRejected, safe_filename
+from ..uploads import StorageUnavailable, UploadRejected, safe_filename
 from .common import add_once, finish, max_upload_mb, oversize_message
 
 
@@ -47,6 +47,7 @@ class AssessmentCreateView(OrganizationMixin, View):
     required_permission = "assessments.create"
     template_name = "assessments/assessment_form.html"
     input_prefix = "inputs"
+    stores_files_on = frozenset({"POST"})  # the files are stored before the service's transaction opens
 
     def get(self, request, pk):
         patient = get_object_or_404(Patient, pk=pk)
@@ -94,8 +95,8 @@ class AssessmentCreateView(OrganizationMixin, View):
                 files=sent_files,
             )
         except UploadRejected as error:
-            field = "attachments"
-            if "files" in uploads.fields and any(
+            field = None if isinstance(error, StorageUnavailable) else "attachments"
+            if field and "files" in uploads.fields and any(
                 error.message.startswith(f"{safe_filename(f.name)}:") for f in sent_files
             ):
                 field = "files"

@@ -27,7 +27,10 @@ def _apply(database, values) -> None:
     # The raw psycopg connection: this statement must not go through the wrappers (nor the query log).
     # prepare=False (explicit; Django's client-side cursors do not prepare either): a prepared statement
     # is session state that PgBouncer in transaction mode cannot follow between server connections.
-    database.connection.execute(SET_SQL, values, prepare=False)
+    # Its errors are Django's, as any statement's: a connection the server dropped raises Django's
+    # OperationalError here too, which the worker retries on (psycopg's own would read as a crash).
+    with database.wrap_database_errors:
+        database.connection.execute(SET_SQL, values, prepare=False)
     database.rls_stamped = values
 
 

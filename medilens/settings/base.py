@@ -284,6 +284,18 @@ if AWS_STORAGE_BUCKET_NAME:
             "transfer_config": TransferConfig(use_threads=False),
         },
     }
+    # How many times one S3 call is tried before it counts as "storage unavailable" (an upload's 503, the
+    # worker's retry with backoff); unset: botocore's own default. Set with its addressing and signature,
+    # which a client_config of django-storages replaces.
+    AWS_S3_MAX_ATTEMPTS = env.int("AWS_S3_MAX_ATTEMPTS", default=0)
+    if AWS_S3_MAX_ATTEMPTS:
+        from botocore.config import Config as _BotoConfig
+
+        _default_storage["OPTIONS"]["client_config"] = _BotoConfig(
+            s3={"addressing_style": _default_storage["OPTIONS"]["addressing_style"]},
+            signature_version="s3v4",
+            retries={"total_max_attempts": AWS_S3_MAX_ATTEMPTS, "mode": "standard"},
+        )
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

@@ -52,6 +52,12 @@ MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=2)
 TORCH_NUM_THREADS = env.int("TORCH_NUM_THREADS", default=1)
 # A queued assessment whose message was lost (broker down at creation) is re-published after this.
 ASSESSMENT_REPUBLISH_AFTER_SECONDS = env.int("ASSESSMENT_REPUBLISH_AFTER_SECONDS", default=120)
+# Workers compile the retinal analysis' JIT code before taking a task (medilens.celery.warm_up); tests whose
+# workers never run it turn this off to start in a second rather than several.
+WORKER_WARM_UP = env.bool("WORKER_WARM_UP", default=True)
+# A run that found the file store or the database unavailable is retried after this many seconds, doubling
+# each time (at most 120 s apart, 5 retries). Fault tests make it small.
+ASSESSMENT_RETRY_BASE_SECONDS = env.float("ASSESSMENT_RETRY_BASE_SECONDS", default=5.0)
 # Objects younger than this are never swept: their request may still be committing its row.
 ORPHAN_GRACE_SECONDS = env.int("ORPHAN_GRACE_SECONDS", default=3600)
 CELERY_TIMEZONE = TIME_ZONE

@@ -61,3 +61,41 @@ class SleepAnalyzer(Analyzer):
                 biomarkers={"slept_seconds": float(context.inputs["seconds"])},
                 explanation_summary="slept",
             )
+
+
+class FileInputs(InputSchema):
+    example = {}
+
+    def resolved(self, data, patient):
+        return {}
+
+
+@register
+class ReadFileAnalyzer(Analyzer):
+    """Reads its input files from storage and measures their size: the worker's storage reads, for fault tests."""
+
+    modality = Modality(
+        name="test_read_file",
+        label="Test: read a file",
+        description="Reads its input files back from storage.",
+        stages=(StageSpec("read", "Read"),),
+        catalogue={"read_bytes": BiomarkerSpec("read_bytes", "Bytes read", "test", "B", "test")},
+        accepted_types={"application/pdf": "pdf"},
+        requires_files=True,
+        deadline_seconds=60,
+        input_schema=FileInputs,
+    )
+
+    def analyze(self, context):
+        with context.stage("read"):
+            size = 0
+            for item in context.files:
+                with item.open() as handle:
+                    size += len(handle.read())
+            return AnalysisResult(
+                method_version="test_read_file 1",
+                score=Score(10.0, SLEEP_SCORE),
+                risk_level="low",
+                biomarkers={"read_bytes": float(size)},
+                explanation_summary="read",
+            )

@@ -45,8 +45,11 @@ def finished(tenant, *, status=Status.COMPLETED, risk="high", requester=Role.CLI
             inputs={"total_cholesterol": 213, "hdl_cholesterol": 50, "systolic_bp": 120},
         )
         assessment_services.transition(assessment.pk, Status.RUNNING, actor=actor)
-        extra = {"risk_level": risk} if status == Status.COMPLETED else {"reason": "The input could not be read."}
-        return assessment_services.transition(assessment.pk, status, actor=actor, **extra)
+        if status == Status.COMPLETED:
+            # The result's level is the worker's to write (save_results); a transition sets only status fields.
+            Assessment.objects.filter(pk=assessment.pk).update(risk_level=risk)
+            return assessment_services.transition(assessment.pk, status, actor=actor)
+        return assessment_services.transition(assessment.pk, status, actor=actor, reason="The input could not be read.")
 
 
 def inbox(user) -> list[tuple[str, str]]:

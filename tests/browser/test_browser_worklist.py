@@ -43,7 +43,9 @@ def _completed(tenant, family, risk, hours_ago):
             inputs={"total_cholesterol": 213, "hdl_cholesterol": 50, "systolic_bp": 120},
         )
         services.transition(assessment.pk, Status.RUNNING, actor=actor)
-        services.transition(assessment.pk, Status.COMPLETED, actor=actor, risk_level=risk)
+        # The result's level is the worker's to write (save_results); a transition sets only status fields.
+        Assessment.objects.filter(pk=assessment.pk).update(risk_level=risk)
+        services.transition(assessment.pk, Status.COMPLETED, actor=actor)
         when = timezone.now() - timedelta(hours=hours_ago)
         Assessment.objects.filter(pk=assessment.pk).update(completed_at=when, created_at=when)
 

@@ -4,7 +4,6 @@ that use it mean anything. Plain pytest, no Django: run with ``-p no:django`` or
 import io
 import os
 import secrets
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from medilens.testing.s3server import S3ServerError, SeaweedS3Server
+from medilens.testing.wait import wait_until
 
 BUCKET = "private-media"
 KEY = "org/1/assessments/2/first.bin"
@@ -154,9 +154,9 @@ def test_expired_presigned_url_is_refused(server: SeaweedS3Server, objects: dict
     params = {"Bucket": BUCKET, "Key": KEY}
     short = client.generate_presigned_url("get_object", Params=params, ExpiresIn=1)
     control = client.generate_presigned_url("get_object", Params=params, ExpiresIn=300)
-    time.sleep(2)
-
-    status, body = fetch(short)
+    # Poll until the expiry has passed (the server answers 200 until then): a condition with a deadline.
+    status, body = wait_until(lambda: (answer := fetch(short))[0] != 200 and answer, timeout=30,
+                              message="the one-second URL was still served")
     assert status == 403
     assert objects[KEY] not in body
     # Same object, same moment, longer expiry: what refused the short one was its expiry.
