@@ -36,10 +36,12 @@ def enqueue(assessment: Assessment) -> None:
 
     modality = registry.get(assessment.modality).modality
     assessment_id = str(assessment.pk)
+    organization_id = assessment.organization_id
 
     def publish():
         try:
-            run_assessment.apply_async(args=[assessment_id], queue=modality.queue)
+            # The organization goes with the id so that the worker need not look it up (a hint the task checks).
+            run_assessment.apply_async(args=[assessment_id, organization_id], queue=modality.queue)
         except Exception:
             # The broker is down: the row stays queued and the dispatcher re-publishes it.
             logger.exception("could not publish assessment %s; the dispatcher will retry", assessment_id)

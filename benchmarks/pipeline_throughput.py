@@ -364,11 +364,14 @@ def report(args, rounds, analyzer, plain, breakdown, floor) -> None:
     instrumented = breakdown["times"]["mean"]
     other = instrumented - phases.get("claim", 0.0) - analyze - phases.get("save_results", 0.0)
     phase_rows = [
-        ["claim(): lock, transition to running (+ its audit event), stages", phases.get("claim", 0.0)],
+        ["claim: lock, transition to running (+ its audit event), stages read", phases.get("claim", 0.0)],
         ["analyze(), of which:", analyze],
         ["  stage recorder (in memory; writes only past 0.25 s)", stage],
         ["  the analyzer's own work", analyze - stage],
-        ["save_results(): lock, biomarkers, explanation, stages, save (+ audit)", phases.get("save_results", 0.0)],
+        [
+            "results: biomarkers, explanation, stages, save (+ audit); the lock too if separate",
+            phases.get("save_results", 0.0),
+        ],
         ["the rest of run(): patient, input-file query, context", other],
         ["audit.record, 2 events (inside claim and save_results above)", phases.get("audit", 0.0)],
     ]
