@@ -8,14 +8,15 @@ Two shapes (``in_one_transaction``):
 
 * an analyzer whose whole analysis takes about a millisecond and reads no files (``live_progress=False``
   and no accepted file types: cvd_risk, cognitive) is claimed, run and saved in ONE transaction, under the
-  row lock taken by the claim: 9 statements and one commit per assessment (the lock with its patient, the
-  stages, the row's update, both audit events in one INSERT, the biomarkers, the explanation, the
-  stages' update, the webhook endpoints) against 16 and two commits when claim and results were separate
-  transactions (benchmarks/pipeline_throughput.py, 2026-12-06: 20.8 -> see README "Benchmarks"). Nobody
+  row lock taken by the claim: 8 statements and one commit per assessment (the lock with its patient, the
+  stages, the biomarkers, the explanation, the stages' update, the row's one UPDATE, the webhook
+  endpoints, both audit events in one INSERT: ``audit.batched``) between BEGIN and COMMIT, where claim
+  and results as two transactions took 12 (16 with their BEGINs and COMMITs) and the task's lookup of
+  the organization a third transaction (benchmarks/pipeline_throughput.py; README "Benchmarks"). Nobody
   sees it "running" (nothing could be watched in a millisecond); its audit trail still records
-  ``assessment.running`` and ``assessment.completed``. A cancel that arrives meanwhile waits for the lock
-  (the analysis' milliseconds) and then finds it finished. No storage I/O happens under that lock: such an
-  analyzer takes no files, so it has none to read and no image of them to store.
+  ``assessment.running`` and ``assessment.completed``. A cancel that arrives meanwhile waits for the lock (the analysis'
+  milliseconds) and then finds it finished. No storage I/O happens under that lock: such an analyzer takes
+  no files, so it has none to read and no image of them to store.
 * every other analyzer: the claim commits first (the portal shows it running), the analysis runs outside
   any transaction with its stage boundaries published as they happen, and the results are written in a
   second transaction that locks the row again.
@@ -32,6 +33,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
+import audit
 from medilens import storage
 from modalities import registry
 from modalities.base import AnalysisContext, AnalysisError, InputFile
@@ -63,31 +65,40 @@ def claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
     """Move a queued assessment to running (or pick up a running one again after a lost worker), and mark
     its first stage running, in one transaction. Returns the locked row (with its patient) and its stages."""
     with transaction.atomic():
-        claimed = _claim(assessment_id)
-        if claimed is None:
+        assessment = _lock(assessment_id)
+        if assessment is None:
             return None
+        claimed = _claim(assessment)
         services.save_stages(claimed[1])
         return claimed
 
 
-def _claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
-    """``claim`` in the caller's transaction, its stages reset in memory only (the caller writes them)."""
+def _lock(assessment_id) -> Assessment | None:
+    """The row locked in the caller's transaction, with its patient; None when there is nothing to run."""
     assessment = Assessment.objects.select_for_update(of=("self",)).select_related("patient").get(pk=assessment_id)
     if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
         return None
+    return assessment
+
+
+def _claim(assessment: Assessment, *, save: bool = True) -> tuple[Assessment, list[PipelineStage]]:
+    """``claim`` on the row ``_lock`` returned, its stages reset in memory only (the caller writes them).
+    ``save=False``: the row's move to running is not written either; the caller saves the row later in
+    the same transaction (``in_one_transaction``)."""
     analyzer = registry.get(assessment.modality)
     deadline = timezone.now() + timedelta(seconds=analyzer.modality.deadline_seconds)
     stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
     if assessment.status == Status.QUEUED:
         attempts = assessment.attempts + 1
         services.apply_transition(
-            assessment, Status.RUNNING, actor="system:worker", deadline_at=deadline, attempts=attempts
+            assessment, Status.RUNNING, actor="system:worker", deadline_at=deadline, attempts=attempts, save=save
         )
     else:
         # Running already: a redelivery after the previous worker died. Start again from the top.
         assessment.deadline_at = deadline
         assessment.attempts += 1
-        assessment.save(update_fields=["deadline_at", "attempts", "updated_at"])
+        if save:
+            assessment.save(update_fields=["deadline_at", "attempts", "updated_at"])
     now = timezone.now()
     for index, stage in enumerate(stages):
         stage.status = PipelineStage.Status.RUNNING if index == 0 else PipelineStage.Status.PENDING
@@ -193,13 +204,14 @@ def run(assessment_id) -> str:
     Raises storage.TransientStorageError for the task to retry later, and Assessment.DoesNotExist when the
     assessment is not in the current organization's scope.
     """
-    with transaction.atomic():
-        claimed = _claim(assessment_id)
-        if claimed is None:
+    with transaction.atomic(), audit.batched():
+        assessment = _lock(assessment_id)
+        if assessment is None:
             return "skipped"
-        assessment, stages = claimed
         analyzer = registry.get(assessment.modality)
-        if in_one_transaction(analyzer.modality):
+        one_transaction = in_one_transaction(analyzer.modality)
+        assessment, stages = _claim(assessment, save=not one_transaction)
+        if one_transaction:
             recorder = StageRecorder(assessment.pk, stages, live=False, in_transaction=True)
             return _analyse(assessment, analyzer, recorder, locked=True)
         services.save_stages(stages)

@@ -58,10 +58,14 @@ def transition(assessment_id, to: str, *, actor, reason: str = "", **fields) -> 
         return apply_transition(assessment, to, actor=actor, reason=reason, **fields)
 
 
-def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = "", **fields) -> Assessment:
+def apply_transition(
+    assessment: Assessment, to: str, *, actor, reason: str = "", save: bool = True, **fields
+) -> Assessment:
     """``transition`` on a row the caller has already locked (``select_for_update``) in the current
     transaction: the pipeline claims and saves results this way without locking and saving the row twice.
-    Saves the row, with any other fields the caller changed on it."""
+    Saves the row, with any other fields the caller changed on it. ``save=False``: the caller saves it
+    later in this same transaction (the pipeline's one-transaction claim is saved with the results, one
+    UPDATE instead of two); the move is checked and audited here all the same."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("apply_transition needs the caller's transaction and row lock")
     allowed = Assessment.TRANSITIONS[assessment.status]
@@ -87,7 +91,8 @@ def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = ""
         assessment.deadline_at = None
     for name, value in fields.items():
         setattr(assessment, name, value)
-    assessment.save()
+    if save:
+        assessment.save()
     details = {"from": previous, "to": to}
     if reason:
         details["reason"] = reason[:500]
