@@ -143,6 +143,7 @@ def in_process_runs(organization, ids: list, *, mode: str) -> dict:
             pending.append(("COMMIT", time.perf_counter() - started))
 
     if breakdown:
+        phases.wrap(pipeline, "_lock", "claim")
         phases.wrap(pipeline, "_claim", "claim")
         phases.wrap(services, "save_results", "save_results")
         phases.wrap(services, "write_results", "save_results")
