@@ -60,6 +60,10 @@ def arguments(argv):
     parser.add_argument("--assessments", type=int, default=25, help="per patient; 8 values each (default 25)")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument(
+        "--plain-index", action="store_true",
+        help="measure with biomarker_history_idx as it was before migration 0015 (keys only, no INCLUDE)",
+    )
     args = parser.parse_args(argv)
     if not (100 <= args.patients <= 200000 and 1 <= args.assessments <= 100 and 1 <= args.queries <= 100000
             and 0 <= args.pages <= 10000):
@@ -377,6 +381,8 @@ def main(argv=None) -> int:
             f"rows/s), indexes {t['biomarkers_indexes']:.1f} s; VACUUM ANALYZE + CHECKPOINT {t['vacuum']:.1f} s",
             flush=True,
         )
+        if args.plain_index:
+            plain_history_index()
         sizes = table_sizes()
         with scopes_disabled():
             picked = rng.sample(patient_ids, min(args.queries, len(patient_ids)))
@@ -390,6 +396,20 @@ def main(argv=None) -> int:
         report(args, long, short, plan, pages, sizes)
         print(f"[done] {machine()}")
     return 0
+
+
+def plain_history_index() -> None:
+    """biomarker_history_idx without its INCLUDE columns, as before assessments migration 0015 (for comparison)."""
+    from django.db import connection
+
+    began = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX biomarker_history_idx")
+        cursor.execute(
+            "CREATE INDEX biomarker_history_idx ON assessments_biomarkervalue "
+            "(organization_id, patient_id, name, measured_at DESC)"
+        )
+    print(f"[--plain-index] biomarker_history_idx rebuilt without INCLUDE in {time.perf_counter() - began:.1f} s")
 
 
 def table_sizes() -> list[list]:
