@@ -134,7 +134,7 @@ def run_worker_round(bench: Bench, organization, count: int, rng, *, pool: bool,
         name=f"bench-{label}",
     )
     began = time.monotonic()
-    worker.start(timeout=60)
+    worker.start(timeout=300)  # a busy machine (load 20+) needs minutes to start a worker
     print(
         f"[{label}] worker ready in {time.monotonic() - began:.1f} s (pid {worker.process.pid}); draining", flush=True
     )
