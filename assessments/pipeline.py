@@ -3,6 +3,23 @@
 Idempotent: a delivery that finds the assessment finished (or cancelled) does nothing, and results are
 written in one transaction at the end, so a worker killed mid-analysis leaves nothing half-written; the
 redelivered message runs the analysis again from the start.
+
+Two shapes (``in_one_transaction``):
+
+* an analyzer whose whole analysis takes about a millisecond and reads no files (``live_progress=False``
+  and no accepted file types: cvd_risk, cognitive) is claimed, run and saved in ONE transaction, under the
+  row lock taken by the claim: 8 statements and one commit per assessment (the lock with its patient, the
+  stages, the biomarkers, the explanation, the stages' update, the row's one UPDATE, the webhook
+  endpoints, both audit events in one INSERT: ``audit.batched``) between BEGIN and COMMIT, where claim
+  and results as two transactions took 12 (16 with their BEGINs and COMMITs) and the task's lookup of
+  the organization a third transaction (benchmarks/pipeline_throughput.py; README "Benchmarks"). Nobody
+  sees it "running" (nothing could be watched in a millisecond); its audit trail still records
+  ``assessment.running`` and ``assessment.completed``. A cancel that arrives meanwhile waits for the lock (the analysis'
+  milliseconds) and then finds it finished. No storage I/O happens under that lock: such an analyzer takes
+  no files, so it has none to read and no image of them to store.
+* every other analyzer: the claim commits first (the portal shows it running), the analysis runs outside
+  any transaction with its stage boundaries published as they happen, and the results are written in a
+  second transaction that locks the row again.
 """
 
 from __future__ import annotations
@@ -16,6 +33,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+import audit
 from medilens import storage
 from modalities import registry
 from modalities.base import AnalysisContext, AnalysisError, InputFile
@@ -37,49 +55,79 @@ class Cancelled(Exception):
 LIVE_PROGRESS_AFTER_SECONDS = 0.25
 
 
+def in_one_transaction(modality) -> bool:
+    """Claim, analysis and results in one transaction: the analysis is fast and reads no files (module
+    docstring)."""
+    return not modality.live_progress and not modality.accepted_types
+
+
 def claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
     """Move a queued assessment to running (or pick up a running one again after a lost worker), and mark
     its first stage running, in one transaction. Returns the locked row (with its patient) and its stages."""
     with transaction.atomic():
-        assessment = services.lock(assessment_id, related=("patient",))
-        if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
+        assessment = _lock(assessment_id)
+        if assessment is None:
             return None
-        analyzer = registry.get(assessment.modality)
-        deadline = timezone.now() + timedelta(seconds=analyzer.modality.deadline_seconds)
-        stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
-        if assessment.status == Status.QUEUED:
-            attempts = assessment.attempts + 1
-            services.apply_transition(
-                assessment, Status.RUNNING, actor="system:worker", deadline_at=deadline, attempts=attempts
-            )
-        else:
-            # Running already: a redelivery after the previous worker died. Start again from the top.
-            assessment.deadline_at = deadline
-            assessment.attempts += 1
+        claimed = _claim(assessment)
+        services.save_stages(claimed[1])
+        return claimed
+
+
+def _lock(assessment_id) -> Assessment | None:
+    """The row locked in the caller's transaction, with its patient; None when there is nothing to run."""
+    assessment = services.lock(assessment_id, related=("patient",))
+    if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
+        return None
+    return assessment
+
+
+def _claim(assessment: Assessment, *, save: bool = True) -> tuple[Assessment, list[PipelineStage]]:
+    """``claim`` on the row ``_lock`` returned, its stages reset in memory only (the caller writes them).
+    ``save=False``: the row's move to running is not written either; the caller saves the row later in
+    the same transaction (``in_one_transaction``)."""
+    analyzer = registry.get(assessment.modality)
+    deadline = timezone.now() + timedelta(seconds=analyzer.modality.deadline_seconds)
+    stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
+    if assessment.status == Status.QUEUED:
+        attempts = assessment.attempts + 1
+        services.apply_transition(
+            assessment, Status.RUNNING, actor="system:worker", deadline_at=deadline, attempts=attempts, save=save
+        )
+    else:
+        # Running already: a redelivery after the previous worker died. Start again from the top.
+        assessment.deadline_at = deadline
+        assessment.attempts += 1
+        if save:
             assessment.save(update_fields=["deadline_at", "attempts", "updated_at"])
-        now = timezone.now()
-        for index, stage in enumerate(stages):
-            stage.status = PipelineStage.Status.RUNNING if index == 0 else PipelineStage.Status.PENDING
-            stage.started_at = now if index == 0 else None
-            stage.finished_at = stage.duration_ms = None
-            stage.error = ""
-        services.save_stages(stages)
-        return assessment, stages
+    now = timezone.now()
+    for index, stage in enumerate(stages):
+        stage.status = PipelineStage.Status.RUNNING if index == 0 else PipelineStage.Status.PENDING
+        stage.started_at = now if index == 0 else None
+        stage.finished_at = stage.duration_ms = None
+        stage.error = ""
+    return assessment, stages
 
 
 class StageRecorder:
     """``context.stage(name)`` for analyzers: times each stage. When live, each stage boundary is published
     as it happens (one statement) and cancellation is checked there, so the portal shows progress; when not
-    (a fast analyzer, see LIVE_PROGRESS_AFTER_SECONDS), the stages are written with the results."""
+    (a fast analyzer, see LIVE_PROGRESS_AFTER_SECONDS), the stages are written with the results.
 
-    def __init__(self, assessment_id, stages: list[PipelineStage], *, live: bool = True):
+    ``in_transaction``: the analysis runs inside the claim's transaction (``in_one_transaction``), where a
+    publication could not be seen before the commit and the row lock already keeps a cancel out: it never
+    goes live, and the pipeline writes every stage row with the results, a failed stage included."""
+
+    def __init__(self, assessment_id, stages: list[PipelineStage], *, live: bool = True, in_transaction=False):
         self.assessment_id = assessment_id
         self.rows = {stage.name: stage for stage in stages}
         self.dirty: dict[str, PipelineStage] = {}
         self.began = time.monotonic()
-        self.live = live
+        self.in_transaction = in_transaction
+        self.live = live and not in_transaction
 
     def _is_live(self) -> bool:
+        if self.in_transaction:
+            return False
         if not self.live and time.monotonic() - self.began >= LIVE_PROGRESS_AFTER_SECONDS:
             self.live = True
         return self.live
@@ -97,7 +145,8 @@ class StageRecorder:
             self.dirty[name] = row
 
     def publish(self) -> None:
-        services.save_stages(self.pending())
+        if not self.in_transaction:
+            services.save_stages(self.pending())
 
     def pending(self) -> list[PipelineStage]:
         """Rows changed since the last publish (the pipeline writes them with the results)."""
@@ -152,14 +201,27 @@ def _input_files(assessment: Assessment) -> list[InputFile]:
 def run(assessment_id) -> str:
     """Returns what happened: "skipped", "completed", "failed" or "cancelled".
 
-    Raises storage.TransientStorageError for the task to retry later.
+    Raises storage.TransientStorageError for the task to retry later, and Assessment.DoesNotExist when the
+    assessment is not in the current organization's scope.
     """
-    claimed = claim(assessment_id)
-    if claimed is None:
-        return "skipped"
-    assessment, stages = claimed
-    analyzer = registry.get(assessment.modality)
+    with transaction.atomic(), audit.batched():
+        assessment = _lock(assessment_id)
+        if assessment is None:
+            return "skipped"
+        analyzer = registry.get(assessment.modality)
+        one_transaction = in_one_transaction(analyzer.modality)
+        assessment, stages = _claim(assessment, save=not one_transaction)
+        if one_transaction:
+            recorder = StageRecorder(assessment.pk, stages, live=False, in_transaction=True)
+            return _analyse(assessment, analyzer, recorder, locked=True)
+        services.save_stages(stages)
     recorder = StageRecorder(assessment.pk, stages, live=analyzer.modality.live_progress)
+    return _analyse(assessment, analyzer, recorder, locked=False)
+
+
+def _analyse(assessment: Assessment, analyzer, recorder: StageRecorder, *, locked: bool) -> str:
+    """Run the analyzer and save its outcome. ``locked``: still inside the claim's transaction, on its
+    locked row (``in_one_transaction``); otherwise the results' transaction locks the row again."""
     context = AnalysisContext(
         inputs=assessment.inputs,
         files=_input_files(assessment) if analyzer.modality.accepted_types else [],
@@ -173,7 +235,7 @@ def run(assessment_id) -> str:
     except Cancelled:
         return "cancelled"
     except AnalysisError as error:
-        return _fail(assessment.pk, error.reason)
+        return _fail_analysis(assessment, recorder, error.reason, locked=locked)
     except (storage.TransientStorageError, SoftTimeLimitExceeded, OperationalError, InterfaceError):
         raise  # the task retries (storage, database connection) or fails it (time limit)
     except Exception as error:
@@ -182,11 +244,25 @@ def run(assessment_id) -> str:
         # Not the clinician's to debug: a readable reason, the traceback in the log (it holds no PHI:
         # analyzers see no names or identifiers).
         logger.exception("analyzer %s crashed on assessment %s", assessment.modality, assessment.pk)
-        return _fail(
-            assessment.pk,
+        reason = (
             "The analysis stopped on an internal error. Retry it; if it fails again, "
-            "contact support with the assessment id.",
+            "contact support with the assessment id."
         )
+        return _fail_analysis(assessment, recorder, reason, locked=locked)
+    if locked:
+        services.write_results(
+            assessment,
+            result=result,
+            catalogue=result.specs(analyzer.modality.catalogue),
+            stages=list(recorder.rows.values()),
+        )
+        return "completed"
+    return _save(assessment, analyzer, result, recorder)
+
+
+def _save(assessment: Assessment, analyzer, result, recorder: StageRecorder) -> str:
+    """The results' own transaction (``save_results`` locks the row again), after the explanation image
+    went to storage: no storage I/O under the lock; a refused save deletes the image again."""
     image_key = ""
     if result.explanation_image_png:
         image_key = storage.object_key(assessment.organization_id, assessment.pk, "png")
@@ -204,6 +280,15 @@ def run(assessment_id) -> str:
         storage.delete_quietly([image_key] if image_key else [])
         return "cancelled"
     return "completed"
+
+
+def _fail_analysis(assessment: Assessment, recorder: StageRecorder, reason: str, *, locked: bool) -> str:
+    if not locked:
+        return _fail(assessment.pk, reason)
+    # Inside the claim's transaction: the row is locked and running; its stages go with the failure.
+    services.save_stages(list(recorder.rows.values()))
+    services.apply_transition(assessment, Status.FAILED, actor="system:worker", reason=reason)
+    return "failed"
 
 
 def _fail(assessment_id, reason: str) -> str:

@@ -26,27 +26,37 @@ def save_results(
         assessment = lock(assessment_id)
         if assessment.status != Status.RUNNING:
             return None
-        now = result.measured_at or timezone.now()
-        BiomarkerValue.objects.bulk_create(
-            biomarker_value(catalogue[name], value, assessment=assessment, measured_at=now)
-            for name, value in result.biomarkers.items()
+        return write_results(
+            assessment, result=result, catalogue=catalogue, explanation_image_key=explanation_image_key, stages=stages
         )
-        AIExplanation.objects.create(
-            organization_id=assessment.organization_id,
-            assessment=assessment,
-            summary=result.explanation_summary,
-            contributions=result.contributions_json(),
-            image_key=explanation_image_key,
-        )
-        save_stages(stages)
-        assessment.risk_score = result.risk_score
-        assessment.risk_level = result.risk_level or ""
-        assessment.confidence = result.confidence
-        assessment.recommendations = result.recommendations
-        assessment.results = result.document()
-        assessment.method_version = result.method_version
-        assessment.model_version_id = result.model_version_id
-        return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
+
+
+def write_results(
+    assessment: Assessment, *, result, catalogue, explanation_image_key: str = "", stages=()
+) -> Assessment:
+    """``save_results`` on a running row the caller locked in its transaction (the pipeline's one-transaction
+    shape, assessments.pipeline.in_one_transaction, claims and saves under one lock)."""
+    now = result.measured_at or timezone.now()
+    BiomarkerValue.objects.bulk_create(
+        biomarker_value(catalogue[name], value, assessment=assessment, measured_at=now)
+        for name, value in result.biomarkers.items()
+    )
+    AIExplanation.objects.create(
+        organization_id=assessment.organization_id,
+        assessment=assessment,
+        summary=result.explanation_summary,
+        contributions=result.contributions_json(),
+        image_key=explanation_image_key,
+    )
+    save_stages(stages)
+    assessment.risk_score = result.risk_score
+    assessment.risk_level = result.risk_level or ""
+    assessment.confidence = result.confidence
+    assessment.recommendations = result.recommendations
+    assessment.results = result.document()
+    assessment.method_version = result.method_version
+    assessment.model_version_id = result.model_version_id
+    return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
 
 
 def biomarker_value(spec, value: float, *, assessment: Assessment, measured_at) -> BiomarkerValue:

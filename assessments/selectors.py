@@ -153,12 +153,15 @@ def assessment_messages(assessment: Assessment) -> QuerySet[DiscussionMessage]:
 
 
 def patient_biomarker_history(patient: Patient, name: str, days: int = 90) -> QuerySet[BiomarkerValue]:
-    """One patient's values of one biomarker over the last ``days``, oldest first: one query on
-    biomarker_history_idx (organization, patient, name, measured_at)."""
+    """One patient's values of one biomarker over the last ``days``, oldest first: one query, an index-only
+    scan of biomarker_history_idx (organization, patient, name, measured_at) on PostgreSQL, whose INCLUDE
+    columns are these (assessments migration 0015, benchmarks/trend_query.py). ``name`` is loaded too: the
+    API's serializer reads it for each value (deferred, it cost a query per value)."""
     since = timezone.now() - timedelta(days=days)
     return (
         BiomarkerValue.objects.filter(patient=patient, name=name, measured_at__gte=since)
         .only(
+            "name",
             "value",
             "unit",
             "flag",

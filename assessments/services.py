@@ -40,7 +40,13 @@ from .patient_services import (  # noqa: F401  (re-exported: callers use service
     touch,
     update_patient,
 )
-from .result_services import STAGE_FIELDS, biomarker_value, save_results, save_stages  # noqa: F401 (re-exported)
+from .result_services import (  # noqa: F401 (re-exported)
+    STAGE_FIELDS,
+    biomarker_value,
+    save_results,
+    save_stages,
+    write_results,
+)
 from .status_services import (  # noqa: F401 (re-exported: callers use services.transition etc.)
     TransitionRefused,
     apply_transition,

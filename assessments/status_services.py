@@ -40,10 +40,12 @@ def enqueue(assessment: Assessment) -> None:
 
     modality = registry.get(assessment.modality).modality
     assessment_id = str(assessment.pk)
+    organization_id = assessment.organization_id
 
     def publish():
         try:
-            run_assessment.apply_async(args=[assessment_id], queue=modality.queue)
+            # The organization goes with the id so that the worker need not look it up (a hint the task checks).
+            run_assessment.apply_async(args=[assessment_id, organization_id], queue=modality.queue)
         except Exception:
             # The broker is down: the row stays queued and the dispatcher re-publishes it.
             logger.exception("could not publish assessment %s; the dispatcher will retry", assessment_id)
@@ -118,11 +120,14 @@ def apply_transition(
     deadline_at=_UNCHANGED,
     attempts: int | None = None,
     reaper_requeues: int | None = None,
+    save: bool = True,
 ) -> Assessment:
     """``transition`` on a row the caller locked with ``lock()`` in the current transaction: the pipeline
     claims and saves results this way without locking and saving the row twice. Saves the row, with any
     other fields the caller changed on it (the results, when it completes). ``deadline_at`` (the worker's
-    claim), ``attempts`` and ``reaper_requeues`` are the only other fields a move sets."""
+    claim), ``attempts`` and ``reaper_requeues`` are the only other fields a move sets. ``save=False``: the
+    caller saves the row later in this same transaction (the pipeline's one-transaction claim is saved with
+    the results, one UPDATE instead of two); the move is checked and audited here all the same."""
     _check_locked(assessment)
     _check_move(assessment, to, expected_from)
     previous = assessment.status
@@ -147,7 +152,8 @@ def apply_transition(
         assessment.attempts = attempts
     if reaper_requeues is not None:
         assessment.reaper_requeues = reaper_requeues
-    assessment.save()
+    if save:
+        assessment.save()
     details = {"from": previous, "to": to}
     if reason:
         details["reason"] = reason[:500]

@@ -5,3 +5,9 @@ def record(**kwargs):
     from .services import record as _record
 
     return _record(**kwargs)
+
+
+def batched():
+    from .services import batched as _batched
+
+    return _batched()

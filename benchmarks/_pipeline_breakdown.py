@@ -143,8 +143,10 @@ def in_process_runs(organization, ids: list, *, mode: str) -> dict:
             pending.append(("COMMIT", time.perf_counter() - started))
 
     if breakdown:
-        phases.wrap(pipeline, "claim", "claim")
+        phases.wrap(pipeline, "_lock", "claim")
+        phases.wrap(pipeline, "_claim", "claim")
         phases.wrap(services, "save_results", "save_results")
+        phases.wrap(services, "write_results", "save_results")
         phases.wrap(CvdRiskAnalyzer, "analyze", "analyze")
         phases.wrap(audit, "record", "audit")
         phases.wrap_stage_recorder(pipeline)

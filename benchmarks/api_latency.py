@@ -6,7 +6,7 @@ DRF view returning the same data.
 Set-up (direct bulk_create under scopes_disabled, for speed): one organization, 500 patients, ``count``
 completed cvd_risk assessments, each with its 3 stages, its biomarkers (8-9, from the real analyzer run
 on 60 varied panels), its explanation; created_at spread over a year; then ANALYZE. One API client key
-(medilens.testing.factories.make_api_client, clinician access).
+(accounts.services.create_api_client, clinician access).
 
 Requests go through Django's test Client in this process (the whole middleware stack, no network):
 
@@ -433,12 +433,14 @@ def main(argv=None) -> int:
         from django.test import override_settings
 
         from accounts.models import Organization
-        from medilens.testing.factories import make_api_client
+        from accounts.services import create_api_client
 
         organization = Organization.objects.create(name="Bench Clinic", slug="bench-clinic")
         rng = random.Random(20240601)
         ids = populate(organization, args.count, rng)
-        api_client, key = make_api_client(organization)
+        api_client, key = create_api_client(
+            acting_user="system:bench", organization=organization, name="Partner EHR", access="clinician"
+        )
         urlconf = bare_urlconf(organization, api_client)
         with override_settings(ROOT_URLCONF=urlconf):
             endpoints = Endpoints(ids, key)

@@ -80,14 +80,22 @@ def populate(count: int, readers: int, rng: random.Random):
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
 
+    from accounts import services as account_services
     from accounts.access import SESSION_KEY as ORGANIZATION_KEY
+    from accounts.models import Organization
     from accounts.tenancy import scopes_disabled
     from assessments.models import Assessment, Patient
-    from medilens.testing.factories import OrganizationFactory, make_member
 
-    organization = OrganizationFactory(slug="bench-clinic", name="Bench Clinic")
-    clinicians = [make_member(organization, "clinician", email=f"reader{n}@bench.example.org")
-                  for n in range(CLINICIANS)]
+    organization = Organization.objects.create(slug="bench-clinic", name="Bench Clinic")
+    clinicians = []
+    for n in range(CLINICIANS):
+        user = account_services.create_user(
+            acting_user="system:bench", email=f"reader{n}@bench.example.org", full_name=f"Reader {n}", password=None
+        )
+        account_services.add_membership(
+            acting_user="system:bench", organization=organization, user=user, role="clinician"
+        )
+        clinicians.append(user)
     now = timezone.now()
     with scopes_disabled():
         patients = Patient.objects.bulk_create(

@@ -238,10 +238,10 @@ def main(argv=None) -> int:
         bench.setup()
 
         from accounts.models import Organization
+        from accounts.services import create_api_client
         from accounts.tenancy import organization_scope, scopes_disabled
         from assessments import services
         from assessments.models import UploadedFile
-        from medilens.testing.factories import make_api_client
 
         organization = Organization.objects.create(name="Bench Clinic", slug="bench-clinic")
         with organization_scope(organization):
@@ -262,7 +262,9 @@ def main(argv=None) -> int:
                 modality="cvd_risk",
                 inputs={"total_cholesterol": 213, "hdl_cholesterol": 50, "systolic_bp": 120, "egfr": 90},
             )
-        _, key = make_api_client(organization)
+        _, key = create_api_client(
+            acting_user="system:bench", organization=organization, name="Partner EHR", access="clinician"
+        )
         endpoint = f"/api/v1/assessments/{assessment.pk}/attachments/"
 
         warm_path = bench.tmp / "warmup.pdf"

@@ -69,37 +69,75 @@ def test_a_second_delivery_of_a_finished_assessment_does_nothing(tenant_a, patie
         assert BiomarkerValue.objects.filter(assessment=assessment).count() == 1
 
 
-def test_a_fast_analysis_writes_its_stages_once_with_its_results(tenant_a, patient, monkeypatch):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from assessments.models import PipelineStage
+def _fast(monkeypatch):
+    """test_sleep as a fast analyzer: no live progress and no files, so it runs in one transaction."""
     from modalities import registry
 
     analyzer = registry.get("test_sleep")
     monkeypatch.setattr(analyzer, "modality", dataclasses.replace(analyzer.modality, live_progress=False))
+    assert pipeline.in_one_transaction(analyzer.modality)
+    return analyzer
+
+
+def test_a_fast_analysis_is_claimed_run_and_saved_in_one_transaction(tenant_a, patient, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assessments.models import PipelineStage
+
+    _fast(monkeypatch)
     with organization_scope(tenant_a.organization):
         assessment = _assessment(tenant_a, patient)
         with CaptureQueriesContext(connection) as captured:
             assert pipeline.run(assessment.pk) == "completed"
         stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
+        final = Assessment.objects.get(pk=assessment.pk)
+    sql = [q["sql"] for q in captured.captured_queries]
+    # Inside the test's transaction an atomic block is a savepoint: exactly one, so one transaction.
+    assert sum(q.upper().startswith("SAVEPOINT") for q in sql) == 1, sql
+    assert sum(q.upper().startswith("RELEASE SAVEPOINT") for q in sql) == 1, sql
+    assert sum("FOR UPDATE" in q.upper() for q in sql) == 1, sql  # the row is locked once
+    # 8 statements (README "Benchmarks"): lock, stages, biomarkers, explanation, stages, the row once, the
+    # webhook endpoints, both audit events in one INSERT.
+    statements = [q for q in sql if not q.upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(statements) == 8, statements
+    assert sum(q.startswith('UPDATE "assessments_assessment"') for q in statements) == 1
+    assert sum(q.startswith('INSERT INTO "audit_auditevent"') for q in statements) == 1
     assert [s.status for s in stages] == ["completed"] * 3
     assert all(s.started_at and s.finished_at and s.duration_ms is not None for s in stages)
     assert stages[1].started_at >= stages[0].started_at
-    stage_writes = [q["sql"] for q in captured.captured_queries if "assessments_pipelinestage" in q["sql"]
-                    and "UPDATE" in q["sql"].upper()]
-    # one write when the worker claims it (first stage running), one with the results; nothing per stage
-    assert len(stage_writes) == 2, stage_writes
-    # and no cancellation check per stage: save_results refuses to write for a cancelled assessment
-    assert not any("EXISTS" in q["sql"].upper() or "LIMIT 1" in q["sql"].upper() and "cancelled" in q["sql"]
-                   for q in captured.captured_queries)
+    stage_writes = [q for q in sql if "assessments_pipelinestage" in q and "UPDATE" in q.upper()]
+    assert len(stage_writes) == 1, stage_writes  # with the results; nothing at the claim, nothing per stage
+    # and no cancellation check per stage: the row lock keeps a cancel out until the commit
+    assert not any(q.upper().startswith("SELECT 1 AS") for q in sql), sql
+    assert final.status == "completed" and final.attempts == 1 and final.started_at <= final.completed_at
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(assessment.pk)).order_by("sequence").values_list("action", flat=True)
+    )
+    assert actions == ["assessment.created", "assessment.running", "assessment.completed"]
 
 
-def test_a_fast_analysis_cancelled_while_it_ran_writes_nothing(tenant_a, patient, monkeypatch):
+def test_a_fast_analysis_that_fails_fails_in_its_one_transaction_with_its_stage(tenant_a, patient, monkeypatch):
+    _fast(monkeypatch)
+    with organization_scope(tenant_a.organization):
+        assessment = _assessment(tenant_a, patient, fail=True)
+        assert pipeline.run(assessment.pk) == "failed"
+        final = Assessment.objects.get(pk=assessment.pk)
+        stages = dict(final.stages.values_list("name", "status"))
+        assert final.failure_reason == "The test analyzer was asked to fail."
+        assert not BiomarkerValue.objects.filter(assessment=final).exists()
+    assert stages == {"start": "completed", "sleep": "failed", "finish": "pending"}
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(assessment.pk)).order_by("sequence").values_list("action", flat=True)
+    )
+    assert actions == ["assessment.created", "assessment.running", "assessment.failed"]
+
+
+def test_a_live_analysis_cancelled_while_it_ran_writes_nothing(tenant_a, patient, monkeypatch):
     from modalities import registry
 
     analyzer = registry.get("test_sleep")
-    monkeypatch.setattr(analyzer, "modality", dataclasses.replace(analyzer.modality, live_progress=False))
+    assert not pipeline.in_one_transaction(analyzer.modality)
     original = analyzer.analyze
 
     def cancelled_midway(context):
