@@ -33,6 +33,12 @@ def test_api_submission_completes_through_the_worker_with_goffs_score(celery_wor
             "date_of_birth": "1970-05-05",
             "sex_at_birth": "male",
             "consent": True,
+            # Recorded answers: one the API is not sent is unknown, and the equation would ask for it.
+            "has_diabetes": False,
+            "treated_hypertension": False,
+            "current_smoker": False,
+            "on_statin": False,
+            "prior_cardiovascular_disease": False,
         },
         format="json",
     )
