@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from medilens import unavailable
 from medilens.rls import errors as row_security_errors
 
 from .api_auth import ApiKeyThrottle
@@ -113,29 +114,22 @@ def _request_refusal(exc, view) -> exceptions.APIException | None:
     return None
 
 
-UNAVAILABLE_MESSAGE = "A service MediLens depends on is not answering. Try again in a minute."
-UNAVAILABLE_RETRY_AFTER = 30
-
-
 def _unavailable_dependency(exc, view) -> exceptions.APIException | None:
     """Redis (the cache that counts rate limits, the broker) not answering: a 503 with Retry-After, never a
-    500. The database's and the object store's outages are answered where they happen."""
-    import redis
-    from kombu.exceptions import OperationalError as BrokerUnavailable
-
-    if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError, BrokerUnavailable)):
+    500 (medilens/unavailable.py)."""
+    if not unavailable.is_outage(exc):
         return None
     logger.warning("%s answered 503: %s", type(view).__name__, type(exc).__name__)
-    refusal = exceptions.APIException(UNAVAILABLE_MESSAGE, "service_unavailable")
+    refusal = exceptions.APIException(unavailable.MESSAGE, "service_unavailable")
     refusal.status_code = 503
     return refusal
 
 
 def exception_handler(exc, context):
     """One error shape everywhere: {"error": {"status", "code", "message", "fields"?}}."""
-    unavailable = _unavailable_dependency(exc, context.get("view"))
-    if unavailable is not None:
-        exc = unavailable
+    outage = _unavailable_dependency(exc, context.get("view"))
+    if outage is not None:
+        exc = outage
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif row_security_errors.is_refusal(exc):
@@ -163,8 +157,8 @@ def exception_handler(exc, context):
     else:
         body["message"] = str(data)
     response.data = {"error": body}
-    if unavailable is not None:
-        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    if outage is not None:
+        response["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
     return response
 
 

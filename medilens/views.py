@@ -1,6 +1,7 @@
 """Project-level views: the dashboard, health endpoints and error pages."""
 
 import logging
+import sys
 import uuid
 
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from django.views.generic import TemplateView
 from accounts.access import OrganizationMixin
 from accounts.selectors import organization_api_clients, organization_members
 from audit.selectors import organization_events
+from medilens import unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -116,4 +118,14 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Called inside Django's handling of the exception: an outage of Redis (sign-in limits, the broker) is
+    # a 503 that says so, not a 500.
+    if unavailable.is_outage(sys.exc_info()[1]):
+        if request.path.startswith(API_PREFIX):
+            body = {"error": {"status": 503, "code": "service_unavailable", "message": unavailable.MESSAGE}}
+            response = JsonResponse(body, status=503)
+        else:
+            response = render(request, "errors/503.html", status=503)
+        response["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
+        return response
     return render(request, "errors/500.html", status=500)

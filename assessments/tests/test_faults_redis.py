@@ -6,7 +6,7 @@ the API answers 503 with nothing saved. Never a 500, never a row without a task 
 import time
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from accounts.tenancy import scopes_disabled
 from assessments.models import Assessment
@@ -77,3 +77,27 @@ def test_with_the_cache_on_the_stopped_redis_too_the_api_answers_503_with_nothin
         assert row_counts() == before
         isolated_redis.start()
         assert _submit(tenant_a, patient).status_code == 201
+
+
+def test_signing_in_to_the_portal_while_the_cache_is_down_is_a_503_page_not_a_500(
+    tenant_a, isolated_redis, settings, password
+):
+    """The sign-in limits count in the cache: with its Redis stopped the page says the service is briefly
+    unavailable (503, Retry-After); once Redis is back the same sign-in goes through."""
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": isolated_redis.cache_url,
+            "KEY_PREFIX": settings.CACHE_KEY_PREFIX,
+        }
+    }
+    sign_in = {"username": tenant_a.users["clinician"].email, "password": password}
+    with override_settings(CACHES=caches):
+        isolated_redis.stop()
+        # As a real server does: the exception is answered by the 500 handler, not raised into the test.
+        response = Client(raise_request_exception=False).post("/accounts/login/", sign_in)
+        assert response.status_code == 503
+        assert response["Retry-After"] == "30"
+        assert "A service MediLens depends on is not answering" in response.content.decode()
+        isolated_redis.start()
+        assert Client().post("/accounts/login/", sign_in).status_code == 302
