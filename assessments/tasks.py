@@ -38,7 +38,8 @@ def run_assessment(self, assessment_id: str, organization_id: int | None = None)
     which saves the lookup that would find it: one transaction fewer per assessment. It is a hint, not a
     grant: the claim reads the row inside that organization's scope (Row-Level Security included), so a
     wrong one finds nothing and the task falls back to the lookup. Messages without it (published before
-    it existed) take the lookup."""
+    it existed) take the lookup. Upgrading: deploy the workers before the web processes, so that no worker
+    of the old signature receives the two-argument message."""
     from . import pipeline
 
     if organization_id is None:

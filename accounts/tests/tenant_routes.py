@@ -17,6 +17,7 @@ from datetime import date
 
 from allauth.mfa.models import Authenticator
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django_scopes import scopes_disabled
 
 from accounts import services
@@ -150,9 +151,20 @@ def make_assessment(tenant, patient=None, *, status=Assessment.Status.QUEUED, at
             Assessment.Status.FAILED: [Assessment.Status.RUNNING, Assessment.Status.FAILED],
             Assessment.Status.COMPLETED: [Assessment.Status.RUNNING, Assessment.Status.COMPLETED],
         }[status]
-        for step in path:
-            assessment = assessment_services.transition(assessment.pk, step, actor=actor)
-    return assessment
+        # Every step under one row lock: in a test with a real worker, the worker takes the message published at
+        # creation and may claim the row between two separate transitions (a cvd_risk analysis claims, runs and
+        # completes in one transaction). Whoever locks first decides; a worker that completed it first already
+        # made the completed assessment asked for.
+        if not path:
+            return assessment
+        with transaction.atomic():
+            locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+            if locked.status == Assessment.Status.QUEUED:
+                for step in path:
+                    locked = assessment_services.apply_transition(locked, step, actor=actor)
+    if locked.status != status:
+        raise AssertionError(f"the test's worker made the assessment {locked.status} first")
+    return locked
 
 
 def _patient(**kwargs):

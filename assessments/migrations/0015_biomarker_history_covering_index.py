@@ -3,8 +3,8 @@
 and keys, so the model's Index (and every later migration that names it) still describes it.
 
 Why: a patient's values of one biomarker arrive over years, interleaved with other patients', so each lies on
-a heap page of its own: the plain index scan read 29 pages for a patient's 25 values, the index-only scan 5
-(benchmarks/trend_query.py, README "Benchmarks"). Heap fetches come back only for rows written since the
+a heap page of its own: the plain index scan read 29 buffers for a patient's 25 values, the index-only scan 5
+(at 100,000 rows; 11 and no heap fetch at 10 M: benchmarks/trend_query.py, benchmarks/README.md). Heap fetches come back only for rows written since the
 last vacuum (the visibility map), which autovacuum keeps few.
 
 Not on SQLite (the embedded default), which has no covering indexes (declaring ``include`` on the model
