@@ -116,4 +116,13 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Called while Django handles the exception: overload (no pooled connection, a statement past its
+    # timeout) is a 503 with Retry-After, not a 500 (medilens/overload.py).
+    import sys
+
+    from .overload import is_overload, overloaded
+
+    error = sys.exc_info()[1]
+    if is_overload(error):
+        return overloaded(request, error)
     return render(request, "errors/500.html", status=500)
