@@ -95,6 +95,8 @@ def _judge(response, expected: tuple[int, ...]) -> None:
                 response.failure("429 without Retry-After")
                 return
         response.success()
+    elif response.status_code == 0:  # no HTTP answer: the connection failed, name how
+        response.failure(f"no answer: {type(response.error).__name__}: {str(response.error)[:120]}")
     elif response.status_code not in expected:
         response.failure(f"status {response.status_code}")
     else:
