@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -113,12 +115,26 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     @staticmethod
     def _touch(client: ApiClient) -> None:
-        """Record last use at most once a minute: a write per request would serialize every call."""
+        """Record last use at most once a minute: a write per request would serialize every call.
+
+        The request runs in one transaction (accounts.api), so the request that writes holds the key's row
+        until it ends, and every request of that key that read the old time meanwhile would queue behind it
+        and then write and hold it in turn: the load test (benchmarks/load_test.py) saw requests wait 20 s
+        there. So the row is taken only if no one holds it (SKIP LOCKED): whoever holds it is recording the
+        same minute."""
         now = timezone.now()
-        if client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION:
-            with scopes_disabled(), row_security.bind(organization_id=client.organization_id):
+        if client.last_used_at is not None and now - client.last_used_at < LAST_USED_RESOLUTION:
+            return
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        with (
+            scopes_disabled(),
+            row_security.bind(organization_id=client.organization_id),
+            transaction.atomic(savepoint=False),
+        ):
+            free = ApiClient.objects.select_for_update(skip_locked=True).filter(stale, pk=client.pk)
+            if list(free.values_list("pk", flat=True)):
                 ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
-            client.last_used_at = now
+        client.last_used_at = now
 
 
 class OrganizationPermission(BasePermission):

@@ -92,3 +92,17 @@ def warm_up(application) -> float | None:
     seconds = compile_skeleton_walk()
     logger.info("retinal measures: skan's numba code compiled in %.1f s", seconds)
     return seconds
+
+
+# Request ids travel with tasks and reach the worker's log lines, which are scrubbed like the web's
+# (medilens/logging_request_id.py, medilens/logging_worker.py); task metrics (medilens/metrics/).
+def _connect_observability() -> None:
+    from medilens import logging_request_id, logging_worker
+    from medilens.metrics import celery_signals
+
+    logging_request_id.connect()
+    logging_worker.connect()
+    celery_signals.connect()
+
+
+_connect_observability()

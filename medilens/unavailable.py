@@ -18,3 +18,18 @@ def is_outage(error: BaseException | None) -> bool:
     from kombu.exceptions import OperationalError as BrokerUnavailable
 
     return isinstance(error, (redis.ConnectionError, redis.TimeoutError, BrokerUnavailable))
+
+
+def answer(request, *, message: str, retry_after: int, busy: bool = False):
+    """The 503 itself: the API's error shape or the portal's page (``busy``: overload rather than an outage),
+    with Retry-After. Used for outages here and for overload (medilens/overload.py)."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+
+    if request.path.startswith("/api/"):
+        body = {"error": {"status": 503, "code": "service_unavailable", "message": message}}
+        response = JsonResponse(body, status=503)
+    else:
+        response = render(request, "errors/503.html", {"busy": busy}, status=503)
+    response["Retry-After"] = str(retry_after)
+    return response

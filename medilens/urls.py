@@ -8,6 +8,7 @@ from accounts.api import OrganizationView
 from accounts.mfa.views import admin_login
 
 from . import api_docs, api_root, views
+from .metrics import views as metrics_views
 
 DOCS_METHODS = ["get", "head"]
 api_v1 = [
@@ -26,6 +27,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics_views.metrics, name="metrics"),
     path("admin/login/", admin_login, name="admin_login_redirect"),
     path("admin/", admin.site.urls),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),

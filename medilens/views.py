@@ -118,14 +118,14 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
-    # Called inside Django's handling of the exception: an outage of Redis (sign-in limits, the broker) is
-    # a 503 that says so, not a 500.
-    if unavailable.is_outage(sys.exc_info()[1]):
-        if request.path.startswith(API_PREFIX):
-            body = {"error": {"status": 503, "code": "service_unavailable", "message": unavailable.MESSAGE}}
-            response = JsonResponse(body, status=503)
-        else:
-            response = render(request, "errors/503.html", status=503)
-        response["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
-        return response
+    # Called inside Django's handling of the exception: overload (no pooled connection, a statement past its
+    # timeout: medilens/overload.py) and an outage of Redis (sign-in limits, the broker: medilens/unavailable.py)
+    # are 503s with Retry-After that say which, not a 500.
+    from .overload import is_overload, overloaded
+
+    error = sys.exc_info()[1]
+    if is_overload(error):
+        return overloaded(request, error)
+    if unavailable.is_outage(error):
+        return unavailable.answer(request, message=unavailable.MESSAGE, retry_after=unavailable.RETRY_AFTER_SECONDS)
     return render(request, "errors/500.html", status=500)

@@ -410,3 +410,4 @@ def test_schema_check_fails_on_an_invalid_file(tmp_path: Path) -> None:
 
 def test_escaped_dollars_are_not_references() -> None:
     assert referenced_variables("a ${A} $B $${C} $$D ${E:-x} ${F:?set F}") == {"A", "B", "E", "F"}
+

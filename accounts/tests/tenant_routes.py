@@ -547,6 +547,7 @@ WRITES: dict[str, dict[str, Request]] = {
 PUBLIC_ROUTES: dict[str, str] = {
     "healthz": "liveness probe",
     "readyz": "readiness probe",
+    "metrics": "Prometheus figures, no tenant data: off unless METRICS_ENABLED, then token or loopback only",
     "login": "sign-in",
     "logout": "sign-out",
     "password_change": "the signed-in user's own password",

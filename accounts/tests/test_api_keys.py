@@ -1,7 +1,9 @@
 """API keys: how they are issued, checked, revoked, recorded and rate-limited."""
 
+import time
 from datetime import timedelta
 
+import pytest
 from django.core.cache import cache
 from django.test import override_settings
 from django.urls import reverse
@@ -196,3 +198,45 @@ def test_invalid_keys_are_throttled_by_address_before_any_key_is_checked(tenant_
     assert _with_header("Bearer mlk_x_y").get(URL, REMOTE_ADDR="198.51.100.24").status_code == 401
     partner = _with_header(f"Bearer {valid}")
     assert {partner.get(URL, REMOTE_ADDR="198.51.100.25").status_code for _ in range(8)} == {200}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recording_last_use_never_waits_for_another_request_of_the_same_key(tenant_a):
+    """Two requests of one key after the minute has passed: the first holds the row until its transaction
+    ends; the second, in its own transaction on another connection, must not wait for it (before SKIP LOCKED
+    it queued behind the first's whole request: 20 s under load)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from accounts.api_auth import ApiKeyAuthentication
+
+    client_row = tenant_a.api_clients["read_only"]
+
+    def fresh():
+        with scopes_disabled():
+            return ApiClient.objects.get(pk=client_row.pk)
+
+    outcome = {}
+
+    def second_request():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                started = time.monotonic()
+                ApiKeyAuthentication._touch(fresh())
+                outcome["seconds"] = time.monotonic() - started
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        ApiKeyAuthentication._touch(fresh())  # the first request: holds the row until this block ends
+        worker = threading.Thread(target=second_request)
+        worker.start()
+        worker.join(30)
+    assert "error" not in outcome, outcome
+    assert outcome["seconds"] < 1.5
+    assert fresh().last_used_at is not None

@@ -15,6 +15,7 @@ from .auth import *  # noqa: F403
 from .base import *  # noqa: F403
 from .display import *  # noqa: F403
 from .logs import *  # noqa: F403
+from .metrics import *  # noqa: F403
 from .notifications import *  # noqa: F403
 from .rls import *  # noqa: F403
 from .tasks import *  # noqa: F403

@@ -221,6 +221,18 @@ else:
             "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
             "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
         }
+    # A statement running longer than this is cancelled (PostgreSQL's statement_timeout): a request never
+    # waits on the database past gunicorn's timeout. 0 (the default) sets none: migrations, backups and the
+    # workers' long jobs need their time, so a web process sets it (docker-compose's web: 20 s). Behind PgBouncer,
+    # which refuses start-up options, set it on the role instead (README, "Scale-out").
+    # Behind PgBouncer in transaction mode a server-side cursor (QuerySet.iterator()) cannot outlive its
+    # transaction on one server connection: Django then reads with client-side cursors (README, "Scale-out").
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
+    if _statement_timeout := env.int("DATABASE_STATEMENT_TIMEOUT_SECONDS", default=0):
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = f"{_options.get('options', '')} -c statement_timeout={_statement_timeout * 1000}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

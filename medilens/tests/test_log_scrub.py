@@ -110,7 +110,9 @@ def _get(url: str) -> int:
 def test_gunicorns_access_log_is_scrubbed(tmp_path):
     port = _free_port()
     access_log = tmp_path / "access.log"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "medilens.test_settings", "PYTHONPATH": str(ROOT)}
+    # Plain lines here; the JSON ones: medilens/tests/test_request_id_logs.py.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "medilens.test_settings", "PYTHONPATH": str(ROOT),
+           "LOG_FORMAT": "plain"}  # fmt: skip
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "--config", "python:medilens.gunicorn_config",
