@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
 from .formats import finess
 from .formats.errors import FormatError
@@ -103,7 +103,8 @@ class _Batches:
         if not self.facilities:
             return
         try:
-            Facility.objects.bulk_create([facility for _, facility in self.facilities])
+            with transaction.atomic():  # a savepoint: the duplicate query below runs even inside a transaction
+                Facility.objects.bulk_create([facility for _, facility in self.facilities])
         except IntegrityError:
             raise FormatError(self._duplicate_reason()) from None
         self.result.rows += len(self.facilities)

@@ -149,6 +149,7 @@ def _execute(run: _Run, request: ImportRequest, actor) -> DirectoryImport:
     record.reason = "; ".join(loaded.notes)[:4000]
     stale = _swap(record, actor, current.pk if current else None)
     _delete_rows(request.source, stale)
+    run.step("done", 100)
     return run.finish(DirectoryImport.Status.SUCCEEDED, record.reason, rows=loaded.rows, progress=100)
 
 

@@ -19,5 +19,3 @@ def decoded_lines(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, str, b
         raise FormatError(
             f"near line {number + 1}: bytes that are not {encoding} text ({error.reason}): a corrupt or binary file?"
         ) from None
-    finally:
-        text.detach()
