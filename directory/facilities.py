@@ -126,11 +126,12 @@ class _Batches:
             return
         rows = ", ".join(["(%s, %s, %s, %s)"] * len(self.points))
         table = Facility._meta.db_table
+        # VALUES columns are column1..column4 on both databases; the statement begins with UPDATE so that
+        # Python's sqlite3 reports its row count (it does not for a statement beginning with WITH).
         sql = (
-            f"WITH v(finess, latitude, longitude, coordinate_source) AS (VALUES {rows}) "  # noqa: S608 (no input)
-            f"UPDATE {table} SET latitude = CAST(v.latitude AS double precision),"
-            " longitude = CAST(v.longitude AS double precision), coordinate_source = v.coordinate_source"
-            f" FROM v WHERE {table}.dataset_id = %s AND {table}.finess = v.finess"
+            f"UPDATE {table} SET latitude = CAST(v.column2 AS double precision),"  # noqa: S608 (no input in it)
+            " longitude = CAST(v.column3 AS double precision), coordinate_source = v.column4"
+            f" FROM (VALUES {rows}) AS v WHERE {table}.dataset_id = %s AND {table}.finess = v.column1"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [value for point in self.points for value in point] + [self.dataset.pk])
