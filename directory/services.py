@@ -12,8 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -153,11 +155,27 @@ def _execute(run: _Run, request: ImportRequest, actor) -> DirectoryImport:
     return run.finish(DirectoryImport.Status.SUCCEEDED, record.reason, rows=loaded.rows, progress=100)
 
 
+def _close_interrupted(source: str) -> None:
+    """Imports still `running` past DIRECTORY_IMPORT_STALE_SECONDS lost their process (a killed worker):
+    record them failed and delete their partial rows. A younger running import refuses a second one."""
+    stale_before = timezone.now() - timedelta(seconds=settings.DIRECTORY_IMPORT_STALE_SECONDS)
+    running = DirectoryImport.objects.filter(source=source, status=DirectoryImport.Status.RUNNING)
+    for record in running.filter(started_at__lt=stale_before):
+        _delete_rows(source, [record.pk])
+        record.status, record.finished_at = DirectoryImport.Status.FAILED, timezone.now()
+        record.reason = f"interrupted: still running after DIRECTORY_IMPORT_STALE_SECONDS at step {record.step!r}"
+        record.save(update_fields=["status", "finished_at", "reason"])
+    active = running.filter(started_at__gte=stale_before).first()
+    if active is not None:
+        raise ImportRefused(f"import #{active.pk} of {source} is running (step {active.step!r}); wait for it to end")
+
+
 def run_import(*, request: ImportRequest, actor=None, on_progress: Progress | None = None) -> DirectoryImport:
     """Run one import to its end; returns its record (succeeded, no_change or failed with the reason)."""
     check_may_import(actor)
     if request.source not in ROW_MODELS:
         raise ImportRefused(f"unknown source {request.source!r}: choose {', '.join(ROW_MODELS)}")
+    _close_interrupted(request.source)
     origin = request.url or (request.file.name if request.file else "")
     record = DirectoryImport.objects.create(
         source=request.source, origin=origin[:500], started_by=actor, step="download" if request.url else "verify"

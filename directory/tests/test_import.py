@@ -199,3 +199,25 @@ def test_an_openmedic_file_without_a_year_in_its_name_asks_for_one(tmp_path):
     assert failed.status == DirectoryImport.Status.FAILED and "give --year" in failed.reason
     assert _import(unnamed, source="openmedic", year=2023).status == DirectoryImport.Status.SUCCEEDED
     assert set(Medicine.objects.values_list("year", flat=True)) == {2023}
+
+
+def test_an_import_left_running_by_a_lost_process_is_closed_by_the_next(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = DirectoryImport.objects.create(source="finess", step="load")
+    Facility.objects.create(dataset=lost, finess="010000001", name="PARTIAL ROW")
+    DirectoryImport.objects.filter(pk=lost.pk).update(started_at=timezone.now() - timedelta(hours=7))
+    record = _import(FINESS_SAMPLE)
+    assert record.status == DirectoryImport.Status.SUCCEEDED
+    lost.refresh_from_db()
+    assert lost.status == DirectoryImport.Status.FAILED and "interrupted" in lost.reason
+    assert not Facility.objects.filter(dataset=lost).exists()
+
+
+def test_a_second_import_of_a_source_waits_for_the_running_one():
+    running = DirectoryImport.objects.create(source="finess", step="load")
+    with pytest.raises(ImportRefused, match=f"import #{running.pk} of finess is running"):
+        _import(FINESS_SAMPLE)
+    assert DirectoryImport.objects.count() == 1 and not Facility.objects.exists()
