@@ -18,7 +18,7 @@ from .formats.errors import FormatError
 from .geo import CoordinateError, system_of, to_wgs84
 from .models import DirectoryImport, Facility
 from .regions import OVERSEAS_DEPARTMENTS, region_of
-from .text import fold
+from .text import fold_for_index
 
 _CEDEX = re.compile(r"\s+CEDEX(\s+\d+)?$", re.IGNORECASE)
 
@@ -45,7 +45,7 @@ def _place(record: dict) -> dict:
         "department_label": record["libdepartement"],
         "region_code": region_code,
         "region_label": region_label,
-        "commune_folded": fold(commune),
+        "commune_folded": fold_for_index(commune),
     }
 
 
@@ -66,7 +66,7 @@ def facility_from(dataset: DirectoryImport, record: dict) -> Facility:
         address=", ".join(part for part in (street, record["lieuditbp"], record["compldistrib"]) if part),
         phone=record["telephone"],
         services=[],  # the establishment extraction lists no services or activities
-        name_folded=fold(" ".join(names)),
+        name_folded=fold_for_index(" ".join(names))[:520],
         **_place(record),
     )
 

@@ -221,3 +221,16 @@ def test_a_second_import_of_a_source_waits_for_the_running_one():
     with pytest.raises(ImportRefused, match=f"import #{running.pk} of finess is running"):
         _import(FINESS_SAMPLE)
     assert DirectoryImport.objects.count() == 1 and not Facility.objects.exists()
+
+
+def test_a_routing_line_abbreviating_saint_is_found_under_both_spellings():
+    from directory.facilities import facility_from
+    from directory.formats.finess import STRUCTURE_FIELDS
+
+    record = dict.fromkeys(STRUCTURE_FIELDS, "")
+    record.update(nofinesset="420000001", rs="CH ST JOSEPH", departement="42", commune="218",
+                  ligneacheminement="42055 ST ETIENNE CEDEX 2")
+    facility = facility_from(DirectoryImport(source="finess"), record)
+    assert (facility.postcode, facility.commune) == ("42055", "ST ETIENNE")
+    assert facility.commune_folded == "saint etienne st etienne"
+    assert facility.name_folded == "ch saint joseph ch st joseph"
