@@ -27,7 +27,7 @@ from .fetch import FetchError, download, measure
 from .formats.errors import FormatError
 from .formats.openmedic import year_from_name
 from .models import DirectoryImport, DirectorySource, Facility, Medicine, Source
-from .validation import ValidationFailure, validate
+from .validation import ValidationFailure, differences, validate
 
 logger = logging.getLogger(__name__)
 ROW_MODELS = {Source.FINESS: Facility, Source.OPENMEDIC: Medicine}
@@ -148,7 +148,9 @@ def _execute(run: _Run, request: ImportRequest, actor) -> DirectoryImport:
     run.step("validate", 92)
     validate(record, loaded.rows, current)
     run.step("swap", 96)
-    record.reason = "; ".join(loaded.notes)[:4000]
+    key = "finess" if request.source == Source.FINESS else "cip13"
+    notes = [*loaded.notes, differences(ROW_MODELS[request.source], key, record, current)]
+    record.reason = "; ".join(note for note in notes if note)[:4000]
     stale = _swap(record, actor, current.pk if current else None)
     _delete_rows(request.source, stale)
     run.step("done", 100)

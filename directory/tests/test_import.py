@@ -234,3 +234,15 @@ def test_a_routing_line_abbreviating_saint_is_found_under_both_spellings():
     assert (facility.postcode, facility.commune) == ("42055", "ST ETIENNE")
     assert facility.commune_folded == "saint etienne st etienne"
     assert facility.name_folded == "ch saint joseph ch st joseph"
+
+
+def test_an_import_says_how_many_keys_it_added_and_removed(tmp_path):
+    first = _import(FINESS_SAMPLE)
+    lines = sample_lines(FINESS_SAMPLE)
+    structures = [index for index, line in enumerate(lines) if line.startswith("structureet;")]
+    removed = {lines[index].split(";")[1] for index in structures[:3]}
+    kept = [line for line in lines if line.split(";")[1] not in removed]
+    added = lines[structures[3]].replace(lines[structures[3]].split(";")[1], "990000001", 1)
+    second = _import(write_lines(tmp_path / "changed.csv", kept + [added]))
+    assert second.status == DirectoryImport.Status.SUCCEEDED, second.reason
+    assert f"1 added, 3 removed since import #{first.pk}" in second.reason
