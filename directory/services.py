@@ -105,7 +105,8 @@ def _swap(record: DirectoryImport, actor, expected_current_id: int | None) -> li
         source.previous_id, source.current_id = source.current_id, record.pk
         source.save(update_fields=["previous", "current", "updated_at"])
         record.status, record.progress, record.step = DirectoryImport.Status.SUCCEEDED, 100, "done"
-        record.save(update_fields=["status", "progress", "step"])
+        # rows with the status: the next import's tolerance check reads them, even if this process stops now.
+        record.save(update_fields=["status", "progress", "step", "rows", "reason"])
         audit.record(
             action="directory.imported",
             actor=actor,
