@@ -40,6 +40,8 @@ def test_an_import_loads_the_sample_and_makes_it_current():
     assert (north.commune, north.commune_folded, north.postcode) == ("SAINT-ÉTIENNE", "saint etienne", "42055")
     assert (north.commune_code, north.department_code, north.region_code) == ("42218", "42", "84")
     assert north.coordinate_source == "LAMBERT_93" and 45.4 < north.latitude < 45.5
+    assert north.services == [] and north.category_group_label == "Centres Hospitaliers"
+    assert Facility.objects.filter(dataset=record, services=[]).count() == 211  # a JSON list, not a string
     assert "191 of 211 establishments located" in record.reason
     assert AuditEvent.objects.filter(action="directory.imported", target_id=str(record.pk)).exists()
 
