@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "fhir_export",
     "reports",
     "webhooks",
+    "directory",
 ]
 
 MIDDLEWARE = [
