@@ -63,6 +63,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", include("retention.urls")),
     path("", include("webhooks.urls")),
+    path("directory/", include("directory.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
 ]
 
