@@ -79,6 +79,10 @@ class Facility(models.Model):
     long_name = models.CharField(max_length=255, blank=True)
     category_code = models.CharField(max_length=10, blank=True)
     category_label = models.CharField(max_length=255, blank=True)
+    category_group_code = models.CharField(
+        max_length=10, blank=True, help_text="FINESS aggregated category (categagretab), e.g. 1102 hospital centres."
+    )
+    category_group_label = models.CharField(max_length=255, blank=True)
     address = models.CharField(max_length=255, blank=True)
     postcode = models.CharField(max_length=10, blank=True)
     commune_code = models.CharField(max_length=10, blank=True, help_text="INSEE commune code.")

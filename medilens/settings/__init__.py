@@ -22,6 +22,7 @@ from .web import *  # noqa: F403
 
 # isort: split
 # After web: the FHIR export extends the API schema's settings.
+from .directory import *  # noqa: F403
 from .fhir import *  # noqa: F403
 from .webhooks import *  # noqa: F403
 

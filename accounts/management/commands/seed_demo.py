@@ -72,6 +72,7 @@ class Command(BaseCommand):
         for slug, name in DEMO_ORGANIZATIONS:
             credentials["organizations"].append(self._organization(slug, name, known, known_keys))
         self._seed_clinical_data(options["patients"])
+        self._seed_directory()
 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -102,6 +103,13 @@ class Command(BaseCommand):
                     f"{slug}: {outcome['patients']} new patients, {outcome['assessments']} new risk assessments, "
                     f"{sum(modalities.values())} new assessments of other modalities"
                 )
+
+    def _seed_directory(self) -> None:
+        """The reference directory's shipped samples (FINESS, OpenMedic), so its search works in the demo."""
+        from directory.demo import seed_samples
+
+        for source, outcome in seed_samples().items():
+            self.stdout.write(f"reference directory, {source}: {outcome}")
 
     def _user(self, email, full_name, known, staff=False) -> dict:
         user = User.objects.filter(email=email).first()
