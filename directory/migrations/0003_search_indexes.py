@@ -19,11 +19,13 @@ POSTGRESQL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     f"CREATE INDEX directory_fac_fulltext ON directory_facility USING gin (to_tsvector('simple', {FACILITY_DOCUMENT}))",
     f"CREATE INDEX directory_fac_trigram ON directory_facility USING gin ({FACILITY_DOCUMENT} gin_trgm_ops)",
-    "CREATE INDEX directory_fac_name ON directory_facility (dataset_id, name_folded text_pattern_ops)",
+    # Bytewise ("C") b-trees serve both a LIKE prefix and ORDER BY ... COLLATE "C" (matching.text_order).
+    'CREATE INDEX directory_fac_name ON directory_facility (dataset_id, name_folded COLLATE "C")',
+    'CREATE INDEX directory_fac_commune ON directory_facility (dataset_id, commune_folded COLLATE "C")',
     f"CREATE INDEX directory_med_fulltext ON directory_medicine USING gin (to_tsvector('simple', {MEDICINE_DOCUMENT}))",
     f"CREATE INDEX directory_med_trigram ON directory_medicine USING gin ({MEDICINE_DOCUMENT} gin_trgm_ops)",
     "CREATE INDEX directory_med_atc ON directory_medicine (dataset_id, atc5 varchar_pattern_ops)",
-    "CREATE INDEX directory_med_boxes ON directory_medicine (dataset_id, boxes DESC, name_folded)",
+    'CREATE INDEX directory_med_name ON directory_medicine (dataset_id, name_folded COLLATE "C")',
 ]
 POSTGRESQL_REVERSE = [
     "DROP INDEX IF EXISTS " + name
@@ -90,6 +92,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("directory", "0001_initial")]
+    dependencies = [("directory", "0002_facility_category_group")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]

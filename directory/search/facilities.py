@@ -9,7 +9,7 @@ from directory.models import Facility, Source
 
 from . import cache, geo
 from .hits import MAX_RESULTS, Hits, current_dataset, in_order
-from .matching import Conditions, Table, ranked_ids
+from .matching import Conditions, Table, ranked_ids, text_order
 from .params import FacilityQuery
 
 FACILITIES = Table(
@@ -37,8 +37,16 @@ def _conditions(query: FacilityQuery) -> Conditions:
         conditions.add(f"{distance} <= %s", *centre, near.radius_km)
         conditions.order.append(distance)
         conditions.order_params.extend(centre)
-    conditions.order.append("f.name_folded")
+    conditions.order.append(text_order("f.name_folded"))
     return conditions
+
+
+def ranked(query: FacilityQuery, dataset_id: int) -> list[int]:
+    """The database's answer (no cache): ids of ``dataset_id`` matching ``query``, best first, one more than
+    MAX_RESULTS at most (to tell a limited answer)."""
+    return ranked_ids(
+        FACILITIES, dataset_id=dataset_id, words=query.words, conditions=_conditions(query), limit=MAX_RESULTS + 1
+    )
 
 
 def search(query: FacilityQuery) -> Hits:
@@ -47,13 +55,7 @@ def search(query: FacilityQuery) -> Hits:
     dataset_id = current_dataset(Source.FINESS)
     if dataset_id is None:
         return Hits(None, (), False)
-
-    def compute():
-        return ranked_ids(
-            FACILITIES, dataset_id=dataset_id, words=query.words, conditions=_conditions(query), limit=MAX_RESULTS + 1
-        )
-
-    return Hits.of(dataset_id, cache.remembered("facilities", dataset_id, query, compute))
+    return Hits.of(dataset_id, cache.remembered("facilities", dataset_id, query, lambda: ranked(query, dataset_id)))
 
 
 def rows(hits: Hits, ids, query: FacilityQuery) -> list[Facility]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 
 # Typo-tolerant matches are looked for only when the prefix matches are fewer than this: a query that
 # matches plenty as typed does not need guesses, and a misspelt one usually matches nothing as typed.
@@ -48,12 +48,17 @@ class Conditions:
         self.params.extend(params)
 
 
-def _tier(table: Table, words: tuple[str, ...]) -> tuple[str, list]:
+def _prefix_pattern(words: tuple[str, ...]) -> str:
     # "Starts with the query": the first word starts the column and the others follow in order, each the
-    # start of something ("sain etien" ranks "saint etienne ..." first).
-    pattern = "% ".join(words) + "%"
-    whens = " ".join(f"WHEN f.{column} LIKE %s THEN {rank}" for rank, column in enumerate(table.prefix_columns))
-    return f"CASE {whens} ELSE {len(table.prefix_columns)} END", [pattern] * len(table.prefix_columns)
+    # start of a word ("sain etien" ranks "saint etienne ..." first).
+    return "% ".join(words) + "%"
+
+
+def text_order(column: str) -> str:
+    """``column`` as an ORDER BY term. PostgreSQL compares it bytewise (COLLATE "C", as the search indexes are
+    built), so the index that finds a name prefix also gives the rows in order and a LIMIT stops early; folded
+    text is a-z, 0-9 and spaces, whose bytewise order is the alphabetical one."""
+    return f'{column} COLLATE "C"' if connection.vendor == "postgresql" else column
 
 
 def _run(sql: str, params: list) -> list[int]:
@@ -62,35 +67,87 @@ def _run(sql: str, params: list) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _select(
+    table: Table, join: str, where: list[str], params: list, order: list[str], order_params: list, limit: int
+) -> list[int]:
+    sql = (
+        f"SELECT f.id FROM {table.name} f {join} WHERE {' AND '.join(where)} "  # noqa: S608 - names are constants
+        f"ORDER BY {', '.join([*order, 'f.id'])} LIMIT %s"
+    )
+    return _run(sql, params + order_params + [limit])
+
+
 def ranked_ids(
     table: Table, *, dataset_id: int, words: tuple[str, ...], conditions: Conditions, limit: int
 ) -> list[int]:
     """Ids of the matching rows of ``dataset_id``, best first, at most ``limit``."""
     where = ["f.dataset_id = %s", *conditions.where]
     params = [dataset_id, *conditions.params]
-    order, order_params = list(conditions.order), list(conditions.order_params)
-    join = ""
-    if words:
-        if connection.vendor == "postgresql":
-            where.append(f"to_tsvector('simple', {table.document}) @@ to_tsquery('simple', %s)")
-            params.append(" & ".join(f"{word}:*" for word in words))
-        else:
-            join = f"JOIN {table.fts} ON {table.fts}.rowid = f.id"
-            where.append(f"{table.fts} MATCH %s")
-            params.append(" ".join(f'"{word}"*' for word in words))
-        tier_sql, tier_params = _tier(table, words)
-        order, order_params = [tier_sql, *order], tier_params + order_params
-    sql = (
-        f"SELECT f.id FROM {table.name} f {join} WHERE {' AND '.join(where)} "  # noqa: S608 - names are constants
-        f"ORDER BY {', '.join([*order, 'f.id'])} LIMIT %s"
+    if not words:
+        return _select(table, "", where, params, conditions.order, conditions.order_params, limit)
+    if connection.vendor == "postgresql":
+        ids = _tiers_postgresql(table, words, where, params, conditions, limit)
+        if len(ids) < min(FUZZY_FILL, limit):
+            seen = set(ids)
+            fuzzy = _fuzzy_ids(table, dataset_id, words, conditions, limit)
+            ids += [pk for pk in fuzzy if pk not in seen][: limit - len(ids)]
+        return ids
+    # SQLite: one query, the FTS5 match narrowing, the tier ranking the (few) rows it leaves.
+    pattern = _prefix_pattern(words)
+    whens = " ".join(f"WHEN f.{column} LIKE %s THEN {rank}" for rank, column in enumerate(table.prefix_columns))
+    tier = f"CASE {whens} ELSE {len(table.prefix_columns)} END"
+    return _select(
+        table,
+        f"JOIN {table.fts} ON {table.fts}.rowid = f.id",
+        [*where, f"{table.fts} MATCH %s"],
+        [*params, " ".join(f'"{word}"*' for word in words)],
+        [tier, *conditions.order],
+        [pattern] * len(table.prefix_columns) + conditions.order_params,
+        limit,
     )
-    ids = _run(sql, params + order_params + [limit])
-    if words and connection.vendor == "postgresql" and len(ids) < min(FUZZY_FILL, limit):
-        seen = set(ids)
-        ids += [pk for pk in _fuzzy_ids(table, dataset_id, words, conditions, limit) if pk not in seen][
-            : limit - len(ids)
-        ]
-    return ids
+
+
+def _tiers_postgresql(
+    table: Table, words, where: list[str], params: list, conditions: Conditions, limit: int
+) -> list[int]:
+    """One query per tier, best tier first, stopping once ``limit`` rows are found: a broad query ("centre")
+    is answered from the name index in order, without ranking the thousands of rows it also matches."""
+    pattern = _prefix_pattern(words)
+    ids: list[int] = []
+    earlier: list[str] = []
+    for column in table.prefix_columns:
+        tier = [f'f.{column} COLLATE "C" LIKE %s', *(f'NOT (f.{done} COLLATE "C" LIKE %s)' for done in earlier)]
+        ids += _select(
+            table,
+            "",
+            [*where, *tier],
+            [*params, *[pattern] * (1 + len(earlier))],
+            conditions.order,
+            conditions.order_params,
+            limit - len(ids),
+        )
+        if len(ids) >= limit:
+            return ids
+        earlier.append(column)
+    words_anywhere = [
+        f"to_tsvector('simple', {table.document}) @@ to_tsquery('simple', %s)",
+        *(f'NOT (f.{done} COLLATE "C" LIKE %s)' for done in earlier),
+    ]
+    tsquery = " & ".join(f"{word}:*" for word in words)
+    return ids + _select(
+        table,
+        "",
+        [*where, *words_anywhere],
+        [*params, tsquery, *[pattern] * len(earlier)],
+        conditions.order,
+        conditions.order_params,
+        limit - len(ids),
+    )
+
+
+# How similar (pg_trgm word similarity, 0-1) a near spelling must be. pg_trgm's default, 0.6, misses a swap
+# of two letters in a six-letter word ("cderes" for "cedres": 0.43); below 0.4 unrelated words come in.
+FUZZY_THRESHOLD = 0.4
 
 
 def _fuzzy_ids(table: Table, dataset_id: int, words: tuple[str, ...], conditions: Conditions, limit: int) -> list[int]:
@@ -101,4 +158,9 @@ def _fuzzy_ids(table: Table, dataset_id: int, words: tuple[str, ...], conditions
         f"SELECT f.id FROM {table.name} f WHERE {' AND '.join(where)} "  # noqa: S608 - names are constants
         f"ORDER BY {', '.join(order)} LIMIT %s"
     )
-    return _run(sql, [dataset_id, phrase, *conditions.params, phrase, *conditions.order_params, limit])
+    # The operator <% (which the trigram index serves) reads its threshold from a setting: set it for this
+    # transaction only (a request's, or this block's when there is none).
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(FUZZY_THRESHOLD)])
+        return _run(sql, [dataset_id, phrase, *conditions.params, phrase, *conditions.order_params, limit])
