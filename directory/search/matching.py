@@ -145,8 +145,10 @@ def _tiers_postgresql(
     )
 
 
-# How similar (pg_trgm word similarity, 0-1) a near spelling must be. pg_trgm's default, 0.6, misses a swap
-# of two letters in a six-letter word ("cderes" for "cedres": 0.43); below 0.4 unrelated words come in.
+# How similar (pg_trgm word similarity, 0-1) a near spelling must be. pg_trgm's default, 0.6, misses two
+# swapped letters ("clinqiue" for "clinique": 0.44, "pharamcie": 0.43); 0.4 also lets in neighbours such as
+# "20mg" for "10mg" (0.4), which rank after every match as typed. A swap near a short word's start
+# ("cderes" for "cedres": 0.29) stays out of reach of trigrams.
 FUZZY_THRESHOLD = 0.4
 
 
