@@ -7,9 +7,11 @@ word starts the name and the others start words after it, in order. Words are fo
 sides, so "saint etienne" meets "Saint-Étienne" stored as "saint etienne", and they hold only a-z and 0-9:
 nothing in them can be read as LIKE, tsquery or FTS5 syntax.
 
-- PostgreSQL: a full-text prefix query (``to_tsquery('simple', 'saint:* & etienne:*')``) on a GIN index of
-  the folded text; when fewer than FUZZY_FILL rows match so, typo-tolerant matches follow them (pg_trgm's
-  ``<%`` word similarity, on a GIN trigram index), most similar first.
+- PostgreSQL: one query per tier, best first, stopping once the limit is reached: bytewise b-trees on the
+  folded name and commune give a prefix's rows in order; a full-text prefix query
+  (``to_tsquery('simple', 'saint:* & etienne:*')``, on a GIN index) finds the words anywhere. When fewer than
+  FUZZY_FILL rows match so, typo-tolerant matches follow them (pg_trgm's ``<%`` word similarity, on a GIN
+  trigram index), most similar first.
 - SQLite: an FTS5 table over the folded columns (kept in step by triggers), queried with prefix terms
   (``"saint"* "etienne"*``). No fuzzy matching: SQLite has no trigram similarity.
 
