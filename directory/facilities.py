@@ -15,10 +15,10 @@ from django.db import IntegrityError, connection, transaction
 
 from .formats import finess
 from .formats.errors import FormatError
-from .geo import CoordinateError, system_of, to_wgs84
+from .geo import CoordinateError, system_of, to_wgs84_many
 from .models import DirectoryImport, Facility
 from .regions import OVERSEAS_DEPARTMENTS, region_of
-from .text import fold
+from .text import fold_for_index
 
 _CEDEX = re.compile(r"\s+CEDEX(\s+\d+)?$", re.IGNORECASE)
 
@@ -45,7 +45,7 @@ def _place(record: dict) -> dict:
         "department_label": record["libdepartement"],
         "region_code": region_code,
         "region_label": region_label,
-        "commune_folded": fold(commune),
+        "commune_folded": fold_for_index(commune),
     }
 
 
@@ -66,7 +66,7 @@ def facility_from(dataset: DirectoryImport, record: dict) -> Facility:
         address=", ".join(part for part in (street, record["lieuditbp"], record["compldistrib"]) if part),
         phone=record["telephone"],
         services=[],  # the establishment extraction lists no services or activities
-        name_folded=fold(" ".join(names)),
+        name_folded=fold_for_index(" ".join(names))[:520],
         **_place(record),
     )
 
@@ -76,7 +76,8 @@ class _Batches:
         self.dataset = dataset
         self.size = settings.DIRECTORY_BATCH_SIZE
         self.facilities: list[tuple[int, Facility]] = []
-        self.points: list[tuple[str, float | None, float | None, str]] = []
+        # (line number, the record, its system's short name and EPSG code or None): converted when flushed.
+        self.points: list[tuple[int, finess.Geolocation, str, int | None]] = []
         self.result = LoadResult()
         self.located = self.unplaced = self.unknown_system = 0
 
@@ -89,13 +90,9 @@ class _Batches:
         system = system_of(point.system)
         if system is None:
             self.unknown_system += 1
-            self.points.append((point.finess, None, None, point.system.rsplit(",", 1)[-1].strip()[:40]))
+            self.points.append((number, point, point.system.rsplit(",", 1)[-1].strip()[:40], None))
         else:
-            try:
-                latitude, longitude = to_wgs84(point.x, point.y, system[1])
-            except CoordinateError as error:
-                raise FormatError(f"line {number}: FINESS {point.finess}: coordinates {error}") from None
-            self.points.append((point.finess, latitude, longitude, system[0]))
+            self.points.append((number, point, *system))
         if len(self.points) >= self.size:
             self.flush_points()
 
@@ -119,12 +116,30 @@ class _Batches:
         lines = [str(number) for number, facility in self.facilities if facility.finess in set(repeated)]
         return f"duplicate FINESS numbers {', '.join(sorted(set(repeated))[:5])} (lines {', '.join(lines[:5])})"
 
+    def _converted(self) -> list[tuple[str, float | None, float | None, str]]:
+        """(FINESS number, latitude, longitude, system) of the pending points: pyproj converts each system's at once."""
+        positions: dict[int, tuple[float, float]] = {}
+        for code in {code for *_, code in self.points if code is not None}:
+            indexes = [index for index, (*_, point_code) in enumerate(self.points) if point_code == code]
+            xs, ys = [self.points[i][1].x for i in indexes], [self.points[i][1].y for i in indexes]
+            try:
+                converted = to_wgs84_many(xs, ys, code)
+            except CoordinateError as error:
+                number, point = self.points[indexes[error.index]][:2]
+                raise FormatError(f"line {number}: FINESS {point.finess}: coordinates {error}") from None
+            positions.update(zip(indexes, converted, strict=True))
+        return [
+            (point.finess, *positions.get(index, (None, None)), name)
+            for index, (_, point, name, _) in enumerate(self.points)
+        ]
+
     def flush_points(self) -> None:
         # Establishments first: a geolocalisation record may follow its establishment in the same batch.
         self.flush_facilities()
         if not self.points:
             return
-        rows = ", ".join(["(%s, %s, %s, %s)"] * len(self.points))
+        values = self._converted()
+        rows = ", ".join(["(%s, %s, %s, %s)"] * len(values))
         table = Facility._meta.db_table
         # VALUES columns are column1..column4 on both databases; the statement begins with UPDATE so that
         # Python's sqlite3 reports its row count (it does not for a statement beginning with WITH).
@@ -134,7 +149,7 @@ class _Batches:
             f" FROM (VALUES {rows}) AS v WHERE {table}.dataset_id = %s AND {table}.finess = v.column1"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [value for point in self.points for value in point] + [self.dataset.pk])
+            cursor.execute(sql, [value for point in values for value in point] + [self.dataset.pk])
             updated = cursor.rowcount
         self.located += updated
         self.unplaced += len(self.points) - updated

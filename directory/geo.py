@@ -31,7 +31,9 @@ _AREA_MARGIN = 1.0
 
 
 class CoordinateError(ValueError):
-    pass
+    def __init__(self, message: str, index: int = 0):
+        super().__init__(message)
+        self.index = index  # which point of a batch
 
 
 def system_of(source: str) -> tuple[str, int] | None:
@@ -57,18 +59,27 @@ def _transformer(code: int) -> tuple[Transformer, tuple[float, float, float, flo
     return Transformer.from_crs(code, 4326, always_xy=True), bounds
 
 
-def to_wgs84(x: float, y: float, code: int) -> tuple[float, float]:
-    """(latitude, longitude) in degrees; CoordinateError if the point is not where its system is used."""
+def to_wgs84_many(xs: list[float], ys: list[float], code: int) -> list[tuple[float, float]]:
+    """(latitude, longitude) in degrees of each point, converted in one call; CoordinateError (with the point's
+    index) for the first point that is not where its system is used."""
     transformer, (west, south, east, north) = _transformer(code)
-    longitude, latitude = transformer.transform(x, y)
-    if not (math.isfinite(latitude) and math.isfinite(longitude)):
-        raise CoordinateError(f"({x}, {y}) has no position in EPSG:{code}")
-    inside = (south - _AREA_MARGIN <= latitude <= north + _AREA_MARGIN) and (
-        west - _AREA_MARGIN <= longitude <= east + _AREA_MARGIN
-    )
-    if not inside:
-        raise CoordinateError(
-            f"({x}, {y}) in EPSG:{code} is at latitude {latitude:.4f}, longitude {longitude:.4f}:"
-            " outside the area that system covers"
+    longitudes, latitudes = transformer.transform(xs, ys)
+    for index, (latitude, longitude) in enumerate(zip(latitudes, longitudes, strict=True)):
+        x, y = xs[index], ys[index]
+        if not (math.isfinite(latitude) and math.isfinite(longitude)):
+            raise CoordinateError(f"({x}, {y}) has no position in EPSG:{code}", index)
+        inside = (south - _AREA_MARGIN <= latitude <= north + _AREA_MARGIN) and (
+            west - _AREA_MARGIN <= longitude <= east + _AREA_MARGIN
         )
-    return latitude, longitude
+        if not inside:
+            raise CoordinateError(
+                f"({x}, {y}) in EPSG:{code} is at latitude {latitude:.4f}, longitude {longitude:.4f}:"
+                " outside the area that system covers",
+                index,
+            )
+    return list(zip(latitudes, longitudes, strict=True))
+
+
+def to_wgs84(x: float, y: float, code: int) -> tuple[float, float]:
+    """(latitude, longitude) in degrees of one point; CoordinateError if it is not where its system is used."""
+    return to_wgs84_many([x], [y], code)[0]

@@ -12,8 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +27,7 @@ from .fetch import FetchError, download, measure
 from .formats.errors import FormatError
 from .formats.openmedic import year_from_name
 from .models import DirectoryImport, DirectorySource, Facility, Medicine, Source
-from .validation import ValidationFailure, validate
+from .validation import ValidationFailure, differences, validate
 
 logger = logging.getLogger(__name__)
 ROW_MODELS = {Source.FINESS: Facility, Source.OPENMEDIC: Medicine}
@@ -103,7 +105,8 @@ def _swap(record: DirectoryImport, actor, expected_current_id: int | None) -> li
         source.previous_id, source.current_id = source.current_id, record.pk
         source.save(update_fields=["previous", "current", "updated_at"])
         record.status, record.progress, record.step = DirectoryImport.Status.SUCCEEDED, 100, "done"
-        record.save(update_fields=["status", "progress", "step"])
+        # rows with the status: the next import's tolerance check reads them, even if this process stops now.
+        record.save(update_fields=["status", "progress", "step", "rows", "reason"])
         audit.record(
             action="directory.imported",
             actor=actor,
@@ -146,11 +149,28 @@ def _execute(run: _Run, request: ImportRequest, actor) -> DirectoryImport:
     run.step("validate", 92)
     validate(record, loaded.rows, current)
     run.step("swap", 96)
-    record.reason = "; ".join(loaded.notes)[:4000]
+    key = "finess" if request.source == Source.FINESS else "cip13"
+    notes = [*loaded.notes, differences(ROW_MODELS[request.source], key, record, current)]
+    record.reason = "; ".join(note for note in notes if note)[:4000]
     stale = _swap(record, actor, current.pk if current else None)
     _delete_rows(request.source, stale)
     run.step("done", 100)
     return run.finish(DirectoryImport.Status.SUCCEEDED, record.reason, rows=loaded.rows, progress=100)
+
+
+def _close_interrupted(source: str) -> None:
+    """Imports still `running` past DIRECTORY_IMPORT_STALE_SECONDS lost their process (a killed worker):
+    record them failed and delete their partial rows. A younger running import refuses a second one."""
+    stale_before = timezone.now() - timedelta(seconds=settings.DIRECTORY_IMPORT_STALE_SECONDS)
+    running = DirectoryImport.objects.filter(source=source, status=DirectoryImport.Status.RUNNING)
+    for record in running.filter(started_at__lt=stale_before):
+        _delete_rows(source, [record.pk])
+        record.status, record.finished_at = DirectoryImport.Status.FAILED, timezone.now()
+        record.reason = f"interrupted: still running after DIRECTORY_IMPORT_STALE_SECONDS at step {record.step!r}"
+        record.save(update_fields=["status", "finished_at", "reason"])
+    active = running.filter(started_at__gte=stale_before).first()
+    if active is not None:
+        raise ImportRefused(f"import #{active.pk} of {source} is running (step {active.step!r}); wait for it to end")
 
 
 def run_import(*, request: ImportRequest, actor=None, on_progress: Progress | None = None) -> DirectoryImport:
@@ -158,6 +178,7 @@ def run_import(*, request: ImportRequest, actor=None, on_progress: Progress | No
     check_may_import(actor)
     if request.source not in ROW_MODELS:
         raise ImportRefused(f"unknown source {request.source!r}: choose {', '.join(ROW_MODELS)}")
+    _close_interrupted(request.source)
     origin = request.url or (request.file.name if request.file else "")
     record = DirectoryImport.objects.create(
         source=request.source, origin=origin[:500], started_by=actor, step="download" if request.url else "verify"

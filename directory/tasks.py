@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from audit import context as audit_context
 
 from .models import Source
-from .services import ImportRequest, run_import
+from .services import ImportRefused, ImportRequest, run_import
 
 logger = logging.getLogger(__name__)
 URL_SETTINGS = {Source.FINESS: "DIRECTORY_FINESS_URL", Source.OPENMEDIC: "DIRECTORY_OPENMEDIC_URL"}
@@ -28,8 +28,12 @@ def import_directory(source: str, url: str = "", user_id: int | None = None) -> 
         logger.info("directory import of %s skipped: %s is empty", source, URL_SETTINGS.get(source, "no setting"))
         return None
     actor = get_user_model().objects.get(pk=user_id) if user_id else None
-    with audit_context.bind(request_id=f"task-directory-{source}"):
-        record = run_import(request=ImportRequest(source=source, url=url), actor=actor)
+    try:
+        with audit_context.bind(request_id=f"task-directory-{source}"):
+            record = run_import(request=ImportRequest(source=source, url=url), actor=actor)
+    except ImportRefused as error:  # another import of the source is running: this one is not needed
+        logger.warning("directory import of %s not started: %s", source, error)
+        return None
     logger.info("directory import %s of %s: %s %s", record.pk, source, record.status, record.reason[:200])
     return record.pk
 

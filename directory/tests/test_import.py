@@ -199,3 +199,50 @@ def test_an_openmedic_file_without_a_year_in_its_name_asks_for_one(tmp_path):
     assert failed.status == DirectoryImport.Status.FAILED and "give --year" in failed.reason
     assert _import(unnamed, source="openmedic", year=2023).status == DirectoryImport.Status.SUCCEEDED
     assert set(Medicine.objects.values_list("year", flat=True)) == {2023}
+
+
+def test_an_import_left_running_by_a_lost_process_is_closed_by_the_next(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = DirectoryImport.objects.create(source="finess", step="load")
+    Facility.objects.create(dataset=lost, finess="010000001", name="PARTIAL ROW")
+    DirectoryImport.objects.filter(pk=lost.pk).update(started_at=timezone.now() - timedelta(hours=7))
+    record = _import(FINESS_SAMPLE)
+    assert record.status == DirectoryImport.Status.SUCCEEDED
+    lost.refresh_from_db()
+    assert lost.status == DirectoryImport.Status.FAILED and "interrupted" in lost.reason
+    assert not Facility.objects.filter(dataset=lost).exists()
+
+
+def test_a_second_import_of_a_source_waits_for_the_running_one():
+    running = DirectoryImport.objects.create(source="finess", step="load")
+    with pytest.raises(ImportRefused, match=f"import #{running.pk} of finess is running"):
+        _import(FINESS_SAMPLE)
+    assert DirectoryImport.objects.count() == 1 and not Facility.objects.exists()
+
+
+def test_a_routing_line_abbreviating_saint_is_found_under_both_spellings():
+    from directory.facilities import facility_from
+    from directory.formats.finess import STRUCTURE_FIELDS
+
+    record = dict.fromkeys(STRUCTURE_FIELDS, "")
+    record.update(nofinesset="420000001", rs="CH ST JOSEPH", departement="42", commune="218",
+                  ligneacheminement="42055 ST ETIENNE CEDEX 2")
+    facility = facility_from(DirectoryImport(source="finess"), record)
+    assert (facility.postcode, facility.commune) == ("42055", "ST ETIENNE")
+    assert facility.commune_folded == "saint etienne st etienne"
+    assert facility.name_folded == "ch saint joseph ch st joseph"
+
+
+def test_an_import_says_how_many_keys_it_added_and_removed(tmp_path):
+    first = _import(FINESS_SAMPLE)
+    lines = sample_lines(FINESS_SAMPLE)
+    structures = [index for index, line in enumerate(lines) if line.startswith("structureet;")]
+    removed = {lines[index].split(";")[1] for index in structures[:3]}
+    kept = [line for line in lines if line.split(";")[1] not in removed]
+    added = lines[structures[3]].replace(lines[structures[3]].split(";")[1], "990000001", 1)
+    second = _import(write_lines(tmp_path / "changed.csv", kept + [added]))
+    assert second.status == DirectoryImport.Status.SUCCEEDED, second.reason
+    assert f"1 added, 3 removed since import #{first.pk}" in second.reason

@@ -1,6 +1,6 @@
 import pytest
 
-from directory.text import fold
+from directory.text import fold, fold_for_index
 
 
 @pytest.mark.parametrize(
@@ -17,3 +17,16 @@ from directory.text import fold
 )
 def test_fold_lowercases_removes_accents_and_punctuation(text, folded):
     assert fold(text) == folded
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("ST ETIENNE CEDEX 2", "saint etienne cedex 2 st etienne cedex 2"),
+        ("STE FOY LES LYON", "sainte foy les lyon ste foy les lyon"),
+        ("SAINT-ÉTIENNE", "saint etienne"),
+        ("STRASBOURG", "strasbourg"),
+    ],
+)
+def test_the_stored_form_spells_out_saint_so_both_spellings_find_it(text, stored):
+    assert fold_for_index(text) == stored

@@ -20,6 +20,9 @@ DIRECTORY_DOWNLOAD_DIR = env.str("DIRECTORY_DOWNLOAD_DIR", default="")
 # An import whose row count differs from the current data's by more than this fraction fails validation.
 DIRECTORY_IMPORT_TOLERANCE = env.float("DIRECTORY_IMPORT_TOLERANCE", default=0.2)
 DIRECTORY_BATCH_SIZE = env.int("DIRECTORY_BATCH_SIZE", default=2000)
+# An import still "running" after this many seconds lost its process: the next import of its source records it
+# failed and deletes its partial rows; a younger one makes the next import wait (one import per source at a time).
+DIRECTORY_IMPORT_STALE_SECONDS = env.int("DIRECTORY_IMPORT_STALE_SECONDS", default=6 * 60 * 60)
 # Cron fields "minute hour day-of-month month day-of-week", in TIME_ZONE: FINESS monthly, OpenMedic yearly.
 DIRECTORY_FINESS_SCHEDULE = env.str("DIRECTORY_FINESS_SCHEDULE", default="15 4 3 * *")
 DIRECTORY_OPENMEDIC_SCHEDULE = env.str("DIRECTORY_OPENMEDIC_SCHEDULE", default="45 4 1 9 *")
