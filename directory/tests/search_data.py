@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from directory.models import DirectoryImport, DirectorySource, Facility, Medicine, Source
-from directory.text import fold
+from directory.text import fold, fold_for_index
 
 FACILITY_DEFAULTS = {"category_code": "355", "category_label": "Centre Hospitalier (C.H.)", "department_code": "42"}
 
@@ -27,8 +27,8 @@ def load_facilities(*rows: dict) -> DirectoryImport:
     facilities = []
     for number, row in enumerate(rows, start=1):
         fields = {**FACILITY_DEFAULTS, "finess": f"{number:09d}", **row}
-        fields["name_folded"] = fold(" ".join(filter(None, [fields["name"], fields.get("long_name", "")])))
-        fields["commune_folded"] = fold(fields.get("commune", ""))
+        fields["name_folded"] = fold_for_index(" ".join(filter(None, [fields["name"], fields.get("long_name", "")])))
+        fields["commune_folded"] = fold_for_index(fields.get("commune", ""))
         facilities.append(Facility(dataset=dataset, **fields))
     Facility.objects.bulk_create(facilities)
     dataset.rows = len(facilities)

@@ -58,6 +58,11 @@ def test_accents_and_case_are_folded_both_ways():
     assert names_facilities("léon bérard") == names_facilities("LEON BERARD") == ["Centre Léon Bérard"]
 
 
+def test_the_routing_lines_saint_abbreviation_is_found_both_ways():
+    load_facilities({"name": "Clinique du Parc", "commune": "ST ETIENNE"}, {"name": "Hôpital", "commune": "Lyon"})
+    assert names_facilities("saint etienne") == names_facilities("st etienne") == ["Clinique du Parc"]
+
+
 def test_a_name_starting_with_the_query_ranks_first_then_a_commune_then_word_starts():
     load_facilities(*SAINT_ETIENNE)
     assert names_facilities("saint etienne") == [
