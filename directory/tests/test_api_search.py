@@ -162,3 +162,23 @@ def test_the_api_root_links_the_directory(client):
     resources = client.get("/api/v1/").json()["resources"]
     assert resources["directory_facilities"].endswith(FACILITIES)
     assert resources["directory_medicines"].endswith(MEDICINES)
+
+
+def test_through_the_real_importer_a_new_import_and_a_rollback_are_searched_at_once(tenant_a, tmp_path):
+    from directory.services import ImportRequest, rollback, run_import
+
+    from .conftest import FINESS_SAMPLE, sample_lines, write_lines
+
+    api = tenant_a.api()
+    assert run_import(request=ImportRequest(source="finess", file=FINESS_SAMPLE)).status == "succeeded"
+    found = names(api.get(FACILITIES, {"q": "saint etienne", "page_size": "200"}))
+    assert "CHU DE SAINT-ÉTIENNE HÔPITAL NORD" in found
+    assert "CLINIQUE DU PARC FLEURI" not in names(api.get(FACILITIES, {"q": "clinique du parc"}))
+
+    renamed = [line.replace("CLINIQUE DU PARC", "CLINIQUE DU PARC FLEURI") for line in sample_lines(FINESS_SAMPLE)]
+    next_month = write_lines(tmp_path / "finess-next.csv", renamed)
+    assert run_import(request=ImportRequest(source="finess", file=next_month)).status == "succeeded"
+    assert "CLINIQUE DU PARC FLEURI" in names(api.get(FACILITIES, {"q": "clinique du parc"}))
+
+    rollback(source="finess")
+    assert "CLINIQUE DU PARC FLEURI" not in names(api.get(FACILITIES, {"q": "clinique du parc"}))
