@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views import View
 
 from accounts.access import OrganizationMixin
+from assessments import services as patient_services
 
 from .search import facilities, medicines, params
 from .search.near_patient import near_patient
@@ -40,6 +41,8 @@ class FacilitySearchView(OrganizationMixin, View):
             outcome = near_patient(values, may_read_patients=self.has_permission("patients.view"))
             values, patient_note = outcome.params, outcome.note
             errors.update(outcome.errors)
+            if outcome.patient is not None:  # the patient's postcode was read: a read of patient data
+                patient_services.record_view(actor=request.user, organization=request.organization, obj=outcome.patient)
         categories = facilities.categories()
         query = hits = None
         try:

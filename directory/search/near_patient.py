@@ -23,6 +23,7 @@ class Outcome:
     params: dict
     note: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
+    patient: Patient | None = None  # the patient whose record was read (the caller audits the read)
 
 
 def near_patient(values: dict, *, may_read_patients: bool) -> Outcome:
@@ -40,17 +41,20 @@ def near_patient(values: dict, *, may_read_patients: bool) -> Outcome:
     if values.get("near"):
         return Outcome(values, note="Searching near the point given, not the patient's postcode.")
     if not patient.postcode:
-        return Outcome(values, note="The patient has no postcode on record: showing facilities anywhere.")
+        note = "The patient has no postcode on record: showing facilities anywhere."
+        return Outcome(values, note=note, patient=patient)
     location = postcode_location(patient.postcode)
     if location is None:
         return Outcome(
             values,
             note="No establishment in the directory has the patient's postcode, so its location is unknown: "
             "showing facilities anywhere.",
+            patient=patient,
         )
     values["near"] = f"{location[0]},{location[1]}"
     return Outcome(
         values,
         note="Near the patient's postcode: its location is approximate (the centre of the establishments "
         "registered with that postcode).",
+        patient=patient,
     )

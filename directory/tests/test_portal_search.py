@@ -6,9 +6,10 @@ import re
 from datetime import date
 
 import pytest
+from django_scopes import scopes_disabled
 
 from accounts.roles import Role
-from assessments.tests.portal import make_assessment, make_patient, text
+from assessments.tests.portal import events, make_assessment, make_patient, text
 
 from .search_data import load_facilities, load_medicines
 
@@ -107,6 +108,8 @@ def test_a_high_risk_result_finds_hospitals_near_the_patients_postcode(tenant_a)
     assert f"patient={patient.pk}" in link and "42100" not in link  # the postcode stays on the server
     page = text(client.get(link))
     assert "Near the patient's postcode" in page
+    with scopes_disabled():  # reading the postcode is a read of the patient's record: audited
+        assert events(tenant_a.organization, "patient.viewed", patient).exists()
     # Hospitals only (101, 355, 365 in this import), nearest the 42100 centroid first, Roanne beyond 25 km.
     assert page.index("Clinique du Parc") < page.index("CHU de Saint-Étienne")
     assert "CH de Roanne" not in page and "Pharmacie Centrale" not in page
