@@ -1,7 +1,7 @@
 """Search indexes for the reference directory (see directory/search/matching.py for the queries they serve).
 
 PostgreSQL: pg_trgm (a trusted extension: the database owner may create it), full-text GIN indexes on the
-folded text (prefix queries), trigram GIN indexes on the same text (typo-tolerant matching), and b-trees
+folded text (prefix queries), trigram GiST indexes on the same text (typo-tolerant matching, nearest first), and b-trees
 for a name prefix, an ATC prefix and the bounding box of a distance search.
 SQLite: FTS5 tables over the folded columns, external-content (they index, the main tables store), kept in
 step with the main tables by triggers, so the import needs to know nothing about them.
@@ -18,12 +18,14 @@ MEDICINE_DOCUMENT = "(name_folded)"
 POSTGRESQL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     f"CREATE INDEX directory_fac_fulltext ON directory_facility USING gin (to_tsvector('simple', {FACILITY_DOCUMENT}))",
-    f"CREATE INDEX directory_fac_trigram ON directory_facility USING gin ({FACILITY_DOCUMENT} gin_trgm_ops)",
+    # GiST, not GIN: it also orders by word-similarity distance (<<->), so a near-spelling search stops after
+    # its first rows instead of scoring every row that shares a trigram with a common word.
+    f"CREATE INDEX directory_fac_trigram ON directory_facility USING gist ({FACILITY_DOCUMENT} gist_trgm_ops(siglen=256))",
     # Bytewise ("C") b-trees serve both a LIKE prefix and ORDER BY ... COLLATE "C" (matching.text_order).
     'CREATE INDEX directory_fac_name ON directory_facility (dataset_id, name_folded COLLATE "C")',
     'CREATE INDEX directory_fac_commune ON directory_facility (dataset_id, commune_folded COLLATE "C")',
     f"CREATE INDEX directory_med_fulltext ON directory_medicine USING gin (to_tsvector('simple', {MEDICINE_DOCUMENT}))",
-    f"CREATE INDEX directory_med_trigram ON directory_medicine USING gin ({MEDICINE_DOCUMENT} gin_trgm_ops)",
+    f"CREATE INDEX directory_med_trigram ON directory_medicine USING gist ({MEDICINE_DOCUMENT} gist_trgm_ops(siglen=256))",
     "CREATE INDEX directory_med_atc ON directory_medicine (dataset_id, atc5 varchar_pattern_ops)",
     'CREATE INDEX directory_med_name ON directory_medicine (dataset_id, name_folded COLLATE "C")',
 ]

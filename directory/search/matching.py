@@ -10,7 +10,7 @@ nothing in them can be read as LIKE, tsquery or FTS5 syntax.
 - PostgreSQL: one query per tier, best first, stopping once the limit is reached: bytewise b-trees on the
   folded name and commune give a prefix's rows in order; a full-text prefix query
   (``to_tsquery('simple', 'saint:* & etienne:*')``, on a GIN index) finds the words anywhere. When fewer than
-  FUZZY_FILL rows match so, typo-tolerant matches follow them (pg_trgm's ``<%`` word similarity, on a GIN
+  FUZZY_FILL rows match so, typo-tolerant matches follow them (pg_trgm's ``<%`` word similarity, on a GiST
   trigram index), most similar first.
 - SQLite: an FTS5 table over the folded columns (kept in step by triggers), queried with prefix terms
   (``"saint"* "etienne"*``). No fuzzy matching: SQLite has no trigram similarity.
@@ -155,9 +155,12 @@ FUZZY_THRESHOLD = 0.4
 
 
 def _fuzzy_ids(table: Table, dataset_id: int, words: tuple[str, ...], conditions: Conditions, limit: int) -> list[int]:
+    """Near spellings, nearest first (``<<->``: 1 - word similarity), read in that order from the trigram GiST
+    index so the query stops after FUZZY_FILL rows: a typo of a common word ("pharamcie") shares trigrams with
+    thousands of rows, which ranking them all (the first benchmark: 100-700 ms) cannot afford."""
     phrase = " ".join(words)
     where = ["f.dataset_id = %s", f"%s <%% ({table.document})", *conditions.where]
-    order = [f"word_similarity(%s, {table.document}) DESC", *conditions.order, "f.id"]
+    order = [f"%s <<-> ({table.document})", *conditions.order, "f.id"]
     sql = (
         f"SELECT f.id FROM {table.name} f WHERE {' AND '.join(where)} "  # noqa: S608 - names are constants
         f"ORDER BY {', '.join(order)} LIMIT %s"
@@ -167,4 +170,5 @@ def _fuzzy_ids(table: Table, dataset_id: int, words: tuple[str, ...], conditions
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(FUZZY_THRESHOLD)])
-        return _run(sql, [dataset_id, phrase, *conditions.params, phrase, *conditions.order_params, limit])
+        params = [dataset_id, phrase, *conditions.params, phrase, *conditions.order_params, min(FUZZY_FILL, limit)]
+        return _run(sql, params)
