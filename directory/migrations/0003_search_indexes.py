@@ -1,8 +1,8 @@
 """Search indexes for the reference directory (see directory/search/matching.py for the queries they serve).
 
-PostgreSQL: pg_trgm (a trusted extension: the database owner may create it), full-text GIN indexes on the
-folded text (prefix queries), trigram GiST indexes on the same text (typo-tolerant matching, nearest first), and b-trees
-for a name prefix, an ATC prefix and the bounding box of a distance search.
+PostgreSQL: full-text GIN indexes on the folded text (word prefixes anywhere), bytewise b-trees on the folded
+name and commune (a prefix, in order), an ATC prefix b-tree and the bounding box of a distance search. Near
+spellings need no index: they are found among the data's own words (directory/search/spelling.py).
 SQLite: FTS5 tables over the folded columns, external-content (they index, the main tables store), kept in
 step with the main tables by triggers, so the import needs to know nothing about them.
 
@@ -16,16 +16,11 @@ FACILITY_DOCUMENT = "(name_folded || ' ' || commune_folded)"
 MEDICINE_DOCUMENT = "(name_folded)"
 
 POSTGRESQL = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     f"CREATE INDEX directory_fac_fulltext ON directory_facility USING gin (to_tsvector('simple', {FACILITY_DOCUMENT}))",
-    # GiST, not GIN: it also orders by word-similarity distance (<<->), so a near-spelling search stops after
-    # its first rows instead of scoring every row that shares a trigram with a common word.
-    f"CREATE INDEX directory_fac_trigram ON directory_facility USING gist ({FACILITY_DOCUMENT} gist_trgm_ops(siglen=256))",
     # Bytewise ("C") b-trees serve both a LIKE prefix and ORDER BY ... COLLATE "C" (matching.text_order).
     'CREATE INDEX directory_fac_name ON directory_facility (dataset_id, name_folded COLLATE "C")',
     'CREATE INDEX directory_fac_commune ON directory_facility (dataset_id, commune_folded COLLATE "C")',
     f"CREATE INDEX directory_med_fulltext ON directory_medicine USING gin (to_tsvector('simple', {MEDICINE_DOCUMENT}))",
-    f"CREATE INDEX directory_med_trigram ON directory_medicine USING gist ({MEDICINE_DOCUMENT} gist_trgm_ops(siglen=256))",
     "CREATE INDEX directory_med_atc ON directory_medicine (dataset_id, atc5 varchar_pattern_ops)",
     'CREATE INDEX directory_med_name ON directory_medicine (dataset_id, name_folded COLLATE "C")',
 ]
@@ -33,12 +28,11 @@ POSTGRESQL_REVERSE = [
     "DROP INDEX IF EXISTS " + name
     for name in (
         "directory_fac_fulltext",
-        "directory_fac_trigram",
         "directory_fac_name",
+        "directory_fac_commune",
         "directory_med_fulltext",
-        "directory_med_trigram",
         "directory_med_atc",
-        "directory_med_boxes",
+        "directory_med_name",
     )
 ]
 

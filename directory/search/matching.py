@@ -10,8 +10,8 @@ nothing in them can be read as LIKE, tsquery or FTS5 syntax.
 - PostgreSQL: one query per tier, best first, stopping once the limit is reached: bytewise b-trees on the
   folded name and commune give a prefix's rows in order; a full-text prefix query
   (``to_tsquery('simple', 'saint:* & etienne:*')``, on a GIN index) finds the words anywhere. When fewer than
-  FUZZY_FILL rows match so, typo-tolerant matches follow them (pg_trgm's ``<%`` word similarity, on a GiST
-  trigram index), most similar first.
+  FUZZY_FILL rows match so, the query with its words' near spellings (spelling.py: trigram similarity
+  against the data's own words) is searched too, and its rows follow.
 - SQLite: an FTS5 table over the folded columns (kept in step by triggers), queried with prefix terms
   (``"saint"* "etienne"*``). No fuzzy matching: SQLite has no trigram similarity.
 
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
+
+from . import spelling
 
 # Typo-tolerant matches are looked for only when the prefix matches are fewer than this: a query that
 # matches plenty as typed does not need guesses, and a misspelt one usually matches nothing as typed.
@@ -90,9 +92,11 @@ def ranked_ids(
     if connection.vendor == "postgresql":
         ids = _tiers_postgresql(table, words, where, params, conditions, limit)
         if len(ids) < min(FUZZY_FILL, limit):
-            seen = set(ids)
-            fuzzy = _fuzzy_ids(table, dataset_id, words, conditions, limit)
-            ids += [pk for pk in fuzzy if pk not in seen][: limit - len(ids)]
+            corrected = spelling.vocabulary(table, dataset_id).corrected(words)
+            if corrected != words:
+                seen = set(ids)
+                fuzzy = _tiers_postgresql(table, corrected, where, params, conditions, FUZZY_FILL)
+                ids += [pk for pk in fuzzy if pk not in seen][: limit - len(ids)]
         return ids
     # SQLite: one query, the FTS5 match narrowing, the tier ranking the (few) rows it leaves.
     pattern = _prefix_pattern(words)
@@ -147,28 +151,3 @@ def _tiers_postgresql(
     )
 
 
-# How similar (pg_trgm word similarity, 0-1) a near spelling must be. pg_trgm's default, 0.6, misses two
-# swapped letters ("clinqiue" for "clinique": 0.44, "pharamcie": 0.43); 0.4 also lets in neighbours such as
-# "20mg" for "10mg" (0.4), which rank after every match as typed. A swap near a short word's start
-# ("cderes" for "cedres": 0.29) stays out of reach of trigrams.
-FUZZY_THRESHOLD = 0.4
-
-
-def _fuzzy_ids(table: Table, dataset_id: int, words: tuple[str, ...], conditions: Conditions, limit: int) -> list[int]:
-    """Near spellings, nearest first (``<<->``: 1 - word similarity), read in that order from the trigram GiST
-    index so the query stops after FUZZY_FILL rows: a typo of a common word ("pharamcie") shares trigrams with
-    thousands of rows, which ranking them all (the first benchmark: 100-700 ms) cannot afford."""
-    phrase = " ".join(words)
-    where = ["f.dataset_id = %s", f"%s <%% ({table.document})", *conditions.where]
-    order = [f"%s <<-> ({table.document})", *conditions.order, "f.id"]
-    sql = (
-        f"SELECT f.id FROM {table.name} f WHERE {' AND '.join(where)} "  # noqa: S608 - names are constants
-        f"ORDER BY {', '.join(order)} LIMIT %s"
-    )
-    # The operator <% (which the trigram index serves) reads its threshold from a setting: set it for this
-    # transaction only (a request's, or this block's when there is none).
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(FUZZY_THRESHOLD)])
-        params = [dataset_id, phrase, *conditions.params, phrase, *conditions.order_params, min(FUZZY_FILL, limit)]
-        return _run(sql, params)

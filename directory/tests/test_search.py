@@ -170,13 +170,12 @@ def test_medicine_names_fold_accents_and_rank_name_starts_first():
     assert names_medicines("eliquis") == names_medicines("Éliquis") == ["ÉLIQUIS 5MG CPR"]
     assert names_medicines("levothyrox 50") == ["LÉVOTHYROX 50µG CPR"]
     assert names_medicines("atorva") == ["ATORVASTATINE ARROW 10MG CPR"]
-    prefix_matches = ["ATORVASTATINE ARROW 10MG CPR", "EZETROL 10MG CPR"]  # most dispensed first
-    # PostgreSQL adds the near spelling "20mg" after them.
-    fuzzy = ["TAHOR 20MG CPR"] if connection.vendor == "postgresql" else []
-    assert names_medicines("10mg") == prefix_matches + fuzzy
-    # "statine" starts no word: no prefix match; on PostgreSQL the trigram match finds it inside one.
-    expected = ["ROSUVASTATINE BIOGARAN 5MG CPR"] if connection.vendor == "postgresql" else []
-    assert names_medicines("statine", atc="C10AA07") == expected
+    # Most dispensed first; "20mg" is not a near spelling of "10mg" (trigram similarity 0.25).
+    assert names_medicines("10mg") == ["ATORVASTATINE ARROW 10MG CPR", "EZETROL 10MG CPR"]
+    # "statine" starts no word: no match as typed. On PostgreSQL its nearest spelling among the data's words
+    # is "atorvastatine" (6 shared trigrams of 8 + 14: 0.375, tied with "rosuvastatine", first by name).
+    expected = ["ATORVASTATINE ARROW 10MG CPR"] if connection.vendor == "postgresql" else []
+    assert names_medicines("statine") == expected
 
 
 def test_no_import_yet_is_an_empty_answer():
@@ -197,7 +196,7 @@ def test_a_postcode_is_located_at_the_centroid_of_its_establishments():
 
 
 def test_two_swapped_letters_are_forgiven_on_postgresql():
-    # word_similarity("clinqiue", "clinique du parc") is 0.44: found at the threshold 0.4, missed at pg_trgm's 0.6.
+    # Trigram similarity of "clinqiue" and "clinique": 5 shared of 13, 0.38 (spelling.CORRECT is 0.3).
     load_facilities({"name": "Clinique du Parc", "commune": "Brive"}, {"name": "Hôpital du Lac", "commune": "Brive"})
     expected = ["Clinique du Parc"] if connection.vendor == "postgresql" else []
     assert names_facilities("clinqiue") == expected
