@@ -259,6 +259,7 @@ def main() -> None:
     parser.add_argument("--medicines", type=int, default=12_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgresql", action="store_true")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.measure:
@@ -279,7 +280,7 @@ def main() -> None:
         }
         print(f"[files] written in {time.perf_counter() - began:.0f} s", flush=True)
         env = {**os.environ, **bench.env}
-        databases = [("PostgreSQL", env)]
+        databases = [] if arguments.skip_postgresql else [("PostgreSQL", env)]
         if not arguments.skip_sqlite:
             embedded = {key: value for key, value in env.items() if key not in ("DATABASE_URL", "REDIS_URL")}
             embedded["MEDILENS_VAR_DIR"] = str(bench.tmp / "embedded-var")
