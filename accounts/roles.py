@@ -51,6 +51,11 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     # An endpoint receives patient data: API clients hold it only when an org admin grants it
     # (``ApiClient.may_manage_webhooks``), never through their access level.
     "webhooks.manage": ("Manage webhook endpoints and their deliveries", frozenset({_ADMIN})),
+    # Public reference data (facilities, medicines): every member and every key reads it.
+    "directory.view": (
+        "Search the reference directory of facilities and medicines",
+        frozenset({_ADMIN, _CLIN, _TECH, _AUDIT, _RO}),
+    ),
 }
 
 # Permissions an org admin may grant to one API client on top of its access level.

@@ -14,6 +14,8 @@ RESOURCES = {
     "assessments": "api:assessment-list",
     "webhooks": "api:webhook-list",
     "fhir": "api:fhir-metadata",
+    "directory_facilities": "api:directory-facility-list",
+    "directory_medicines": "api:directory-medicine-list",
 }
 DOCS = {"schema": "api:schema", "docs": "api:docs", "redoc": "api:redoc"}
 

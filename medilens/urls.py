@@ -18,6 +18,7 @@ api_v1 = [
     path("fhir/", include("fhir_export.urls")),
     path("", include("reports.api_urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("directory.api.urls")),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     # GET and HEAD only: DRF's OPTIONS would render its description through the page's HTML template (a 500).
     path("docs/", api_docs.SwaggerView.as_view(url_name="api:schema", http_method_names=DOCS_METHODS), name="docs"),
@@ -64,6 +65,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", include("retention.urls")),
     path("", include("webhooks.urls")),
+    path("directory/", include("directory.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
 ]
 

@@ -60,6 +60,8 @@ def test_the_api_root_answers_json_with_links_to_resources_and_docs():
         "assessments": host + reverse("api:assessment-list"),
         "webhooks": host + reverse("api:webhook-list"),
         "fhir": host + reverse("api:fhir-metadata"),
+        "directory_facilities": host + reverse("api:directory-facility-list"),
+        "directory_medicines": host + reverse("api:directory-medicine-list"),
     }
     assert body["documentation"] == {
         "schema": host + reverse("api:schema"),

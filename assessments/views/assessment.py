@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views import View
 
 from accounts.access import OrganizationMixin
+from directory import clinical_links
 
 from .. import figures, presenters, selectors, services
 from ..forms import AttachmentForm, DiscussionMessageForm, SignOffForm
@@ -98,7 +99,10 @@ class AssessmentPageMixin(OrganizationMixin):
                     if assessment.confidence is not None
                     else (analyzer.modality.no_confidence_reason if analyzer else "Not given")
                 ),
-                "recommendations": presenters.recommendations(assessment.recommendations),
+                "recommendations": clinical_links.with_medicine_links(
+                    presenters.recommendations(assessment.recommendations)
+                ),
+                "facility_link": clinical_links.facility_link(assessment),
                 "input_files": input_files,
                 "attachments": [f for f in files if f.kind == UploadedFile.Kind.ATTACHMENT],
                 "discussion": list(selectors.assessment_messages(assessment)),
