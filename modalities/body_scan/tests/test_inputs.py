@@ -1,0 +1,185 @@
+"""Bad files get a clear refusal: at upload (``prepare_files``: InputError, a 400, nothing stored) when the headers
+tell, else a failed analysis with its reason (AnalysisError) or, for the volume alone, a not-applicable entry."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+import trimesh
+
+from modalities.base import AnalysisError, InputError
+
+from . import shapes
+from .helpers import ANALYZER, analyse, prepared
+
+
+def refusal(data: bytes, name: str = "scan.bin", content_type: str = "application/octet-stream") -> str:
+    with pytest.raises(InputError) as caught:
+        ANALYZER.prepare_files([prepared(name, data, content_type)])
+    return caught.value.errors["files"]
+
+
+def accepted(data: bytes, name: str = "scan.bin"):
+    (item,) = ANALYZER.prepare_files([prepared(name, data)])
+    return item
+
+
+def capsule(**kwargs) -> trimesh.Trimesh:
+    mesh = trimesh.creation.capsule(height=1.4, radius=0.15, count=[32, 32])
+    mesh.apply_translation([0, 0, 0.85])
+    return mesh
+
+
+def glb_parts(data: bytes) -> tuple[dict, bytes]:
+    length = struct.unpack_from("<I", data, 12)[0]
+    document = json.loads(data[20 : 20 + length])
+    rest = data[20 + length :]
+    return document, rest[8:] if rest else b""
+
+
+def glb(document: dict, binary: bytes, declared_length: int | None = None) -> bytes:
+    text = json.dumps(document).encode()
+    text += b" " * ((-len(text)) % 4)
+    binary += b"\0" * ((-len(binary)) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text + struct.pack("<II", len(binary), 0x004E4942) + binary
+    total = 12 + len(body)
+    return struct.pack("<4sII", b"glTF", 2, declared_length or total) + body
+
+
+# --- type from content --------------------------------------------------------------------------------------------
+def test_the_type_comes_from_the_content_not_the_name():
+    ply = capsule().export(file_type="ply")
+    assert accepted(ply, name="scan.stl").extension == "ply"
+    stl = capsule().export(file_type="stl")
+    assert accepted(stl, name="scan.ply").extension == "stl"
+    solid_header = b"solid but binary" + stl[16:]  # a binary STL whose header begins with "solid"
+    assert accepted(solid_header, name="scan.obj").extension == "stl"
+    obj = capsule().export(file_type="obj").encode()
+    assert accepted(obj, name="scan.glb").extension == "obj"
+    ascii_stl = trimesh.exchange.stl.export_stl_ascii(capsule()).encode()
+    assert accepted(ascii_stl).extension == "stl"
+    assert accepted(capsule().export(file_type="glb"), name="scan.ply").extension == "glb"
+
+
+def test_a_file_that_is_not_a_mesh_is_refused_at_upload():
+    assert "not a 3D mesh" in refusal(b"Patient notes: nothing to see here.\n" * 20, content_type="text/plain")
+    assert "not a 3D mesh" in refusal(np.random.default_rng(1).bytes(5000))
+    assert "glTF JSON" in refusal(json.dumps({"asset": {"version": "2.0"}}).encode(), content_type="application/json")
+
+
+def test_a_mesh_with_no_faces_or_a_point_cloud_is_refused_at_upload():
+    points = trimesh.PointCloud(np.random.default_rng(2).random((500, 3)))
+    assert "no faces" in refusal(points.export(file_type="ply"))
+    assert "no faces" in refusal(b"\0" * 80 + struct.pack("<I", 0))  # binary STL of zero triangles
+    assert "no faces" in refusal(b"v 0 0 0\nv 1 0 0\nv 0 1 0\n" * 10, content_type="text/plain")
+
+
+def test_only_one_mesh_and_photos_beside_it():
+    ply = capsule().export(file_type="ply")
+    assert "exactly one 3D mesh" in str(pytest.raises(InputError, ANALYZER.prepare_files,
+                                                      [prepared("a", ply), prepared("b", ply)]).value)  # fmt: skip
+    kept = ANALYZER.prepare_files([prepared("a", ply), prepared("p.jpg", b"\xff\xd8", "image/jpeg")])
+    assert [item.extension for item in kept] == ["ply", "bin"]  # the photo was checked by the generic upload path
+
+
+def test_an_oversize_file_is_refused_at_upload(settings):
+    data = capsule().export(file_type="ply")
+    settings.BODY_SCAN_MAX_BYTES = len(data) - 1
+    assert "at most" in refusal(data)
+
+
+def test_too_many_faces_are_refused_from_the_header_before_loading(settings):
+    settings.BODY_SCAN_MAX_FACES = 1000
+    mesh = capsule()
+    assert len(mesh.faces) > 1000
+    for file_type in ("ply", "stl", "glb", "obj"):
+        data = mesh.export(file_type=file_type)
+        assert "limit is 1,000" in refusal(data.encode() if isinstance(data, str) else data), file_type
+
+
+# --- GLB: bombs and references ------------------------------------------------------------------------------------
+def test_a_glb_declaring_more_data_than_it_holds_is_refused():
+    document, binary = glb_parts(capsule().export(file_type="glb"))
+    bomb = json.loads(json.dumps(document))
+    bomb["accessors"][0]["count"] = 2_000_000_000
+    assert "more data than" in refusal(glb(bomb, binary))
+    zeros = json.loads(json.dumps(document))
+    del zeros["accessors"][0]["bufferView"]  # an accessor without data stands for zeros of any count
+    assert "no data of its own" in refusal(glb(zeros, binary))
+    views = json.loads(json.dumps(document))
+    views["bufferViews"][0]["byteLength"] = 10**9
+    assert "outside" in refusal(glb(views, binary))
+    assert "declares" in refusal(glb(document, binary, declared_length=10**9))
+
+
+def test_a_glb_with_compression_or_outside_references_is_refused():
+    document, binary = glb_parts(capsule().export(file_type="glb"))
+    draco = {**document, "extensionsUsed": ["KHR_draco_mesh_compression"]}
+    assert "Draco" in refusal(glb(draco, binary))
+    meshopt = {**document, "extensionsRequired": ["EXT_meshopt_compression"]}
+    assert "meshopt" in refusal(glb(meshopt, binary))
+    external = {**document, "buffers": [{"byteLength": 10, "uri": "https://example.org/body.bin"}]}
+    assert "outside itself" in refusal(glb(external, binary))
+    image = {**document, "images": [{"uri": "file:///etc/passwd"}]}
+    assert "outside itself" in refusal(glb(image, binary))
+
+
+def test_a_valid_glb_is_accepted():
+    assert accepted(capsule().export(file_type="glb")).extension == "glb"
+
+
+# --- in the worker ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("scale", "shown"), [(1000.0, "1,690 m"), (0.001, "1.7 mm")])
+def test_a_person_of_absurd_size_fails_with_the_reason(scale, shown):
+    figure = shapes.body()
+    figure.apply_scale(scale)
+    with pytest.raises(AnalysisError) as caught:
+        analyse(figure.export(file_type="ply"), {"units": "m", "up_axis": "z"})
+    assert shown in caught.value.reason and "units" in caught.value.reason
+
+
+def test_an_open_mesh_is_repaired_before_its_volume_and_says_so():
+    solid = shapes.elliptic_cylinder(0.15, 0.11, 0.0, 1.7, sections=128)
+    top = solid.vertices[solid.faces][:, :, 2].min(axis=1) > 1.7 - 1e-6  # the top cap's faces
+    open_solid = trimesh.Trimesh(solid.vertices, solid.faces[~top])
+    assert not open_solid.is_watertight
+    result = analyse(open_solid.export(file_type="ply"), {"up_axis": "z"})
+    assert abs(result.biomarkers["body_volume"] - np.pi * 0.15 * 0.11 * 1.7 * 1000) <= 0.01 * 88.1
+    assert result.details["volume_after_repair"] is True
+    assert any("after repair" in note for note in result.notes)
+
+
+def test_an_open_mesh_that_cannot_be_repaired_has_no_volume_and_says_why():
+    shells = []
+    for x in (-0.3, 0.3):  # two open tubes, far apart: MeshFix keeps one part, leaving half the surface out
+        tube = shapes.elliptic_cylinder(0.12, 0.1, 0.0, 1.7, x=x, sections=96)
+        caps = np.abs(tube.face_normals[:, 2]) > 0.5
+        shells.append(trimesh.Trimesh(tube.vertices, tube.faces[~caps]))
+    shells.append(shapes.elliptic_cylinder(0.14, 0.1, 0.5, 1.3, sections=96))  # a trunk the slices can find
+    result = analyse(trimesh.util.concatenate(shells).export(file_type="ply"), {"up_axis": "z"})
+    assert "body_volume" not in result.biomarkers
+    (item,) = [entry for entry in result.not_applicable if entry.name == "body_volume"]
+    assert "Not measured" in item.reason and "surface" in item.reason
+
+
+def test_a_shape_with_no_trunk_at_the_waist_fails_with_the_reason():
+    legs = trimesh.util.concatenate([shapes.elliptic_cylinder(0.05, 0.05, 0, 1.7, x=side * 0.3) for side in (-1, 1)])
+    with pytest.raises(AnalysisError) as caught:
+        analyse(legs.export(file_type="ply"), {"up_axis": "z"})
+    assert "no trunk section" in caught.value.reason
+
+
+def test_inputs_are_checked_with_clear_errors():
+    from .helpers import MAN
+
+    with pytest.raises(InputError) as caught:
+        ANALYZER.validate_inputs(inputs={"units": "inch", "up_axis": "w", "height_cm": 5000, "colour": 1}, patient=MAN)
+    assert set(caught.value.errors) == {"colour"}
+    with pytest.raises(InputError) as caught:
+        ANALYZER.validate_inputs(inputs={"units": "inch", "up_axis": "w", "height_cm": 5000}, patient=MAN)
+    assert set(caught.value.errors) == {"units", "up_axis", "height_cm"}
+    resolved = ANALYZER.validate_inputs(inputs={}, patient=MAN)
+    assert resolved == {"units": "m", "up_axis": "auto", "keep_texture": False, "height_cm": 176.0, "weight_kg": 81.0}
