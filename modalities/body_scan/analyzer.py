@@ -92,7 +92,7 @@ class BodyScanAnalyzer(Analyzer):
                 data = handle.read()
             body = _load(data, inputs)
         with context.stage("measure"):
-            volume = measure_volume(body.mesh)
+            volume = measure_volume(body.mesh, body.closed)
         with context.stage("slices"):
             try:
                 measures = measure.measure_body(body, volume)

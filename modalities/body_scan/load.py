@@ -20,6 +20,7 @@ import numpy as np
 import trimesh
 
 from .detect import GLB
+from .volume import closed
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 # A standing person measured by a body scanner: 0.5 m (a small child) to 2.6 m (beyond the tallest recorded
@@ -40,10 +41,11 @@ class Body:
     up: str
     scale: float
     kept_texture: bool
+    closed: bool  # volume.closed(faces), worked out once while loading
 
 
 def load(data: bytes, fmt: str, *, units: str = "m", up_axis: str = "auto", keep_texture: bool = False) -> Body:
-    mesh = _parse(data, fmt)
+    mesh, is_closed = _parse(data, fmt)
     scale = 1.0 if fmt == GLB else UNITS[units]
     vertices = np.asarray(mesh.vertices, dtype=np.float64) * scale
     if not np.isfinite(vertices).all():
@@ -60,19 +62,34 @@ def load(data: bytes, fmt: str, *, units: str = "m", up_axis: str = "auto", keep
     normalised = trimesh.Trimesh(
         vertices=vertices, faces=mesh.faces, visual=mesh.visual if keep else None, process=False, validate=False
     )
-    return Body(mesh=normalised, height_m=height, source_format=fmt, up=up, scale=scale, kept_texture=bool(keep))
+    return Body(
+        mesh=normalised,
+        height_m=height,
+        source_format=fmt,
+        up=up,
+        scale=scale,
+        kept_texture=bool(keep),
+        closed=is_closed,
+    )
 
 
-def _parse(data: bytes, fmt: str) -> trimesh.Trimesh:
+def _parse(data: bytes, fmt: str) -> tuple[trimesh.Trimesh, bool]:
     try:
-        loaded = trimesh.load(io.BytesIO(data), file_type=fmt, force="mesh", process=True)
+        loaded = trimesh.load(io.BytesIO(data), file_type=fmt, force="mesh", process=False)
     except Exception as error:  # noqa: BLE001 - a parser's failure on a bad file, whatever its type, is a refusal
         raise MeshUnusable(f"the {fmt.upper()} file cannot be read as a mesh ({type(error).__name__}).") from None
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise MeshUnusable("it has no faces (a point cloud or an empty mesh): a body surface is needed to measure.")
     if loaded.vertices.shape[0] < 4:
         raise MeshUnusable("the mesh has fewer than four vertices.")
-    return loaded
+    if closed(loaded.faces):
+        return loaded, True
+    # STL repeats each corner per face; GLB and OBJ split vertices at texture seams: join equal positions (a PLY
+    # or GLB that is already closed skips this pass).
+    loaded.merge_vertices(merge_tex=True, merge_norm=True)
+    loaded.update_faces(loaded.nondegenerate_faces())
+    loaded.remove_unreferenced_vertices()
+    return loaded, closed(loaded.faces)
 
 
 def _length(metres: float) -> str:

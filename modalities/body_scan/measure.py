@@ -14,7 +14,7 @@
 * Narrowest trunk perimeter: the smallest trunk hull perimeter between 0.58 and 0.68 of stature (around the rib
   and crest heights, every 0.5 % of stature); often what a person calls the waist, reported apart.
 * Hip circumference: "around the widest portion of the buttocks" (WHO 2008, section 5): the largest trunk hull
-  perimeter between 0.42 and 0.58 of stature (every 0.5 %), on slices where one region holds the body axis (above
+  perimeter between 0.42 and 0.58 of stature (every 1 %), on slices where one region holds the body axis (above
   the crotch), hands and forearms cut away as in ``slices``.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from . import slices
 from .load import Body
-from .volume import Volume
+from .volume import Volume, corners, surface_area
 from .volume import measure as measure_volume
 
 WHO_WAIST_FRACTION = 0.624
@@ -34,6 +34,7 @@ NARROWEST_BAND = (0.58, 0.68)
 HIP_BAND = (0.42, 0.58)
 AXIS_BAND = (0.45, 0.75)
 STEP_FRACTION = 0.005
+HIP_STEP_FRACTION = 0.01  # the hips' widest part is broad: 1 % of stature (1.7 cm) changes its perimeter < 0.5 %
 
 WAIST_METHOD = (
     "WHO 2008 site (midway lowest rib - iliac crest) at 0.624 of standing height (ANSUR II 2012 landmark heights); "
@@ -42,7 +43,7 @@ WAIST_METHOD = (
 NARROWEST_METHOD = "smallest trunk convex-hull perimeter between 0.58 and 0.68 of standing height, 0.5 % steps"
 HIP_METHOD = (
     "largest trunk convex-hull perimeter between 0.42 and 0.58 of standing height (widest part of the buttocks, "
-    "WHO 2008), 0.5 % steps, above the crotch"
+    "WHO 2008), 1 % steps, above the crotch"
 )
 
 
@@ -64,10 +65,10 @@ class Measures:
 
 
 def sliced_heights(height: float) -> tuple[np.ndarray, np.ndarray]:
-    def band(low, high):
-        return np.arange(round(low / STEP_FRACTION), round(high / STEP_FRACTION) + 1) * STEP_FRACTION * height
+    def band(low, high, step):
+        return np.arange(round(low / step), round(high / step) + 1) * step * height
 
-    return band(*NARROWEST_BAND), band(*HIP_BAND)
+    return band(*NARROWEST_BAND, STEP_FRACTION), band(*HIP_BAND, HIP_STEP_FRACTION)
 
 
 def measure_body(body: Body, volume: Volume | None = None) -> Measures:
@@ -89,8 +90,8 @@ def measure_body(body: Body, volume: Volume | None = None) -> Measures:
         raise NoTrunk("no trunk section at hip height: the scan does not show a standing person's hips there.")
     return Measures(
         height_m=height,
-        area_m2=float(mesh.area),
-        volume=volume if volume is not None else measure_volume(mesh),
+        area_m2=surface_area(corners(mesh)),
+        volume=volume if volume is not None else measure_volume(mesh, body.closed),
         waist=waist,
         narrowest=min(narrow, key=lambda item: item.perimeter_m),
         hip=max(hips, key=lambda item: item.perimeter_m),

@@ -2,7 +2,7 @@
 slices; on the right each slice seen from above, the section's regions in grey, the trunk kept in a light tint and
 its convex hull (what is measured) in the slice's colour. Also the viewer's still fallback.
 
-The silhouette is drawn from points sampled evenly over the surface (trimesh ``sample_surface``, 150,000 points)
+The silhouette is drawn from points sampled evenly over the surface (trimesh ``sample_surface``, 80,000 points)
 projected on the frontal plane, closed and filled: no rendering library, no GPU.
 """
 
@@ -20,7 +20,7 @@ from .slices import TrunkSlice
 WIDTH, HEIGHT = 960, 640
 MARGIN = 30
 SILHOUETTE_WIDTH = 380
-SAMPLES = 150_000
+SAMPLES = 80_000
 INK, BODY, TRUNK = (33, 37, 41), (190, 196, 204), (236, 240, 245)
 COLOURS = {"waist": (214, 40, 40), "narrowest": (240, 160, 0), "hip": (30, 100, 200)}
 
