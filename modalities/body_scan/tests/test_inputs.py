@@ -27,6 +27,16 @@ def accepted(data: bytes, name: str = "scan.bin"):
     return item
 
 
+def jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (180, 150, 130)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
 def capsule(**kwargs) -> trimesh.Trimesh:
     mesh = trimesh.creation.capsule(height=1.4, radius=0.15, count=[32, 32])
     mesh.apply_translation([0, 0, 0.85])
