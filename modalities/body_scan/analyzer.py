@@ -3,7 +3,8 @@ standing height, surface area, volume, waist (WHO site), narrowest trunk and hip
 with the normalised mesh, a viewer model, a slices picture and the measurements as artifacts.
 
 At upload (``prepare_files``): the type from the content (``detect``), what the file declares read from its headers
-(``limits``: face count, GLB bombs and external references, the 100 MB cap); refused with a 400, nothing stored. In
+(``limits``: face count, GLB bombs and external references, the 100 MB cap); refused with a 400, nothing stored;
+the stored copy is cleared of free text that may name the patient (``deidentify``). In
 the worker: ``load`` (trimesh, upright, metres), ``measure`` (``slices``, ``volume``), ``report`` (``rule``,
 ``picture``, ``artifacts``).
 """
@@ -11,11 +12,12 @@ the worker: ``load`` (trimesh, upright, metres), ``measure`` (``slices``, ``volu
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 
 from ..base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, InputError, Modality, StageSpec
 from ..registry import register
-from . import catalogue, detect, limits, load, measure, report
+from . import catalogue, deidentify, detect, limits, load, measure, report
 from .inputs import BodyScanInputs
 from .volume import measure as measure_volume
 
@@ -75,11 +77,16 @@ class BodyScanAnalyzer(Analyzer):
         upload = meshes[0]
         try:
             fmt = _check(upload.content, upload.size)
+            cleaned = deidentify.clean(upload.content, upload.size, fmt)
+            size, digest = _measure(cleaned)
+            if _check(cleaned, size) != fmt:  # a guard: the cleaning cuts text only
+                raise detect.NotAMesh("removing its text would change its format.")
         except (detect.NotAMesh, limits.MeshRefused) as error:
             raise InputError({"files": f"{upload.original_filename}: {error}"}) from None
         finally:
             upload.content.seek(0)
-        checked = dataclasses.replace(upload, extension=fmt)
+        cleaned.seek(0)
+        checked = dataclasses.replace(upload, extension=fmt, content=cleaned, size=size, sha256_stored=digest)
         return [checked if item is upload else item for item in files]
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
@@ -114,6 +121,16 @@ def _check(content, size: int) -> str:
     fmt = detect.mesh_format(head, size)
     limits.check(content, size, fmt)
     return fmt
+
+
+def _measure(content) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    content.seek(0)
+    for block in iter(lambda: content.read(deidentify.CHUNK), b""):
+        digest.update(block)
+        size += len(block)
+    content.seek(0)
+    return size, digest.hexdigest()
 
 
 def _load(data: bytes, inputs: dict) -> load.Body:

@@ -193,3 +193,40 @@ def test_inputs_are_checked_with_clear_errors():
     assert set(caught.value.errors) == {"units", "up_axis", "height_cm"}
     resolved = ANALYZER.validate_inputs(inputs={}, patient=MAN)
     assert resolved == {"units": "m", "up_axis": "auto", "keep_texture": False, "height_cm": 176.0, "weight_kg": 81.0}
+
+
+# --- the stored copy ----------------------------------------------------------------------------------------------
+def _named_copies() -> dict[str, bytes]:
+    figure = shapes.body()
+    ply = figure.export(file_type="ply")
+    end = ply.index(b"end_header")
+    ply = ply[:end] + b"comment Jane Doe MRN 4471\nobj_info scanned for Jane Doe\n" + ply[end:]
+    obj = "# Patient: Jane Doe\nmtllib janedoe.mtl\no JaneDoe\n" + figure.export(file_type="obj")
+    stl = figure.export(file_type="stl")
+    binary_stl = b"Jane Doe 4471".ljust(80, b"\0") + stl[80:]
+    ascii_stl = trimesh.exchange.stl.export_stl_ascii(figure).replace("solid", "solid JaneDoe", 1)
+    ascii_stl = ascii_stl.rstrip().rsplit("\n", 1)[0] + "\nendsolid JaneDoe\n"
+    document, binary = glb_parts(figure.export(file_type="glb"))
+    document["asset"]["generator"] = "Scanner 3 for Jane Doe"
+    document["asset"]["copyright"] = "Jane Doe"
+    document["nodes"][0]["name"] = "Jane Doe"
+    document["extras"] = {"patient": "Jane Doe"}
+    return {
+        "ply": ply,
+        "obj": obj.encode(),
+        "binary stl": binary_stl,
+        "ascii stl": ascii_stl.encode(),
+        "glb": glb(document, binary),
+    }
+
+
+@pytest.mark.parametrize("case", ["ply", "obj", "binary stl", "ascii stl", "glb"])
+def test_the_stored_copy_has_no_name_and_measures_the_same(case):
+    data = _named_copies()[case]
+    assert b"Jane" in data
+    (stored,) = ANALYZER.prepare_files([prepared("Jane Doe scan.bin", data)])
+    cleaned = stored.content.read()
+    assert b"Jane" not in cleaned and b"jane" not in cleaned.lower()
+    assert stored.size == len(cleaned) and stored.sha256_original != stored.sha256_stored
+    inputs = {"up_axis": "z"}  # the figure is +Z up, in the GLB too
+    assert analyse(cleaned, inputs).biomarkers == analyse(data, inputs).biomarkers
