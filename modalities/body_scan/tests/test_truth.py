@@ -47,8 +47,10 @@ def test_an_elliptic_solid_measures_its_perimeter_volume_and_area():
     assert _near(values["body_surface_area_scan"], perimeter * height + 2 * math.pi * a * b, 0.01)
 
 
-def test_arms_touching_the_trunk_at_waist_level_are_not_measured_as_waist():
-    figure = shapes.body(arms_touching=True)
+@pytest.mark.parametrize("overlap", [0.005, 0.02])
+def test_arms_touching_the_trunk_at_waist_level_are_not_measured_as_waist(overlap):
+    """Arms (8 cm thick) resting on the trunk's sides, sunk 5 mm and 2 cm into it."""
+    figure = shapes.body(arms_touching=True, arm_overlap=overlap)
     result = analyse(figure.export(file_type="ply"), {"up_axis": "z"})
     trunk = shapes.ellipse_perimeter(shapes.TRUNK_A, shapes.TRUNK_B) * 100
     assert _near(result.biomarkers["waist_circumference"], trunk, 0.02)
