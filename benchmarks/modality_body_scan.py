@@ -10,8 +10,9 @@ found automatically. A second input is the same figure as GLB (+Y up, metres).
 Each run does what the web process does at upload (``prepare_files``: type from the content, the header's face
 count) and what the worker does (``analyze`` with a fake context: parse with trimesh, normalise, volume, the
 sections, the picture and the four artifacts); the two are timed apart. Wall and CPU time are both printed: on
-a shared machine (load above the core count) the wall time includes waiting for a core. Peak memory: the
-resident set's peak (ru_maxrss) before and after the runs (numpy, trimesh and shapely allocate outside Python's tracer).
+a shared machine (load above the core count) the wall time includes waiting for a core. Peak memory: tracemalloc's
+peak of one analysis (numpy reports its arrays to it; shapely's GEOS buffers are not traced) and the resident
+set's peak (ru_maxrss; it includes building the inputs).
 Target (issue 19): a 1 M-face scan analysed in under 5 s p95 on 2 cores.
 """
 
@@ -24,6 +25,7 @@ import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -120,9 +122,13 @@ def main():
             result = analysis(data, options)
             analyses.append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - cpu_started) * 1000)
+        tracemalloc.start()
+        analysis(data, options)
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         p50, p95 = percentile(analyses, 50), percentile(analyses, 95)
         if index == 0:
-            met = p95 < TARGET_MS
+            met, cpu_met = p95 < TARGET_MS, percentile(cpu, 95) < TARGET_MS
         print(f"\n{label} ({len(data) / 1e6:.1f} MB)")
         check_p50, check_p95 = percentile(checks, 50), percentile(checks, 95)
         print(f"  upload check (prepare_files): p50 {check_p50:.1f} ms, p95 {check_p95:.1f} ms")
@@ -131,9 +137,11 @@ def main():
         sizes = ", ".join(f"{item.role} {len(item.data) / 1e6:.1f} MB" for item in result.artifacts)
         print(f"  artifacts: {sizes}; waist {result.biomarkers['waist_circumference']} cm, "
               f"hip {result.biomarkers['hip_circumference']} cm")
-        print(f"  peak RSS so far {rss_mb():.0f} MB")
+        print(f"  tracemalloc peak of one analysis (numpy arrays included): {traced_peak / 1e6:.0f} MB; "
+              f"peak RSS so far {rss_mb():.0f} MB")
     print(f"\npeak RSS {rss_mb():.0f} MB ({rss_mb() - rss_built:.0f} MB above the inputs' own)")
-    print(f"target (1 M faces under {TARGET_MS:.0f} ms p95): {'met' if met else 'NOT met'}")
+    print(f"target (1 M faces under {TARGET_MS:.0f} ms p95): wall {'met' if met else 'NOT met'}, CPU "
+          f"{'met' if cpu_met else 'NOT met'} (the analysis is single-threaded: on an idle machine wall ~ CPU)")
 
 
 if __name__ == "__main__":
