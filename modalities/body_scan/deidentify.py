@@ -101,6 +101,24 @@ def _glb(source, size, target) -> None:
     _copy(source, target)
 
 
+def glb_geometry_only(data: bytes) -> bytes:
+    """The GLB without its images, textures, samplers and materials: what the measurements need, so that trimesh
+    never decodes an embedded picture (a PNG can decompress to far more memory than its bytes) unless the texture
+    is to be kept. The binary chunk is unchanged; nothing refers to the dropped parts any more."""
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    document = json.loads(data[20 : 20 + json_length])
+    for key in ("images", "textures", "samplers", "materials"):
+        document.pop(key, None)
+    for mesh in document.get("meshes") or []:
+        for primitive in mesh.get("primitives") or []:
+            primitive.pop("material", None)
+    text = json.dumps(document, separators=(",", ":")).encode()
+    text += b" " * ((-len(text)) % 4)
+    rest = data[20 + json_length + (-json_length) % 4 :]
+    header = struct.pack("<4sII", b"glTF", 2, 20 + len(text) + len(rest))
+    return header + struct.pack("<II", len(text), 0x4E4F534A) + text + rest
+
+
 def _without_text(value):
     if isinstance(value, dict):
         return {key: _without_text(item) for key, item in value.items() if key not in ("name", "extras")}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
+from .deidentify import glb_geometry_only
 from .detect import GLB
 from .volume import closed
 
@@ -45,6 +46,8 @@ class Body:
 
 
 def load(data: bytes, fmt: str, *, units: str = "m", up_axis: str = "auto", keep_texture: bool = False) -> Body:
+    if fmt == GLB and not keep_texture:
+        data = glb_geometry_only(data)
     mesh, is_closed = _parse(data, fmt)
     scale = 1.0 if fmt == GLB else UNITS[units]
     vertices = np.asarray(mesh.vertices, dtype=np.float64) * scale

@@ -3,6 +3,7 @@ tell, else a failed analysis with its reason (AnalysisError) or, for the volume 
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 
@@ -230,3 +231,41 @@ def test_the_stored_copy_has_no_name_and_measures_the_same(case):
     assert stored.size == len(cleaned) and stored.sha256_original != stored.sha256_stored
     inputs = {"up_axis": "z"}  # the figure is +Z up, in the GLB too
     assert analyse(cleaned, inputs).biomarkers == analyse(data, inputs).biomarkers
+
+
+# --- the result's model -------------------------------------------------------------------------------------------
+def test_textures_and_colours_are_dropped_from_the_model_unless_kept():
+    from PIL import Image
+
+    textured = shapes.body()
+    uv = np.random.default_rng(0).random((len(textured.vertices), 2))
+    textured.visual = trimesh.visual.TextureVisuals(uv=uv, image=Image.new("RGB", (8, 8), (200, 120, 90)))
+    coloured = shapes.body()
+    coloured.visual.vertex_colors = np.tile([200, 120, 90, 255], (len(coloured.vertices), 1))
+    for data in (textured.export(file_type="glb"), coloured.export(file_type="ply")):
+        for keep in (False, True):
+            result = analyse(data, {"up_axis": "z", "keep_texture": keep})
+            (model,) = [item.data for item in result.artifacts if item.role == "model"]
+            document, _ = glb_parts(model)
+            primitive = document["meshes"][0]["primitives"][0]
+            has_look = "images" in document or "COLOR_0" in primitive["attributes"]
+            assert has_look == keep, (keep, document.keys(), primitive["attributes"])
+            assert any("may identify" in note for note in result.notes) == keep
+
+
+def test_the_model_is_upright_in_metres_and_centred_on_the_floor():
+    figure = shapes.body()
+    figure.apply_scale(100)
+    figure.apply_translation([500, -200, 300])  # anywhere in the scanner's frame, in centimetres
+    result = analyse(figure.export(file_type="ply"), {"units": "cm", "up_axis": "z"})
+    models = {item.role: trimesh.load(io.BytesIO(item.data), file_type="glb", force="mesh")
+              for item in result.artifacts if item.role in ("model", "viewer")}  # fmt: skip
+    low, high = models["model"].bounds
+    assert abs(low[1]) < 1e-6 and abs(high[1] - shapes.HEIGHT) < 1e-3  # +Y up, floor at 0, metres
+    assert abs(low[0] + high[0]) < 1e-6 and abs(low[2] + high[2]) < 1e-6  # footprint centred
+    viewer = result.artifacts[1].data
+    names = {node.get("name") for node in glb_parts(viewer)[0]["nodes"]}
+    assert {"body", "waist", "hip"} <= names
+    assert [item.role for item in result.artifacts] == ["model", "viewer", "image", "data"]
+    assert result.artifacts[2].data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(result.artifacts[3].data)["slices"] == result.details["slices"]
