@@ -44,7 +44,12 @@ def build(*, body: Body, measures: Measures, inputs: dict, sex_at_birth: str, ph
         overrides["waist_to_hip_ratio"] = spec
     notes = _notes(body, measures, inputs, photos)
     details = _details(body, measures, biomarkers, reasons)
-    image = picture.slices_png(body.mesh, measures.height_m, _named(measures), LABELS_OF_SLICES)
+    named = _named(measures)
+    labels = {
+        name: f"{LABELS_OF_SLICES[name]}: {item.perimeter_m * 100:.1f} cm, {item.height_m * 100:.1f} cm above the floor"
+        for name, item in named.items()
+    }
+    image = picture.slices_png(body.mesh, measures.height_m, named, labels)
     return AnalysisResult(
         method_version=METHOD_VERSION,
         score=score,
