@@ -117,3 +117,24 @@ def test_a_figure_two_kilometres_tall_fails_with_the_reason(tenant_a, s3_server,
     outcome, assessment = _run(tenant_a, response.json()["id"])
     assert outcome == "failed"
     assert "1,690 m tall" in assessment.failure_reason and "units" in assessment.failure_reason
+
+
+def test_a_completed_scan_reads_on_the_portal_page_and_in_the_api(tenant_a, s3_server, s3_bucket):
+    from accounts.models import Role
+    from assessments.tests.helpers_api import make_patient
+
+    patient = make_patient(tenant_a)
+    response = _create(tenant_a, patient, [_upload("scan.ply", shapes.body().export(file_type="ply"))],
+                       inputs={"up_axis": "z"})  # fmt: skip
+    outcome, assessment = _run(tenant_a, response.json()["id"])
+    assert outcome == "completed", assessment.failure_reason
+    page = tenant_a.client_for(Role.CLINICIAN).get(f"/assessments/{assessment.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    for shown in ("Waist-to-height ratio", "Waist circumference (WHO site)", "Hip circumference", "ratio"):
+        assert shown in text, shown
+    body = tenant_a.api("read_only").get(f"/api/v1/assessments/{assessment.pk}/").json()
+    assert body["results"]["score"]["label"] == "Waist-to-height ratio (WHtR)"
+    assert body["results"]["score"]["unit"] == "ratio"
+    whtr = next(item for item in body["biomarkers"] if item["name"] == "waist_to_height_ratio")
+    assert whtr["flag"] == "intermediate" and body["risk_level"] in ("intermediate", "high")
