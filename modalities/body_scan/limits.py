@@ -71,8 +71,15 @@ def check(fileobj: IO[bytes], size: int, fmt: str) -> Declared:
         raise MeshRefused(f"the file is {size / 1e6:.1f} MB; a body scan may be at most {max_bytes() / 1e6:.0f} MB.")
     fileobj.seek(0)
     readers = {GLB: _glb, PLY: _ply, STL: _stl, OBJ: _obj}
-    declared = readers[fmt](fileobj, size)
-    fileobj.seek(0)
+    try:
+        declared = readers[fmt](fileobj, size)
+    except MeshRefused:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, struct.error):
+        # A header whose values have the wrong JSON types or shapes ("bufferViews": "x", a count of "many").
+        raise MeshRefused(f"the {fmt.upper()} file's header is malformed.") from None
+    finally:
+        fileobj.seek(0)
     if declared.faces == 0:
         raise MeshRefused("it has no faces (a point cloud or an empty mesh): a body surface is needed to measure.")
     if declared.faces > max_faces():
@@ -155,8 +162,8 @@ def _check_accessor(accessor: dict, views: list) -> None:
 def _glb_faces(document: dict, accessors: list) -> int:
     uses = {}
     for node in document.get("nodes") or []:
-        if isinstance(node, dict) and isinstance(node.get("mesh"), int):
-            uses[node["mesh"]] = uses.get(node["mesh"], 0) + 1
+        if "mesh" in node:
+            uses[_int(node["mesh"])] = uses.get(node["mesh"], 0) + 1
     faces = 0
     for index, mesh in enumerate(document.get("meshes") or []):
         for primitive in (mesh or {}).get("primitives") or []:
@@ -210,10 +217,12 @@ def _ply(fileobj: IO[bytes], size: int) -> Declared:
 
 
 def _ply_property_bytes(words: list[str]) -> int:
-    if words[1:2] == ["list"] and len(words) >= 5:
+    if words[1:2] == ["list"] and len(words) != 5 or len(words) < 3:
+        raise MeshRefused(f"the PLY header has a malformed property line ({' '.join(words)[:60]!r}).")
+    if words[1] == "list":
         # A face list holds at least its count and three indices.
         return PLY_BYTES.get(words[2], 1) + 3 * PLY_BYTES.get(words[3], 4)
-    return PLY_BYTES.get(words[1], 1) if len(words) > 1 else 0
+    return PLY_BYTES.get(words[1], 1)
 
 
 # --- STL and OBJ -------------------------------------------------------------------------------------------------

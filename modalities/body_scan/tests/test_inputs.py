@@ -269,3 +269,25 @@ def test_the_model_is_upright_in_metres_and_centred_on_the_floor():
     assert [item.role for item in result.artifacts] == ["model", "viewer", "image", "data"]
     assert result.artifacts[2].data[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(result.artifacts[3].data)["slices"] == result.details["slices"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"bufferViews": "x"},
+        {"accessors": [7]},
+        {"meshes": [{"primitives": "all"}]},
+        {"nodes": [{"mesh": "0"}]},
+        {"buffers": [{"byteLength": "big"}]},
+        {"extensionsUsed": 5},
+    ],
+)
+def test_a_glb_with_malformed_json_values_is_a_clear_refusal(change):
+    document, binary = glb_parts(capsule().export(file_type="glb"))
+    message = refusal(glb({**document, **change}, binary))
+    assert "malformed" in message or "glTF" in message, message
+
+
+def test_a_malformed_ply_header_is_a_clear_refusal():
+    assert "PLY" in refusal(b"ply\nformat binary_little_endian 1.0\nelement vertex many\n" + b"\0" * 100)
+    assert "PLY" in refusal(b"ply\nformat ascii 1.0\nelement face 3\nproperty list\nend_header\n1 2 3\n")
