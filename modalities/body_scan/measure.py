@@ -85,7 +85,10 @@ def measure_body(body: Body, volume: Volume | None = None) -> Measures:
     narrow = [item for item in found[1 : 1 + len(narrow_heights)] if item is not None]
     hips = [item for item in found[1 + len(narrow_heights) :] if item is not None]
     if waist is None or not narrow:
-        raise NoTrunk("no trunk section at waist height: the scan does not show a standing person's trunk there.")
+        raise NoTrunk(
+            "no trunk section at waist height: the scan does not show a standing person's trunk there (if the scan "
+            "lies on its side or is in a T pose, name its up axis)."
+        )
     if not hips:
         raise NoTrunk("no trunk section at hip height: the scan does not show a standing person's hips there.")
     return Measures(
