@@ -29,6 +29,7 @@ SAMPLES = {
     "retinal": Sample("retinal-sample.jpg", "image/jpeg"),
     "dermatology": Sample("skin-lesion-sample.jpg", "image/jpeg", {"image_type": "clinical", "pixels_per_mm": 20}),
     "radiology": Sample("chest-xray-sample.png", "image/png"),
+    "body_scan": Sample("body-scan-sample.glb", "model/gltf-binary"),
 }
 
 
@@ -81,7 +82,14 @@ def _chest() -> bytes:
     return demo.picture_bytes(demo.chest_image(303, opacity=True, size=512))
 
 
-MAKERS = {"cardiology": _ecg, "speech": _voice, "retinal": _fundus, "dermatology": _lesion, "radiology": _chest}
+def _body_scan() -> bytes:
+    from modalities.body_scan import synthetic
+
+    return synthetic.sample_glb()
+
+
+MAKERS = {"cardiology": _ecg, "speech": _voice, "retinal": _fundus, "dermatology": _lesion, "radiology": _chest,
+          "body_scan": _body_scan}
 
 
 def write(directory: Path = SAMPLES_DIR) -> list[Path]:

@@ -402,4 +402,6 @@ def patient_facts(patient: Patient):
         current_smoker=patient.current_smoker,
         on_statin=patient.on_statin,
         prior_cardiovascular_disease=patient.prior_cardiovascular_disease,
+        height_cm=float(patient.height_cm) if patient.height_cm is not None else None,
+        weight_kg=float(patient.weight_kg) if patient.weight_kg is not None else None,
     )

@@ -72,6 +72,10 @@ UCUM_CODES = {
     "syllables/s": "{syllables}/s",
     "mm": "mm",
     "mm2": "mm2",
+    # The body scan's lengths, areas and volume.
+    "cm": "cm",
+    "m2": "m2",
+    "L": "L",
     "px": "{pixels}",
     "points": "{points}",
     "axes": "{axes}",

@@ -9,6 +9,7 @@ class ModalitiesConfig(AppConfig):
         # Importing an analyzer module registers it.
         from django.conf import settings
 
+        from .body_scan import analyzer as _body_scan  # noqa: F401
         from .cardiology import analyzer as _cardiology  # noqa: F401
         from .cognitive import analyzer as _cognitive  # noqa: F401
         from .cvd_risk import analyzer as _cvd_risk  # noqa: F401

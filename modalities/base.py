@@ -245,6 +245,9 @@ class PatientFacts:
     current_smoker: bool | None
     on_statin: bool | None
     prior_cardiovascular_disease: bool | None
+    # The record's height and weight (None if not recorded): a body scan's Mosteller BSA is computed from them.
+    height_cm: float | None = None
+    weight_kg: float | None = None
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ CELERY_BEAT_SCHEDULE = {
 # (the inference worker runs one task at a time on this 2-core kind).
 MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=2)
 TORCH_NUM_THREADS = env.int("TORCH_NUM_THREADS", default=1)
+# 3D body scans (modalities/body_scan/limits.py): the largest file and face count accepted at upload.
+BODY_SCAN_MAX_BYTES = env.int("BODY_SCAN_MAX_MB", default=100) * 1_000_000
+BODY_SCAN_MAX_FACES = env.int("BODY_SCAN_MAX_FACES", default=5_000_000)
 # A queued assessment whose message was lost (broker down at creation) is re-published after this.
 ASSESSMENT_REPUBLISH_AFTER_SECONDS = env.int("ASSESSMENT_REPUBLISH_AFTER_SECONDS", default=120)
 # Workers compile the retinal analysis' JIT code before taking a task (medilens.celery.warm_up); tests whose
