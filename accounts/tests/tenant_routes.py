@@ -158,7 +158,7 @@ def make_assessment(tenant, patient=None, *, status=Assessment.Status.QUEUED, at
         if not path:
             return assessment
         with transaction.atomic():
-            locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+            locked = assessment_services.lock(assessment.pk)
             if locked.status == Assessment.Status.QUEUED:
                 for step in path:
                     locked = assessment_services.apply_transition(locked, step, actor=actor)
