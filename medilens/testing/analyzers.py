@@ -63,13 +63,6 @@ class SleepAnalyzer(Analyzer):
             )
 
 
-class FileInputs(InputSchema):
-    example = {}
-
-    def resolved(self, data, patient):
-        return {}
-
-
 @register
 class ReadFileAnalyzer(Analyzer):
     """Reads its input files from storage and measures their size: the worker's storage reads, for fault tests."""
@@ -83,7 +76,6 @@ class ReadFileAnalyzer(Analyzer):
         accepted_types={"application/pdf": "pdf"},
         requires_files=True,
         deadline_seconds=60,
-        input_schema=FileInputs,
     )
 
     def analyze(self, context):
