@@ -72,7 +72,7 @@ class ReadFileAnalyzer(Analyzer):
         label="Test: read a file",
         description="Reads its input files back from storage.",
         stages=(StageSpec("read", "Read"),),
-        catalogue={"read_bytes": BiomarkerSpec("read_bytes", "Bytes read", "test", "B", "test")},
+        catalogue={"read_bytes": BiomarkerSpec("read_bytes", "Bytes read", "test", "", "test")},
         accepted_types={"application/pdf": "pdf"},
         requires_files=True,
         deadline_seconds=60,
