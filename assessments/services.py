@@ -100,9 +100,9 @@ def _stage_files(*, organization_id: int, assessment_id, prepared, written: list
     """Put the prepared files in storage, before any transaction opens: an upload (up to 100 MB) never holds
     a database lock or a pooled connection's transaction. Each key is added to ``written`` as soon as it is
     stored, so the caller deletes them all if anything later fails; what a dead process leaves is removed by
-    the orphan sweep (assessments/sweep.py). A store that does not answer is StorageUnavailable (a 503)."""
-    if transaction.get_connection().in_atomic_block:
-        logger.warning("files stored inside a transaction: its locks are held while they upload")
+    the orphan sweep (assessments/sweep.py). A store that does not answer is StorageUnavailable (a 503).
+    A caller inside a transaction of its own (the demo seed, a test) keeps it open meanwhile: request views that
+    take files run without one (``stores_files_on``)."""
     keys = []
     for item in prepared:
         key = storage.object_key(organization_id, assessment_id, item.extension)

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_modality_that_takes_files_has_a_sample_and_every_sample_a_modality():
-    takes_files = {name for name in registry.names() if registry.get(name).modality.accepted_types}
+    takes_files = {
+        name for name in registry.names()
+        if registry.get(name).modality.accepted_types and not name.startswith("test_")  # the suite's own analyzers
+    }
     assert set(samples.SAMPLES) == takes_files
     for sample in samples.SAMPLES.values():
         path = samples.SAMPLES_DIR / sample.filename

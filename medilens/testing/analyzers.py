@@ -63,13 +63,6 @@ class SleepAnalyzer(Analyzer):
             )
 
 
-class FileInputs(InputSchema):
-    example = {}
-
-    def resolved(self, data, patient):
-        return {}
-
-
 @register
 class ReadFileAnalyzer(Analyzer):
     """Reads its input files from storage and measures their size: the worker's storage reads, for fault tests."""
@@ -79,11 +72,10 @@ class ReadFileAnalyzer(Analyzer):
         label="Test: read a file",
         description="Reads its input files back from storage.",
         stages=(StageSpec("read", "Read"),),
-        catalogue={"read_bytes": BiomarkerSpec("read_bytes", "Bytes read", "test", "B", "test")},
+        catalogue={"read_bytes": BiomarkerSpec("read_bytes", "Bytes read", "test", "", "test")},
         accepted_types={"application/pdf": "pdf"},
         requires_files=True,
         deadline_seconds=60,
-        input_schema=FileInputs,
     )
 
     def analyze(self, context):
