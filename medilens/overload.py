@@ -33,6 +33,11 @@ def is_overload(error: BaseException | None) -> bool:
 
 def overloaded(request, error: BaseException):
     logger.warning("overloaded: %s answered 503 (%s)", request.path, type(error.__cause__).__name__)
+    return unavailable(request)
+
+
+def unavailable(request):
+    """503 with Retry-After: the API's error shape under /api/, the portal's busy page elsewhere."""
     if request.path.startswith("/api/"):
         body = {"error": {"status": 503, "code": "service_unavailable", "message": MESSAGE}}
         response = JsonResponse(body, status=503)
