@@ -244,7 +244,8 @@ def report(run: dict) -> None:
         print(f"  failure: {failure.get('Method')} {failure.get('Name')}: {failure.get('Error')} "
               f"x{failure.get('Occurrences')}")  # fmt: skip
     print(f"  503s with Retry-After (waited past REQUEST_QUEUE_TIMEOUT_SECONDS, counted apart): "
-          f"{run['counts'].get('shed', 0)}")
+          f"{run['counts'].get('shed', 0)}; pages sent back to sign-in after a refused sign-in: "
+          f"{run['counts'].get('sent_to_sign_in', 0)}")
     print(f"  429s counted apart: {run['counts'].get('throttled', 0)} (without Retry-After: "
           f"{run['counts'].get('throttled_without_retry_after', 0)}); uploads: {run['counts'].get('uploads', 0)}; "
           f"cvd_risk created: {run['counts'].get('created', 0)}")  # fmt: skip
