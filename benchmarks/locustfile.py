@@ -39,7 +39,10 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PDF = b"%PDF-1.4\n" + secrets.token_bytes(64 * 1024)
 
 _lock = threading.Lock()
-_counts = {"requests": 0, "throttled": 0, "shed": 0, "sent_to_sign_in": 0, "throttled_without_retry_after": 0, "uploads": 0, "created": 0}
+_counts = {
+    "requests": 0, "throttled": 0, "shed": 0, "sent_to_sign_in": 0, "throttled_without_retry_after": 0,
+    "uploads": 0, "created": 0,
+}  # fmt: skip
 _logins = itertools.cycle(FIXTURE["logins"])
 _partners = itertools.cycle(FIXTURE["partners"])
 
