@@ -342,17 +342,19 @@ def main(argv=None) -> int:
     return 0
 
 
-def count_5xx(path: Path) -> int:
-    count = 0
+def count_5xx(path: Path) -> dict[str, int]:
+    """5xx answers in gunicorn's access log, by status (a 503 is load shed or overload, a 500 a defect)."""
+    counts: dict[str, int] = {}
     for line in path.read_text(errors="replace").splitlines():
         try:
             message = json.loads(line).get("message", "")
         except ValueError:
             message = line
         parts = message.split('" ')
-        if len(parts) > 1 and parts[1][:1] == "5":
-            count += 1
-    return count
+        status = parts[1][:3] if len(parts) > 1 else ""
+        if status.startswith("5"):
+            counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 if __name__ == "__main__":
