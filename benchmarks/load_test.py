@@ -243,6 +243,9 @@ def report(run: dict) -> None:
     for failure in run["failures"]:
         print(f"  failure: {failure.get('Method')} {failure.get('Name')}: {failure.get('Error')} "
               f"x{failure.get('Occurrences')}")  # fmt: skip
+    print(f"  503s with Retry-After (waited past REQUEST_QUEUE_TIMEOUT_SECONDS, counted apart): "
+          f"{run['counts'].get('shed', 0)}; pages sent back to sign-in after a refused sign-in: "
+          f"{run['counts'].get('sent_to_sign_in', 0)}")
     print(f"  429s counted apart: {run['counts'].get('throttled', 0)} (without Retry-After: "
           f"{run['counts'].get('throttled_without_retry_after', 0)}); uploads: {run['counts'].get('uploads', 0)}; "
           f"cvd_risk created: {run['counts'].get('created', 0)}")  # fmt: skip
@@ -273,6 +276,7 @@ def main(argv=None) -> int:
         "AWS_STORAGE_BUCKET_NAME": "medilens-load", "AWS_S3_ENDPOINT_URL": s3.endpoint_url,
         "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
         "API_THROTTLE_RATE": "1000000/min", "DATABASE_STATEMENT_TIMEOUT_SECONDS": "20",
+        "REQUEST_QUEUE_TIMEOUT_SECONDS": "25",
         "LOG_LEVEL": "WARNING", "AUDIT_HMAC_KEY": secrets.token_urlsafe(40),
     }  # fmt: skip
     started: list[subprocess.Popen] = []
@@ -313,7 +317,8 @@ def main(argv=None) -> int:
             started.append(gunicorn)
             wait_http(port, gunicorn, tmp / "gunicorn.log")
             print(f"[web] gunicorn {args.web_workers} gthread workers x {args.threads} threads, timeout 30 s, "
-                  "keep-alive 20 s, statement_timeout 20 s; Celery: default+webhooks prefork 2, inference 1, beat",
+                  "keep-alive 20 s, statement_timeout 20 s, queue timeout 25 s; "
+                  "Celery: default+webhooks prefork 2, inference 1, beat",
                   flush=True)  # fmt: skip
             watched = {"gunicorn": [psutil.Process(gunicorn.pid)],
                        "Celery workers+beat": [psutil.Process(w.pid) for w in workers]}  # fmt: skip
@@ -337,17 +342,19 @@ def main(argv=None) -> int:
     return 0
 
 
-def count_5xx(path: Path) -> int:
-    count = 0
+def count_5xx(path: Path) -> dict[str, int]:
+    """5xx answers in gunicorn's access log, by status (a 503 is load shed or overload, a 500 a defect)."""
+    counts: dict[str, int] = {}
     for line in path.read_text(errors="replace").splitlines():
         try:
             message = json.loads(line).get("message", "")
         except ValueError:
             message = line
         parts = message.split('" ')
-        if len(parts) > 1 and parts[1][:1] == "5":
-            count += 1
-    return count
+        status = parts[1][:3] if len(parts) > 1 else ""
+        if status.startswith("5"):
+            counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import random
 import re
 import secrets
 import threading
+import time
 from urllib.parse import urlparse
 
 from locust import HttpUser, between, events, task
@@ -38,7 +39,10 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PDF = b"%PDF-1.4\n" + secrets.token_bytes(64 * 1024)
 
 _lock = threading.Lock()
-_counts = {"requests": 0, "throttled": 0, "throttled_without_retry_after": 0, "uploads": 0, "created": 0}
+_counts = {
+    "requests": 0, "throttled": 0, "shed": 0, "sent_to_sign_in": 0, "throttled_without_retry_after": 0,
+    "uploads": 0, "created": 0,
+}  # fmt: skip
 _logins = itertools.cycle(FIXTURE["logins"])
 _partners = itertools.cycle(FIXTURE["partners"])
 
@@ -86,8 +90,13 @@ def _upload_due() -> bool:
 
 
 def _judge(response, expected: tuple[int, ...]) -> None:
-    """Inside catch_response: 429 with Retry-After is counted apart; anything unexpected fails."""
-    if response.status_code == 429:
+    """Inside catch_response: 429 and 503 with Retry-After are counted apart (the service said "later", as the
+    issue allows); anything unexpected fails."""
+    if response.status_code == 503 and response.headers.get("Retry-After"):
+        with _lock:
+            _counts["shed"] += 1
+        response.success()
+    elif response.status_code == 429:
         with _lock:
             _counts["throttled"] += 1
             if not response.headers.get("Retry-After"):
@@ -109,9 +118,15 @@ def _upload(user) -> None:
     with user.client.post(
         f"/api/v1/assessments/{assessment}/attachments/", name="api: upload attachment (64 KB PDF)",
         files={"files": ("letter.pdf", PDF, "application/pdf")},
-        headers={"Authorization": f"Bearer {user.organization['api_key']}"}, catch_response=True,
+        headers=_stamped({"Authorization": f"Bearer {user.organization['api_key']}"}), catch_response=True,
     ) as response:  # fmt: skip
         _judge(response, (201,))
+
+
+def _stamped(headers: dict | None = None) -> dict:
+    """The request says when it was sent (X-Request-Start), as the proxy in front of gunicorn would: on loopback
+    the client is its own proxy. The app refuses one that waited past REQUEST_QUEUE_TIMEOUT_SECONDS."""
+    return {**(headers or {}), "X-Request-Start": f"t={time.time():.3f}"}
 
 
 class Clinician(HttpUser):
@@ -124,12 +139,23 @@ class Clinician(HttpUser):
         self.sign_in()
 
     def get(self, path: str, name: str, expected=(200,)):
-        with self.client.get(path, name=name, catch_response=True, allow_redirects=False) as response:
+        if not self.signed_in and not path.startswith("/accounts/"):
+            self.sign_in()  # the last sign-in was refused (a 503 under load): sign in again first
+        with self.client.get(path, name=name, catch_response=True, allow_redirects=False,
+                             headers=_stamped()) as response:  # fmt: skip
+            if response.status_code == 302 and "/accounts/login/" in response.headers.get("Location", ""):
+                # Signed out: its sign-in was refused with a 503 (counted apart), so the portal asks again.
+                self.signed_in = False
+                with _lock:
+                    _counts["sent_to_sign_in"] += 1
+                response.success()
+                return response
             _judge(response, expected)
             return response
 
     def sign_in(self):
         self.client.cookies.clear()
+        self.signed_in = False
         form = self.get("/accounts/login/", "portal: sign-in form")
         token = CSRF_INPUT.search(form.text or "")
         if token is None:
@@ -137,8 +163,10 @@ class Clinician(HttpUser):
         data = {"csrfmiddlewaretoken": token.group(1), "username": self.login["email"],
                 "password": self.login["password"]}  # fmt: skip
         with self.client.post("/accounts/login/", data=data, name="portal: sign in", catch_response=True,
+                              headers=_stamped(),
                               allow_redirects=False) as response:  # fmt: skip
             _judge(response, (302,))
+            self.signed_in = response.status_code == 302
 
     @task(4)
     def patient_list(self):
@@ -168,6 +196,7 @@ class Clinician(HttpUser):
         token = CSRF_INPUT.search(form.text or "")
         if token is not None:
             with self.client.post("/accounts/logout/", data={"csrfmiddlewaretoken": token.group(1)},
+                                  headers=_stamped(),
                                   name="portal: sign out", catch_response=True,
                                   allow_redirects=False) as response:  # fmt: skip
                 _judge(response, (302,))
@@ -185,7 +214,7 @@ class Partner(HttpUser):
         self.pending: list[str] = []
 
     def call(self, method: str, path: str, name: str, expected=(200,), **kwargs):
-        with self.client.request(method, path, name=name, headers=self.headers, catch_response=True,
+        with self.client.request(method, path, name=name, headers=_stamped(self.headers), catch_response=True,
                                  **kwargs) as response:  # fmt: skip
             _judge(response, expected)
             return response

@@ -33,4 +33,9 @@ def is_overload(error: BaseException | None) -> bool:
 
 def overloaded(request, error: BaseException):
     logger.warning("overloaded: %s answered 503 (%s)", request.path, type(error.__cause__).__name__)
+    return busy(request)
+
+
+def busy(request):
+    """The busy 503 (API error shape or the portal's page) with Retry-After, for a request refused before it ran."""
     return unavailable.answer(request, message=MESSAGE, retry_after=RETRY_AFTER_SECONDS, busy=True)
