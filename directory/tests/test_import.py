@@ -40,6 +40,8 @@ def test_an_import_loads_the_sample_and_makes_it_current():
     assert (north.commune, north.commune_folded, north.postcode) == ("SAINT-ÉTIENNE", "saint etienne", "42055")
     assert (north.commune_code, north.department_code, north.region_code) == ("42218", "42", "84")
     assert north.coordinate_source == "LAMBERT_93" and 45.4 < north.latitude < 45.5
+    assert north.services == [] and north.category_group_label == "Centres Hospitaliers"
+    assert Facility.objects.filter(dataset=record, services=[]).count() == 211  # a JSON list, not a string
     assert "191 of 211 establishments located" in record.reason
     assert AuditEvent.objects.filter(action="directory.imported", target_id=str(record.pk)).exists()
 
@@ -246,3 +248,20 @@ def test_an_import_says_how_many_keys_it_added_and_removed(tmp_path):
     second = _import(write_lines(tmp_path / "changed.csv", kept + [added]))
     assert second.status == DirectoryImport.Status.SUCCEEDED, second.reason
     assert f"1 added, 3 removed since import #{first.pk}" in second.reason
+
+
+def test_the_published_zip_of_an_openmedic_year_imports_and_a_cut_one_fails(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "OPEN_MEDIC_2024.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("OPEN_MEDIC_2024.CSV", OPENMEDIC_SAMPLE.read_bytes())
+    record = _import(archive, source="openmedic")
+    assert record.status == DirectoryImport.Status.SUCCEEDED, record.reason
+    assert record.rows == 22 and Medicine.objects.get(dataset=record, cip13="3400930000069").boxes == 180
+
+    cut = tmp_path / "OPEN_MEDIC_2025.zip"
+    cut.write_bytes(archive.read_bytes()[:-200])
+    failed = _import(cut, source="openmedic")
+    assert failed.status == DirectoryImport.Status.FAILED and "zip archive is damaged or truncated" in failed.reason
+    assert _current("openmedic") == record
