@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from . import version_services
 from .models import AIExplanation, Assessment, BiomarkerValue, PipelineStage
 from .status_services import apply_transition
 
@@ -16,27 +17,32 @@ Status = Assessment.Status
 
 
 def save_results(
-    *, assessment_id, result, catalogue, explanation_image_key: str = "", stages=()
+    *, assessment_id, result, catalogue, explanation_image_key: str = "", stages=(), version_number: int = 1,
+    artifacts=(),
 ) -> Assessment | None:
-    """Write the outcome in one transaction; returns None when the assessment is no longer running
-    (cancelled meanwhile, or already finished by another delivery), in which case nothing is written.
-    ``stages``: PipelineStage rows whose timings the pipeline kept in memory, written in the same
-    transaction."""
+    """Write the outcome in one transaction, as result version ``version_number`` (with ``artifacts``, already
+    uploaded: version_services.upload_artifacts); returns None when the assessment is no longer running
+    (cancelled meanwhile, or already finished by another delivery) or that version exists already, in which
+    case nothing is written. ``stages``: PipelineStage rows whose timings the pipeline kept in memory, written
+    in the same transaction.
+
+    The BiomarkerValue rows and the explanation are the latest version's (a re-analysis replaces them; trends
+    read one value per assessment); each version keeps its own copy (ResultVersion)."""
     with transaction.atomic():
         assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
         if assessment.status != Status.RUNNING:
             return None
-        now = result.measured_at or timezone.now()
-        BiomarkerValue.objects.bulk_create(
-            biomarker_value(catalogue[name], value, assessment=assessment, measured_at=now)
-            for name, value in result.biomarkers.items()
-        )
-        AIExplanation.objects.create(
-            organization_id=assessment.organization_id,
+        if version_services.next_version_number(assessment.pk) != version_number:
+            return None
+        biomarkers = _write_biomarkers(assessment, result, catalogue)
+        explanation, _ = AIExplanation.objects.update_or_create(
             assessment=assessment,
-            summary=result.explanation_summary,
-            contributions=result.contributions_json(),
-            image_key=explanation_image_key,
+            defaults={
+                "organization_id": assessment.organization_id,
+                "summary": result.explanation_summary,
+                "contributions": result.contributions_json(),
+                "image_key": explanation_image_key,
+            },
         )
         save_stages(stages)
         assessment.risk_score = result.risk_score
@@ -46,7 +52,44 @@ def save_results(
         assessment.results = result.document()
         assessment.method_version = result.method_version
         assessment.model_version_id = result.model_version_id
+        version_services.record_version(
+            assessment=assessment, number=version_number, biomarkers=biomarkers, explanation=explanation,
+            artifacts=artifacts,
+        )
         return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
+
+
+_BIOMARKER_FIELDS = [
+    "category", "value", "unit", "reference_low", "reference_high", "reference_low_inclusive",
+    "reference_high_inclusive", "flag", "measured_at",
+]
+
+
+def _write_biomarkers(assessment: Assessment, result, catalogue) -> list[BiomarkerValue]:
+    """The latest version's values. A re-analysis updates the rows in place (their ids, which FHIR
+    Observations carry, stay), removes those it no longer reports and keeps the time they were measured:
+    the input was taken then, not when it was re-analysed, so the patient's trend does not move."""
+    existing = {row.name: row for row in BiomarkerValue.objects.filter(assessment=assessment)}
+    earlier = min((row.measured_at for row in existing.values()), default=None)
+    measured_at = result.measured_at or earlier or timezone.now()
+    rows = [
+        biomarker_value(catalogue[name], value, assessment=assessment, measured_at=measured_at)
+        for name, value in result.biomarkers.items()
+    ]
+    new, changed = [], []
+    for row in rows:
+        if row.name in existing:
+            row.pk = existing[row.name].pk
+            changed.append(row)
+        else:
+            new.append(row)
+    gone = [row.pk for name, row in existing.items() if name not in result.biomarkers]
+    if gone:
+        BiomarkerValue.objects.filter(pk__in=gone).delete()
+    if changed:
+        BiomarkerValue.objects.bulk_update(changed, _BIOMARKER_FIELDS)
+    BiomarkerValue.objects.bulk_create(new)
+    return rows
 
 
 def biomarker_value(spec, value: float, *, assessment: Assessment, measured_at) -> BiomarkerValue:

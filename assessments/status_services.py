@@ -19,7 +19,7 @@ import audit
 from modalities import registry
 from webhooks import events as webhook_events
 
-from .models import Assessment, PipelineStage
+from .models import Assessment, PipelineStage, ResultVersion
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +56,23 @@ def transition(assessment_id, to: str, *, actor, reason: str = "", **fields) -> 
         return apply_transition(assessment, to, actor=actor, reason=reason, **fields)
 
 
-def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = "", **fields) -> Assessment:
+# The one move outside Assessment.TRANSITIONS: a completed assessment queued again for a re-analysis
+# (version_services.reanalyse_assessment), never by a plain transition (a retry, the reaper).
+REANALYSIS_TRANSITIONS = {Status.COMPLETED: {Status.QUEUED}}
+
+
+def apply_transition(
+    assessment: Assessment, to: str, *, actor, reason: str = "", reanalysis: bool = False, **fields
+) -> Assessment:
     """``transition`` on a row the caller has already locked (``select_for_update``) in the current
     transaction: the pipeline claims and saves results this way without locking and saving the row twice.
-    Saves the row, with any other fields the caller changed on it."""
+    Saves the row, with any other fields the caller changed on it. ``reanalysis`` also allows
+    REANALYSIS_TRANSITIONS."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("apply_transition needs the caller's transaction and row lock")
     allowed = Assessment.TRANSITIONS[assessment.status]
+    if reanalysis:
+        allowed = allowed | REANALYSIS_TRANSITIONS.get(assessment.status, set())
     if to not in allowed:
         raise TransitionRefused(
             f"An assessment that is {assessment.get_status_display().lower()} cannot become {to}."
@@ -87,6 +97,8 @@ def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = ""
         setattr(assessment, name, value)
     assessment.save()
     details = {"from": previous, "to": to}
+    if reanalysis:
+        details["reanalysis"] = True
     if reason:
         details["reason"] = reason[:500]
     audit.record(
@@ -117,7 +129,14 @@ def apply_transition(assessment: Assessment, to: str, *, actor, reason: str = ""
 
 
 def cancel_assessment(*, actor, assessment: Assessment) -> Assessment:
-    return transition(assessment.pk, Status.CANCELLED, actor=actor)
+    """A re-analysis is not cancelled: cancelled is final, and would bury the versions the assessment already
+    has under a "cancelled" status. It runs to its end (or fails, and can be retried)."""
+    with transaction.atomic():
+        locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+        in_progress = locked.status in (Status.QUEUED, Status.RUNNING)
+        if in_progress and ResultVersion.objects.filter(assessment=locked).exists():
+            raise TransitionRefused("A re-analysis cannot be cancelled; the earlier result versions stay as they are.")
+        return apply_transition(locked, Status.CANCELLED, actor=actor)
 
 
 def retry_assessment(*, actor, assessment: Assessment) -> Assessment:
