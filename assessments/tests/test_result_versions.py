@@ -183,3 +183,22 @@ def _stored_under(prefix):
     from assessments.sweep import _stored_objects
 
     return sorted(key for key, _ in _stored_objects() if key.startswith(prefix))
+
+
+def test_the_orphan_sweep_keeps_every_versions_artifacts_and_removes_an_unrecorded_one(tenant_a, completed):
+    from django.core.files.base import ContentFile
+
+    from assessments.sweep import sweep_orphans
+    from medilens import storage
+
+    _reanalyse(tenant_a, completed)
+    with organization_scope(tenant_a.organization):
+        pipeline.run(completed.pk)
+        rows = ResultArtifact.objects.filter(version__assessment=completed)
+        recorded = list(rows.values_list("storage_key", flat=True))
+    # What a worker killed between its upload and its commit leaves behind.
+    orphan = f"org/{tenant_a.organization.pk}/assessments/{completed.pk}/results/v3/{'0' * 32}.glb"
+    storage.store(orphan, ContentFile(box_glb()))
+    assert sweep_orphans(grace_seconds=-60) >= 1
+    assert not default_storage.exists(orphan)
+    assert len(recorded) == 8 and all(default_storage.exists(key) for key in recorded)
