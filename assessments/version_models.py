@@ -12,6 +12,9 @@ from django.db import models
 from accounts.tenancy import TenantModel
 from medilens.crypto.fields import EncryptedTextField
 
+# What pages call each artifact's content type.
+FORMATS = {"model/gltf-binary": "GLB (glTF binary)", "image/png": "PNG", "application/json": "JSON"}
+
 
 class ResultVersion(TenantModel):
     """One analysis's result as it was written: the score, level, confidence, the typed result document,
@@ -80,3 +83,7 @@ class ResultArtifact(TenantModel):
 
     def __str__(self):
         return self.name
+
+    @property
+    def format_label(self) -> str:
+        return FORMATS.get(self.content_type, self.content_type)
