@@ -17,6 +17,21 @@ from medilens import storage
 
 from .models import Assessment, ResultArtifact, ResultVersion
 
+# The Content-Security-Policy of a page that shows the 3D viewer: the site's policy plus the least model-viewer
+# 4.4.0 needs, found in Chromium (tests/browser/test_browser_viewer.py):
+# - style-src: the hash of the one <style> element model-viewer renders into its shadow root (its layout; refused,
+#   the canvas has no size and its hidden controls show). Any other inline style stays blocked.
+# - connect-src blob:: three.js's glTF loader reads a GLB's embedded textures by fetching blob: URLs it made from
+#   the file's own bytes (an organization may keep a scan's texture). Plain and vertex-coloured GLBs need none.
+# Not widened: the GLB and the still come from this origin ('self'); no worker-src (workers are only for
+# Draco/KTX2-compressed models, which MediLens never writes); no 'wasm-unsafe-eval': the bundled meshopt decoder
+# probes WebAssembly when the script loads and the policy refuses it, which only leaves meshopt-compressed models
+# unreadable (MediLens writes none). assessments/tests/test_viewer_policy.py recomputes the hash from the vendored
+# file, so a model-viewer update that changes its stylesheet fails there with the new hash.
+VIEWER_POLICY = {
+    "style-src": ["'sha256-PXtZZkJMMyc18o/DN1ZEFOJ2qEGq95IQbVaJFMOXOb0='"],
+    "connect-src": ["blob:"],
+}
 # The 3D viewer shows the "viewer" artifact (the model with its measurement slices), else the plain model.
 VIEWER_ROLES = ("viewer", "model")
 

@@ -40,8 +40,8 @@ def test_the_artifacts_list_has_every_version_newest_first(tenant_a, completed, 
     assert [v["number"] for v in body] == [2, 1]
     assert [v["analyzer_version"] for v in body] == ["test_artifacts 2", "test_artifacts 1"]
     viewer = next(a for a in body[1]["artifacts"] if a["role"] == "viewer")
-    assert viewer["format"] == "GLB (glTF binary)" and viewer["size"] == len(box_glb())
-    assert viewer["sha256"] == hashlib.sha256(box_glb()).hexdigest()
+    assert viewer["format"] == "GLB (glTF binary)" and viewer["size"] == len(box_glb(texture_png=analyzers.still_png()))
+    assert viewer["sha256"] == hashlib.sha256(box_glb(texture_png=analyzers.still_png())).hexdigest()
     event = AuditEvent.objects.get(action="artifact.listed")
     assert event.details["count"] == 8 and event.details["patients"] == [str(completed.patient_id)]
 

@@ -12,6 +12,7 @@ from assessments import pipeline
 from assessments.models import Assessment, ResultArtifact, ResultVersion
 from assessments.tests.portal import make_assessment, make_patient
 from audit.models import AuditEvent
+from medilens.testing import analyzers
 from medilens.testing.glb import box_glb
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +34,10 @@ def test_the_results_page_lists_each_version_with_its_files_and_the_viewer(tenan
     assert response.status_code == 200
     viewer, still = _artifact(completed, "viewer"), _artifact(completed, "image")
     assert "Result versions" in page and "Version 1 is not signed off." in page
-    assert hashlib.sha256(box_glb()).hexdigest() in page and "GLB (glTF binary)" in page and "test_artifacts 1" in page
-    assert f'src="/artifacts/{viewer.pk}/view/"' in page and f'poster="/artifacts/{still.pk}/view/"' in page
+    assert hashlib.sha256(box_glb(texture_png=analyzers.still_png())).hexdigest() in page
+    assert "GLB (glTF binary)" in page and "test_artifacts 1" in page
+    assert f'src="/artifacts/{viewer.pk}/view/"' in page
+    assert f'<img slot="poster" class="model-still" src="/artifacts/{still.pk}/view/"' in page
     assert "vendor/model-viewer/model-viewer.min.js" in page
 
 
@@ -83,7 +86,7 @@ def test_an_artifact_is_streamed_from_this_origin_and_audited(tenant_a, complete
     viewer = _artifact(completed, "viewer")
     response = tenant_a.client_for(Role.CLINICIAN).get(f"/artifacts/{viewer.pk}/{route}/")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == box_glb()
+    assert b"".join(response.streaming_content) == box_glb(texture_png=analyzers.still_png())
     assert response["Content-Type"] == "model/gltf-binary"
     assert response["Content-Disposition"].startswith(disposition)
     assert "v1-scan-viewer.glb" in response["Content-Disposition"]

@@ -54,7 +54,7 @@ def test_an_analysis_writes_version_one_with_its_artifacts(tenant_a, completed):
     assert [b["name"] for b in version.biomarkers] == ["test_points"] and version.biomarkers[0]["value"] == 12.0
     assert sorted(artifacts) == ["data", "image", "model", "viewer"]
     viewer = artifacts["viewer"]
-    expected = box_glb()
+    expected = box_glb(texture_png=analyzers.still_png())
     assert viewer.size == len(expected) and viewer.sha256 == hashlib.sha256(expected).hexdigest()
     assert viewer.analyzer_version == "test_artifacts 1" and viewer.content_type == "model/gltf-binary"
     prefix = f"org/{tenant_a.organization.pk}/assessments/{completed.pk}/results/v1/"

@@ -113,7 +113,10 @@ class AssessmentPageMixin(OrganizationMixin):
                 "versions_signed_off": artifacts.signed_off_summary(versions),
                 "viewer": artifacts.viewer(versions[0]) if versions else None,
             })
-        return render(request, self.template_name, context, status=status)
+        response = render(request, self.template_name, context, status=status)
+        if context.get("viewer"):
+            response._csp_update = artifacts.VIEWER_POLICY  # django-csp reads it (its csp_update decorator's way)
+        return response
 
 
 class AssessmentDetailView(AssessmentPageMixin, View):

@@ -63,7 +63,7 @@ class SleepAnalyzer(Analyzer):
             )
 
 
-def _png(width: int = 8, height: int = 8) -> bytes:
+def still_png(width: int = 8, height: int = 8) -> bytes:
     import io
 
     from PIL import Image
@@ -105,9 +105,13 @@ class ArtifactAnalyzer(Analyzer):
                 biomarkers={"test_points": points},
                 explanation_summary="a box",
                 artifacts=[
-                    Artifact("scan-viewer.glb", "viewer", "model/gltf-binary", box_glb(), label="Box with rings"),
+                    # Textured, as a scan an organization keeps textures of: the viewer's CSP test loads it.
+                    Artifact(
+                        "scan-viewer.glb", "viewer", "model/gltf-binary", box_glb(texture_png=still_png()),
+                        label="Box with rings",
+                    ),
                     Artifact("scan.glb", "model", "model/gltf-binary", box_glb(0.5)),
-                    Artifact("slices.png", "image", "image/png", _png(), label="Slices"),
+                    Artifact("slices.png", "image", "image/png", still_png(), label="Slices"),
                     Artifact("measurements.json", "data", "application/json", b'{"points": %d}' % points),
                 ],
             )
