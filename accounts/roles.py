@@ -33,7 +33,7 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
         "See results: biomarkers, scores, explanations, input files",
         frozenset({_ADMIN, _CLIN, _AUDIT, _RO}),
     ),
-    "assessments.manage": ("Cancel and retry assessments", frozenset({_ADMIN, _CLIN})),
+    "assessments.manage": ("Cancel, retry and re-analyse assessments", frozenset({_ADMIN, _CLIN})),
     "assessments.sign_off": ("Sign off results", frozenset({_ADMIN, _CLIN})),
     "discussion.post": ("Post in an assessment's discussion", frozenset({_ADMIN, _CLIN})),
     "members.manage": ("Invite members, change roles, remove members", frozenset({_ADMIN})),

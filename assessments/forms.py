@@ -203,6 +203,9 @@ class SignOffForm(forms.Form):
         "for a clinical decision",
         required=False,
     )
+    # The result version the page showed: a sign-off names the version it signs, and is refused when a
+    # re-analysis has replaced it since the page was loaded.
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, reference_model: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

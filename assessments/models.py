@@ -358,3 +358,11 @@ class IdempotencyRecord(TenantModel):
             models.UniqueConstraint(fields=["organization", "api_client", "key"], name="idempotency_key_unique")
         ]
         indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+
+from .version_models import ResultArtifact, ResultVersion  # noqa: E402  (re-exported: one models namespace)
+
+__all__ = [
+    "AIExplanation", "Assessment", "BiomarkerValue", "Discussion", "DiscussionMessage", "IdempotencyRecord",
+    "Patient", "PatientSearchToken", "PipelineStage", "ResultArtifact", "ResultVersion", "UploadedFile",
+]

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.core.files.base import ContentFile
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -38,7 +39,7 @@ from medilens import storage
 from modalities import registry
 from modalities.base import AnalysisContext, AnalysisError, InputFile
 
-from . import services
+from . import services, version_services
 from .models import Assessment, PipelineStage, UploadedFile
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,11 @@ def _analyse(assessment: Assessment, analyzer, recorder: StageRecorder, *, locke
         )
         return _fail_analysis(assessment, recorder, reason, locked=locked)
     if locked:
+        if result.explanation_image_png or result.artifacts:
+            # Storing them here would be storage I/O under the row lock: such an analyzer must not declare
+            # itself fast and file-less (in_one_transaction). A defect, failed as one, never half-saved.
+            logger.error("analyzer %s returned files in the one-transaction shape", assessment.modality)
+            return _fail_analysis(assessment, recorder, "The analysis stopped on an internal error.", locked=True)
         services.write_results(
             assessment,
             result=result,
@@ -261,23 +267,35 @@ def _analyse(assessment: Assessment, analyzer, recorder: StageRecorder, *, locke
 
 
 def _save(assessment: Assessment, analyzer, result, recorder: StageRecorder) -> str:
-    """The results' own transaction (``save_results`` locks the row again), after the explanation image
-    went to storage: no storage I/O under the lock; a refused save deletes the image again."""
-    image_key = ""
-    if result.explanation_image_png:
-        image_key = storage.object_key(assessment.organization_id, assessment.pk, "png")
-        from django.core.files.base import ContentFile
-
-        storage.store(image_key, ContentFile(result.explanation_image_png))
-    saved = services.save_results(
-        assessment_id=assessment.pk,
-        result=result,
-        catalogue=result.specs(analyzer.modality.catalogue),
-        explanation_image_key=image_key,
-        stages=recorder.pending(),
-    )
+    """Upload the result's files first (explanation image, artifacts), then record them with the results in
+    one short transaction: no storage I/O under the row lock. What a refused save uploaded is deleted."""
+    number = version_services.next_version_number(assessment.pk)
+    written: list[str] = []
+    try:
+        image_key = ""
+        if result.explanation_image_png:
+            image_key = storage.object_key(assessment.organization_id, assessment.pk, "png")
+            storage.store(image_key, ContentFile(result.explanation_image_png))
+            written.append(image_key)
+        artifacts = version_services.upload_artifacts(
+            organization_id=assessment.organization_id, assessment_id=assessment.pk, number=number,
+            artifacts=result.artifacts,
+        )
+        written += [item.storage_key for item in artifacts]
+        saved = services.save_results(
+            assessment_id=assessment.pk,
+            result=result,
+            catalogue=result.specs(analyzer.modality.catalogue),
+            explanation_image_key=image_key,
+            stages=recorder.pending(),
+            version_number=number,
+            artifacts=artifacts,
+        )
+    except BaseException:
+        storage.delete_quietly(written)
+        raise
     if saved is None:
-        storage.delete_quietly([image_key] if image_key else [])
+        storage.delete_quietly(written)
         return "cancelled"
     return "completed"
 

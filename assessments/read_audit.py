@@ -11,10 +11,13 @@ import re
 from accounts.tenancy import organization_scope
 from audit import reads
 
-from .models import Assessment, UploadedFile
+from .models import Assessment, ResultArtifact, UploadedFile
 
-# org/<organization id>/assessments/<assessment id>/<random>.<ext>: see medilens.storage.object_key.
-_KEY = re.compile(r"^org/(?P<organization>\d+)/assessments/(?P<assessment>[0-9a-f-]{36})/[0-9a-f]{32}\.\w+$")
+# org/<organization id>/assessments/<assessment id>/<random>.<ext>: see medilens.storage.object_key; a result
+# version's artifacts live under results/v<N>/ there (version_services.artifact_prefix).
+_KEY = re.compile(
+    r"^org/(?P<organization>\d+)/assessments/(?P<assessment>[0-9a-f-]{36})/(?:results/v\d+/)?[0-9a-f]{32}\.\w+$"
+)
 
 
 def request_actor(request):
@@ -110,15 +113,17 @@ def signed_link_fetched(*, request, payload: dict) -> None:
         return
     with organization_scope(organization):
         uploaded = UploadedFile.objects.filter(storage_key=payload["k"]).select_related("assessment").first()
+        artifact = None if uploaded else ResultArtifact.objects.filter(storage_key=payload["k"]).first()
         assessment = uploaded.assessment if uploaded else Assessment.objects.filter(pk=match["assessment"]).first()
+    kind = "input" if uploaded else "artifact" if artifact else "image"
     user = getattr(request, "user", None)
     reads.record_read(
         action="file.downloaded",
         actor=user if getattr(user, "is_authenticated", False) else "anonymous",
         organization=organization,
-        target=uploaded or assessment,
+        target=uploaded or artifact or assessment,
         patients=[assessment.patient_id] if assessment else [],
-        details={"via": "signed_link", "assessment_id": match["assessment"], "file": "input" if uploaded else "image"},
+        details={"via": "signed_link", "assessment_id": match["assessment"], "file": kind},
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from . import version_services
 from .models import AIExplanation, Assessment, BiomarkerValue, PipelineStage
 from .status_services import apply_transition, lock
 
@@ -16,38 +17,44 @@ Status = Assessment.Status
 
 
 def save_results(
-    *, assessment_id, result, catalogue, explanation_image_key: str = "", stages=()
+    *, assessment_id, result, catalogue, explanation_image_key: str = "", stages=(), version_number: int = 1,
+    artifacts=(),
 ) -> Assessment | None:
-    """Write the outcome in one transaction; returns None when the assessment is no longer running
-    (cancelled meanwhile, or already finished by another delivery), in which case nothing is written.
-    ``stages``: PipelineStage rows whose timings the pipeline kept in memory, written in the same
-    transaction."""
+    """Write the outcome in one transaction, as result version ``version_number`` (with ``artifacts``, already
+    uploaded: version_services.upload_artifacts); returns None when the assessment is no longer running
+    (cancelled meanwhile, or already finished by another delivery) or that version exists already, in which
+    case nothing is written. ``stages``: PipelineStage rows whose timings the pipeline kept in memory, written
+    in the same transaction.
+
+    The BiomarkerValue rows and the explanation are the latest version's (a re-analysis replaces them; trends
+    read one value per assessment); each version keeps its own copy (ResultVersion)."""
     with transaction.atomic():
         assessment = lock(assessment_id)
         if assessment.status != Status.RUNNING:
             return None
+        if version_services.next_version_number(assessment.pk) != version_number:
+            return None
         return write_results(
-            assessment, result=result, catalogue=catalogue, explanation_image_key=explanation_image_key, stages=stages
+            assessment, result=result, catalogue=catalogue, explanation_image_key=explanation_image_key,
+            stages=stages, version_number=version_number, artifacts=artifacts,
         )
 
 
 def write_results(
-    assessment: Assessment, *, result, catalogue, explanation_image_key: str = "", stages=()
+    assessment: Assessment, *, result, catalogue, explanation_image_key: str = "", stages=(),
+    version_number: int | None = None, artifacts=(),
 ) -> Assessment:
     """``save_results`` on a running row the caller locked in its transaction (the pipeline's one-transaction
-    shape, assessments.pipeline.in_one_transaction, claims and saves under one lock)."""
-    now = result.measured_at or timezone.now()
-    BiomarkerValue.objects.bulk_create(
-        biomarker_value(catalogue[name], value, assessment=assessment, measured_at=now)
-        for name, value in result.biomarkers.items()
-    )
-    AIExplanation.objects.create(
-        organization_id=assessment.organization_id,
-        assessment=assessment,
-        summary=result.explanation_summary,
-        contributions=result.contributions_json(),
-        image_key=explanation_image_key,
-    )
+    shape, assessments.pipeline.in_one_transaction, claims and saves under one lock).
+
+    ``version_number`` None (that shape): 1 for an assessment that never completed, since a version is written
+    exactly when an assessment completes, and it costs no query; otherwise (a re-analysis) the next number.
+    Version 1 has no earlier biomarker rows or explanation to replace: they are inserted, not looked up."""
+    if version_number is None:
+        version_number = 1 if assessment.completed_at is None else version_services.next_version_number(assessment.pk)
+    first = version_number == 1
+    biomarkers = _write_biomarkers(assessment, result, catalogue, first=first)
+    explanation = _write_explanation(assessment, result, explanation_image_key, first=first)
     save_stages(stages)
     assessment.risk_score = result.risk_score
     assessment.risk_level = result.risk_level or ""
@@ -56,7 +63,65 @@ def write_results(
     assessment.results = result.document()
     assessment.method_version = result.method_version
     assessment.model_version_id = result.model_version_id
+    version_services.record_version(
+        assessment=assessment, number=version_number, biomarkers=biomarkers, explanation=explanation,
+        artifacts=artifacts,
+    )
     return apply_transition(assessment, Status.COMPLETED, actor="system:worker")
+
+
+def _write_explanation(assessment: Assessment, result, image_key: str, *, first: bool) -> AIExplanation:
+    values = {
+        "organization_id": assessment.organization_id,
+        "summary": result.explanation_summary,
+        "contributions": result.contributions_json(),
+        "image_key": image_key,
+    }
+    if first:
+        return AIExplanation.objects.create(assessment=assessment, **values)
+    explanation, _ = AIExplanation.objects.update_or_create(assessment=assessment, defaults=values)
+    return explanation
+
+
+_BIOMARKER_FIELDS = [
+    "category", "value", "unit", "reference_low", "reference_high", "reference_low_inclusive",
+    "reference_high_inclusive", "flag", "measured_at",
+]
+
+
+def _write_biomarkers(assessment: Assessment, result, catalogue, *, first: bool) -> list[BiomarkerValue]:
+    """The latest version's values. A re-analysis updates the rows in place (their ids, which FHIR
+    Observations carry, stay), removes those it no longer reports and keeps the time they were measured:
+    the input was taken then, not when it was re-analysed, so the patient's trend does not move."""
+    if first:
+        measured_at = result.measured_at or timezone.now()
+        rows = [
+            biomarker_value(catalogue[name], value, assessment=assessment, measured_at=measured_at)
+            for name, value in result.biomarkers.items()
+        ]
+        BiomarkerValue.objects.bulk_create(rows)
+        return rows
+    existing = {row.name: row for row in BiomarkerValue.objects.filter(assessment=assessment)}
+    earlier = min((row.measured_at for row in existing.values()), default=None)
+    measured_at = result.measured_at or earlier or timezone.now()
+    rows = [
+        biomarker_value(catalogue[name], value, assessment=assessment, measured_at=measured_at)
+        for name, value in result.biomarkers.items()
+    ]
+    new, changed = [], []
+    for row in rows:
+        if row.name in existing:
+            row.pk = existing[row.name].pk
+            changed.append(row)
+        else:
+            new.append(row)
+    gone = [row.pk for name, row in existing.items() if name not in result.biomarkers]
+    if gone:
+        BiomarkerValue.objects.filter(pk__in=gone).delete()
+    if changed:
+        BiomarkerValue.objects.bulk_update(changed, _BIOMARKER_FIELDS)
+    BiomarkerValue.objects.bulk_create(new)
+    return rows
 
 
 def biomarker_value(spec, value: float, *, assessment: Assessment, measured_at) -> BiomarkerValue:

@@ -31,6 +31,7 @@ from .models import (
     DiscussionMessage,
     Patient,
     PipelineStage,
+    ResultVersion,
     UploadedFile,
 )
 from .patient_services import (  # noqa: F401  (re-exported: callers use services.create_patient etc.)
@@ -58,6 +59,7 @@ from .status_services import (  # noqa: F401 (re-exported: callers use services.
     transition,
 )
 from .uploads import ATTACHMENT_TYPES, StorageUnavailable, display_name, prepare_upload
+from .version_services import reanalyse_assessment  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -303,11 +305,15 @@ REFERENCE_MODEL_ACKNOWLEDGEMENT = (
 
 
 def sign_off(
-    *, actor, assessment: Assessment, note: str = "", acknowledge_reference_model: bool = False
+    *, actor, assessment: Assessment, note: str = "", acknowledge_reference_model: bool = False,
+    version: int | None = None,
 ) -> Assessment:
     """A clinician's review of a completed result. A result of a reference model (trained on generated data)
     is signed off only with an explicit acknowledgement that it is not for clinical use; it is stored and
-    audited with the sign-off."""
+    audited with the sign-off.
+
+    A sign-off names the result version it signs (the latest; recorded on that ResultVersion and in the audit
+    event). ``version``: the number the clinician saw; refused if a re-analysis has replaced it since."""
     with transaction.atomic():
         locked = (
             Assessment.objects.select_for_update(of=("self",)).select_related("model_version").get(pk=assessment.pk)
@@ -316,6 +322,11 @@ def sign_off(
             raise TransitionRefused("Only completed results can be signed off.")
         if locked.reviewed_at is not None:
             raise TransitionRefused("These results are already signed off.")
+        signed_version = ResultVersion.objects.filter(assessment=locked).order_by("-number").first()
+        if version is not None and (signed_version is None or signed_version.number != version):
+            raise TransitionRefused(
+                f"Version {version} is not the latest result of this assessment; review the latest version first."
+            )
         reference = locked.model_version is not None and locked.model_version.is_reference
         if reference and not acknowledge_reference_model:
             raise ValidationError({"acknowledge_reference_model": REFERENCE_MODEL_ACKNOWLEDGEMENT})
@@ -333,12 +344,20 @@ def sign_off(
                 "updated_at",
             ]
         )
+        details = {"version": signed_version.number} if signed_version else {}
+        if reference:
+            details["reference_model_acknowledged"] = True
+        if signed_version is not None:
+            signed_version.signed_off_by = actor
+            signed_version.signed_off_at = locked.reviewed_at
+            signed_version.review_note = locked.review_note
+            signed_version.save(update_fields=["signed_off_by", "signed_off_at", "review_note"])
         audit.record(
             action="assessment.signed_off",
             actor=actor,
             organization=locked.organization,
             target=locked,
-            details={"reference_model_acknowledged": True} if reference else None,
+            details=details or None,
         )
         webhook_events.emit(organization_id=locked.organization_id, event_type="assessment.signed_off", obj=locked)
     return locked

@@ -19,7 +19,7 @@ import audit
 from modalities import registry
 from webhooks import events as webhook_events
 
-from .models import Assessment, PipelineStage
+from .models import Assessment, PipelineStage, ResultVersion
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +99,22 @@ def _check_locked(assessment: Assessment) -> None:
         raise RuntimeError("apply_transition needs a row locked by status_services.lock() in this transaction")
 
 
-def _check_move(assessment: Assessment, to: str, expected_from: str | None) -> None:
+# The one move outside Assessment.TRANSITIONS: a completed assessment queued again for a re-analysis
+# (version_services.reanalyse_assessment), never by a plain transition (a retry, the reaper).
+REANALYSIS_TRANSITIONS = {Status.COMPLETED: {Status.QUEUED}}
+
+
+def _check_move(assessment: Assessment, to: str, expected_from: str | None, *, reanalysis: bool = False) -> None:
     current = assessment.get_status_display().lower()
     if expected_from is not None and assessment.status != expected_from:
         raise TransitionRefused(
             f"This assessment is {current} now, no longer {Status(expected_from).label.lower()}: "
             "nothing was changed."
         )
-    if to not in Assessment.TRANSITIONS[assessment.status]:
+    allowed = Assessment.TRANSITIONS[assessment.status]
+    if reanalysis:
+        allowed = allowed | REANALYSIS_TRANSITIONS.get(assessment.status, set())
+    if to not in allowed:
         raise TransitionRefused(f"An assessment that is {current} cannot become {to}.")
 
 
@@ -121,15 +129,17 @@ def apply_transition(
     attempts: int | None = None,
     reaper_requeues: int | None = None,
     save: bool = True,
+    reanalysis: bool = False,
 ) -> Assessment:
     """``transition`` on a row the caller locked with ``lock()`` in the current transaction: the pipeline
     claims and saves results this way without locking and saving the row twice. Saves the row, with any
     other fields the caller changed on it (the results, when it completes). ``deadline_at`` (the worker's
     claim), ``attempts`` and ``reaper_requeues`` are the only other fields a move sets. ``save=False``: the
     caller saves the row later in this same transaction (the pipeline's one-transaction claim is saved with
-    the results, one UPDATE instead of two); the move is checked and audited here all the same."""
+    the results, one UPDATE instead of two); the move is checked and audited here all the same.
+    ``reanalysis`` also allows REANALYSIS_TRANSITIONS."""
     _check_locked(assessment)
-    _check_move(assessment, to, expected_from)
+    _check_move(assessment, to, expected_from, reanalysis=reanalysis)
     previous = assessment.status
     now = timezone.now()
     assessment.status = to
@@ -155,6 +165,8 @@ def apply_transition(
     if save:
         assessment.save()
     details = {"from": previous, "to": to}
+    if reanalysis:
+        details["reanalysis"] = True
     if reason:
         details["reason"] = reason[:500]
     audit.record(
@@ -185,7 +197,14 @@ def apply_transition(
 
 
 def cancel_assessment(*, actor, assessment: Assessment) -> Assessment:
-    return transition(assessment.pk, Status.CANCELLED, actor=actor)
+    """A re-analysis is not cancelled: cancelled is final, and would bury the versions the assessment already
+    has under a "cancelled" status. It runs to its end (or fails, and can be retried)."""
+    with transaction.atomic():
+        locked = lock(assessment.pk)
+        in_progress = locked.status in (Status.QUEUED, Status.RUNNING)
+        if in_progress and ResultVersion.objects.filter(assessment=locked).exists():
+            raise TransitionRefused("A re-analysis cannot be cancelled; the earlier result versions stay as they are.")
+        return apply_transition(locked, Status.CANCELLED, actor=actor)
 
 
 def retry_assessment(*, actor, assessment: Assessment) -> Assessment:

@@ -16,7 +16,7 @@ from accounts.tenancy import scopes_disabled
 from medilens import storage
 from medilens.rls import maintenance
 
-from .models import AIExplanation, UploadedFile
+from .models import AIExplanation, ResultArtifact, ResultVersion, UploadedFile
 
 logger = logging.getLogger(__name__)
 PREFIX = "org/"
@@ -52,6 +52,11 @@ def _referenced_keys() -> set[str]:
         keys = set(UploadedFile.objects.using(using).values_list("storage_key", flat=True))
         explanations = AIExplanation.objects.using(using).exclude(image_key="")
         keys.update(k for k in explanations.values_list("image_key", flat=True))
+        # Result versions (org/<org>/assessments/<id>/results/v<N>/...): their artifacts, and the explanation
+        # image each version keeps after a re-analysis replaced the assessment's explanation.
+        keys.update(ResultArtifact.objects.using(using).values_list("storage_key", flat=True))
+        versions = ResultVersion.objects.using(using).exclude(explanation_image_key="")
+        keys.update(versions.values_list("explanation_image_key", flat=True))
     return keys
 
 

@@ -21,6 +21,11 @@ urlpatterns = [
         "assessments/<uuid:pk>/cancel/", views.AssessmentActionView.as_view(action="cancel"), name="assessment_cancel"
     ),
     path("assessments/<uuid:pk>/retry/", views.AssessmentActionView.as_view(action="retry"), name="assessment_retry"),
+    path(
+        "assessments/<uuid:pk>/reanalyse/", views.AssessmentReanalyseView.as_view(), name="assessment_reanalyse"
+    ),
+    path("artifacts/<int:pk>/download/", views.ArtifactView.as_view(), name="artifact_download"),
+    path("artifacts/<int:pk>/view/", views.ArtifactView.as_view(inline=True), name="artifact_view"),
     path("assessments/<uuid:pk>/sign-off/", views.AssessmentSignOffView.as_view(), name="assessment_sign_off"),
     path("assessments/<uuid:pk>/discussion/", views.AssessmentDiscussionView.as_view(), name="assessment_discussion"),
     path("assessments/<uuid:pk>/attachments/", views.AssessmentAttachView.as_view(), name="assessment_attach"),

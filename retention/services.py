@@ -29,6 +29,8 @@ from assessments.models import (
     IdempotencyRecord,
     Patient,
     PipelineStage,
+    ResultArtifact,
+    ResultVersion,
     UploadedFile,
 )
 from medilens import storage
@@ -65,6 +67,8 @@ def _owned(patient: Patient) -> dict:
         "discussions": Discussion.objects.filter(assessment__patient=patient),
         "explanations": AIExplanation.objects.filter(assessment__patient=patient),
         "files": UploadedFile.objects.filter(assessment__patient=patient),
+        "result_artifacts": ResultArtifact.objects.filter(version__assessment__patient=patient),
+        "result_versions": ResultVersion.objects.filter(assessment__patient=patient),
         "stages": PipelineStage.objects.filter(assessment__patient=patient),
         "idempotency_records": IdempotencyRecord.objects.filter(pk__in=_idempotency_records(patient, assessments)),
         "assessments": assessments,
@@ -76,6 +80,11 @@ def _stored_keys(patient: Patient) -> list[str]:
     keys += AIExplanation.objects.filter(assessment__patient=patient).exclude(image_key="").values_list(
         "image_key", flat=True
     )
+    # Every result version's files (a body scan's mesh is the patient's body) and the explanation images the
+    # earlier versions keep.
+    keys += ResultArtifact.objects.filter(version__assessment__patient=patient).values_list("storage_key", flat=True)
+    versions = ResultVersion.objects.filter(assessment__patient=patient).exclude(explanation_image_key="")
+    keys += [key for key in versions.values_list("explanation_image_key", flat=True) if key not in keys]
     return keys
 
 

@@ -156,6 +156,7 @@ def test_idempotent_operations_document_the_key_and_its_conflict(client):
         ("/api/v1/assessments/{id}/attachments/", "post"),
         ("/api/v1/assessments/{id}/cancel/", "post"),
         ("/api/v1/assessments/{id}/retry/", "post"),
+        ("/api/v1/assessments/{id}/reanalyse/", "post"),
         ("/api/v1/webhooks/", "post"),
     }
     for path, method in idempotent:

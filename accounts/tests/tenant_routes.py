@@ -218,6 +218,33 @@ def _file_state(kwargs):
         return UploadedFile.objects.filter(pk=kwargs["pk"]).values_list("assessment_id", "kind").first()
 
 
+# --- result versions and their artifacts (the test-only test_artifacts analyzer writes a GLB, PNG and JSON)
+def _assessment_with_artifacts(tenant) -> dict:
+    patient = make_patient(tenant)
+    with organization_scope(tenant.organization):
+        assessment = assessment_services.create_assessment(
+            actor=tenant.users[Role.ORG_ADMIN], organization=tenant.organization, patient=patient,
+            modality="test_artifacts",
+        )
+        assert pipeline.run(assessment.pk) == "completed"
+    return {"pk": assessment.pk}
+
+
+def _result_artifact(tenant) -> dict:
+    from assessments.models import ResultArtifact
+
+    assessment_pk = _assessment_with_artifacts(tenant)["pk"]
+    with scopes_disabled():
+        return {"pk": ResultArtifact.objects.get(version__assessment_id=assessment_pk, role="viewer").pk}
+
+
+def _artifact_state(kwargs):
+    from assessments.models import ResultArtifact
+
+    with scopes_disabled():
+        return ResultArtifact.objects.filter(pk=kwargs["pk"]).values_list("version_id", "storage_key", "sha256").first()
+
+
 # --- FHIR: resources of a result the worker wrote -------------------------------------------------------
 def _completed_result(tenant) -> Assessment:
     """A cvd_risk assessment run through the pipeline (biomarkers, score, explanation) with a PDF attached."""
@@ -413,6 +440,19 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         requests={"post": Request(lambda tenant: {"attachments": pdf("referral.pdf")})},
     ),
     "assessments:file_download": ObjectRoute(make=_uploaded_file, state=_file_state, requests={"get": Request()}),
+    # result versions: a confirmed re-analysis (GET and an unconfirmed POST are the confirmation page), and the
+    # artifacts' same-origin reads
+    "assessments:assessment_reanalyse": ObjectRoute(
+        make=_assessment_with_artifacts,
+        state=_assessment_state,
+        requests={"get": Request(), "post": Request({"confirm": "yes"})},
+    ),
+    "assessments:artifact_download": ObjectRoute(
+        make=_result_artifact, state=_artifact_state, requests={"get": Request(allowed=(200,))}
+    ),
+    "assessments:artifact_view": ObjectRoute(
+        make=_result_artifact, state=_artifact_state, requests={"get": Request(allowed=(200,))}
+    ),
     "assessments:explanation_image": ObjectRoute(
         make=_assessment_with_image, state=_assessment_state, requests={"get": Request()}
     ),
@@ -455,6 +495,15 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         },
     ),
     "api:file-download": ObjectRoute(make=_uploaded_file, state=_file_state, requests={"get": Request()}),
+    "api:assessment-reanalyse": ObjectRoute(
+        make=_assessment_with_artifacts, state=_assessment_state, requests={"post": Request(allowed=(200,))}
+    ),
+    "api:assessment-artifacts": ObjectRoute(
+        make=_assessment_with_artifacts, state=_assessment_state, requests={"get": Request(allowed=(200,))}
+    ),
+    "api:artifact-download": ObjectRoute(
+        make=_result_artifact, state=_artifact_state, requests={"get": Request(allowed=(200,))}
+    ),
     "api:assessment-report": ObjectRoute(
         make=_assessment_with_image, state=_assessment_state, requests={"get": Request(allowed=(200,))}
     ),

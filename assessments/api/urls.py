@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import artifact_views as artifacts
 from . import views
 
 urlpatterns = [
@@ -19,4 +20,7 @@ urlpatterns = [
         name="assessment-explanation-image",
     ),
     path("files/<int:pk>/download/", views.FileDownloadView.as_view(), name="file-download"),
+    path("assessments/<uuid:pk>/reanalyse/", artifacts.AssessmentReanalyseView.as_view(), name="assessment-reanalyse"),
+    path("assessments/<uuid:pk>/artifacts/", artifacts.AssessmentArtifactsView.as_view(), name="assessment-artifacts"),
+    path("artifacts/<int:pk>/download/", artifacts.ArtifactDownloadView.as_view(), name="artifact-download"),
 ]

@@ -89,3 +89,33 @@ def test_api_submission_completes_through_the_worker_with_goffs_score(celery_wor
     assert len(values) == 1
     assert values[0]["assessment"] == assessment_id and values[0]["value"] == pce["value"]
     assert values[0]["unit"] == "%" and values[0]["risk_bands"] == pce["risk_bands"]
+
+
+def test_a_reanalysis_through_the_worker_adds_version_two_beside_version_one(celery_worker):
+    """The test-only test_artifacts analyzer (medilens/testing/analyzers.py) writes files with each version."""
+    from assessments.tests.portal import make_patient
+
+    tenant = build_tenant("clinic-e2e-versions")
+    api = tenant.api("clinician")
+    patient = make_patient(tenant)
+    submitted = api.post("/api/v1/assessments/", {"patient": str(patient.pk), "modality": "test_artifacts"},
+                         format="json")
+    assert submitted.status_code == 201, submitted.content
+    assessment_id = submitted.json()["id"]
+    assert _poll(api, assessment_id)["status"] == "completed"
+    # The response reads the row after the commit: the worker may have claimed (even finished) it by then. The
+    # version list below is what proves the second run.
+    reanalysis = api.post(f"/api/v1/assessments/{assessment_id}/reanalyse/")
+    assert reanalysis.status_code == 200, reanalysis.content
+    wait_until(
+        lambda: len(api.get(f"/api/v1/assessments/{assessment_id}/artifacts/").json()) >= 2,
+        timeout=30, message="no version 2",
+    )
+    assert _poll(api, assessment_id)["status"] == "completed"
+    versions = api.get(f"/api/v1/assessments/{assessment_id}/artifacts/").json()
+    assert [v["number"] for v in versions] == [2, 1]
+    assert all(len(v["artifacts"]) == 4 for v in versions)
+    first, second = ({a["sha256"] for a in v["artifacts"]} for v in versions)
+    assert first == second  # the same analyzer on the same input: the same files, stored twice, both kept
+    with scopes_disabled():
+        assert Assessment.objects.get(pk=assessment_id).attempts == 2

@@ -119,7 +119,7 @@ def test_reference_model_results_are_marked_everywhere_and_need_an_acknowledged_
         assessment.refresh_from_db()
     assert assessment.reviewed_at is not None and assessment.review_acknowledged_reference_model
     event = AuditEvent.objects.get(action="assessment.signed_off", target_id=str(assessment.pk))
-    assert event.details == {"reference_model_acknowledged": True}
+    assert event.details == {"reference_model_acknowledged": True, "version": 1}  # a sign-off names its version
     review = api.get(f"/api/v1/assessments/{assessment.pk}/").json()["review"]
     assert review["reference_model_acknowledged"] is True
 
@@ -131,4 +131,4 @@ def test_a_result_without_a_reference_model_signs_off_without_the_acknowledgemen
     assert 'name="acknowledge_reference_model"' not in page and NOTICE not in text(client.get("/"))
     assert client.post(f"/assessments/{assessment.pk}/sign-off/", {"note": ""}).status_code == 302
     event = AuditEvent.objects.get(action="assessment.signed_off", target_id=str(assessment.pk))
-    assert event.details == {}
+    assert event.details == {"version": 1}  # a sign-off names its version, nothing else

@@ -24,8 +24,11 @@ from .patients import (
     PatientListView,
     PatientTimelineView,
 )
+from .versions import ArtifactView, AssessmentReanalyseView
 
 __all__ = [
+    "ArtifactView",
+    "AssessmentReanalyseView",
     "AssessmentActionView",
     "AssessmentAttachView",
     "AssessmentDiscussionView",

@@ -52,6 +52,7 @@ class AssessmentSignOffView(AssessmentPageMixin, View):
                     assessment=assessment,
                     note=form.cleaned_data["note"],
                     acknowledge_reference_model=form.cleaned_data.get("acknowledge_reference_model", False),
+                    version=form.cleaned_data.get("version"),
                 )
             except ValidationError as error:
                 add_errors(form, error)

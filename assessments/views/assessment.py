@@ -9,7 +9,7 @@ from django.views import View
 from accounts.access import OrganizationMixin
 from directory import clinical_links
 
-from .. import figures, presenters, selectors, services
+from .. import artifacts, figures, presenters, selectors, services
 from ..forms import AttachmentForm, DiscussionMessageForm, SignOffForm
 from ..models import Assessment, UploadedFile
 from ..presenters import RISK_LEVEL_BADGES
@@ -53,6 +53,7 @@ class AssessmentPageMixin(OrganizationMixin):
         stages = _stage_rows(list(assessment.stages.all()))
         can_results = self.has_permission("assessments.view_results")
         input_rows = presenters.input_rows(analyzer, assessment.inputs)
+        versions = list(artifacts.versions(assessment)) if can_results else []
         context = {
             "assessment": assessment,
             "patient": assessment.patient,
@@ -65,14 +66,20 @@ class AssessmentPageMixin(OrganizationMixin):
             "page_errors": list(page_errors),
             "can_results": can_results,
             "can_cancel": self.has_permission("assessments.manage")
-            and assessment.status in (Assessment.Status.QUEUED, Assessment.Status.RUNNING),
+            and assessment.status in (Assessment.Status.QUEUED, Assessment.Status.RUNNING)
+            and not versions,
+            "can_reanalyse": self.has_permission("assessments.manage")
+            and assessment.status == Assessment.Status.COMPLETED,
             "can_retry": self.has_permission("assessments.manage") and assessment.status == Assessment.Status.FAILED,
             "can_sign_off": self.has_permission("assessments.sign_off") and assessment.is_preliminary,
             "can_attach": self.has_permission("assessments.create"),
             "can_post_discussion": self.has_permission("discussion.post"),
             "attachment_form": bound_forms.get("attachment_form") or AttachmentForm(),
             "sign_off_form": bound_forms.get("sign_off_form")
-            or SignOffForm(reference_model=presenters.is_reference_result(assessment)),
+            or SignOffForm(
+                reference_model=presenters.is_reference_result(assessment),
+                initial={"version": versions[0].number if versions else None},
+            ),
             "discussion_form": bound_forms.get("discussion_form") or DiscussionMessageForm(),
             "max_upload_mb": max_upload_mb(),
         }
@@ -106,8 +113,14 @@ class AssessmentPageMixin(OrganizationMixin):
                 "input_files": input_files,
                 "attachments": [f for f in files if f.kind == UploadedFile.Kind.ATTACHMENT],
                 "discussion": list(selectors.assessment_messages(assessment)),
+                "versions": versions,
+                "versions_signed_off": artifacts.signed_off_summary(versions),
+                "viewer": artifacts.viewer(versions[0]) if versions else None,
             })
-        return render(request, self.template_name, context, status=status)
+        response = render(request, self.template_name, context, status=status)
+        if context.get("viewer"):
+            response._csp_update = artifacts.VIEWER_POLICY  # django-csp reads it (its csp_update decorator's way)
+        return response
 
 
 class AssessmentDetailView(AssessmentPageMixin, View):

@@ -91,3 +91,56 @@ class ReadFileAnalyzer(Analyzer):
                 biomarkers={"read_bytes": float(size)},
                 explanation_summary="read",
             )
+
+
+def still_png(width: int = 8, height: int = 8) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# Tests change these (monkeypatch) to see a re-analysis write a different version.
+ARTIFACT_RUN = {"method_version": "test_artifacts 1", "points": 12.0}
+
+
+@register
+class ArtifactAnalyzer(Analyzer):
+    """Writes result artifacts as the body scan will (a viewer GLB, a model GLB, a still PNG, a JSON), so
+    result versions, their downloads and the 3D viewer are tested before, and apart from, that modality."""
+
+    modality = Modality(
+        name="test_artifacts",
+        label="Test: artifacts",
+        description="Returns a box as a 3D model, an image and a JSON.",
+        stages=(StageSpec("measure", "Measure"),),
+        catalogue={"test_points": BiomarkerSpec("test_points", "Points", "test", "points", "test")},
+            )
+
+    def analyze(self, context):
+        from modalities.results import Artifact
+
+        from .glb import box_glb
+
+        with context.stage("measure"):
+            points = ARTIFACT_RUN["points"]
+            return AnalysisResult(
+                method_version=ARTIFACT_RUN["method_version"],
+                score=Score(points, SLEEP_SCORE),
+                risk_level="low",
+                biomarkers={"test_points": points},
+                explanation_summary="a box",
+                artifacts=[
+                    # Textured, as a scan an organization keeps textures of: the viewer's CSP test loads it.
+                    Artifact(
+                        "scan-viewer.glb", "viewer", "model/gltf-binary", box_glb(texture_png=still_png()),
+                        label="Box with rings",
+                    ),
+                    Artifact("scan.glb", "model", "model/gltf-binary", box_glb(0.5)),
+                    Artifact("slices.png", "image", "image/png", still_png(), label="Slices"),
+                    Artifact("measurements.json", "data", "application/json", b'{"points": %d}' % points),
+                ],
+            )

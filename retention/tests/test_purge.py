@@ -75,7 +75,7 @@ def test_a_patient_past_retention_is_purged_with_everything_and_their_files(
     assert event.organization_id == tenant_a.organization.pk
     assert event.details["counts"] == {
         "assessments": 1, "biomarkers": 1, "stages": before["stages"], "files": 1, "explanations": 1,
-        "discussions": 1, "messages": 1, "idempotency_records": 0,
+        "discussions": 1, "messages": 1, "idempotency_records": 0, "result_versions": 0, "result_artifacts": 0,
     }
     assert event.details["objects"] == 2
     assert "ok organization clinic-a" in verify_chains()
@@ -233,3 +233,29 @@ def test_reapply_purges_removes_a_patient_a_recovery_brought_back(tenant_a, djan
     replay = AuditEvent.objects.filter(action="patient.purged").order_by("-sequence").first()
     assert replay.details["reason"] == "ledger_replay" and replay.target_id == str(owned.patient.pk)
     assert "ok organization clinic-a" in verify_chains()
+
+
+def test_a_purge_removes_every_result_versions_files(tenant_a, django_capture_on_commit_callbacks):
+    """A body scan's mesh is the patient's body: every version's artifacts go with the patient."""
+    from assessments import pipeline
+    from assessments.models import ResultArtifact, ResultVersion
+
+    patient = make_patient(tenant_a)
+    admin = tenant_a.users[Role.ORG_ADMIN]
+    with organization_scope(tenant_a.organization):
+        assessment = assessment_services.create_assessment(
+            actor=admin, organization=tenant_a.organization, patient=patient, modality="test_artifacts"
+        )
+        pipeline.run(assessment.pk)
+        assessment_services.reanalyse_assessment(actor=admin, organization=tenant_a.organization, assessment=assessment)
+        pipeline.run(assessment.pk)
+        keys = list(ResultArtifact.objects.values_list("storage_key", flat=True))
+    assert len(keys) == 8 and all(default_storage.exists(key) for key in keys)
+    age(patient, days=RETENTION + 1)
+
+    assert purge(tenant_a, django_capture_on_commit_callbacks) == [str(patient.pk)]
+    assert not any(default_storage.exists(key) for key in keys)
+    with scopes_disabled():
+        assert not ResultVersion.objects.filter(assessment_id=assessment.pk).exists()
+    counts = AuditEvent.objects.get(action="patient.purged").details["counts"]
+    assert (counts["result_versions"], counts["result_artifacts"]) == (2, 8)
