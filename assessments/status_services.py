@@ -55,7 +55,7 @@ def enqueue(assessment: Assessment) -> None:
     transaction.on_commit(publish)
 
 
-def lock(assessment_id, *, related=()) -> Assessment:
+def lock(assessment_id, *, related=(), organization=None) -> Assessment:
     """The assessment's row, locked (``select_for_update``) in the caller's transaction, and marked as locked
     by it: ``apply_transition`` accepts only a row marked so in the transaction it runs in."""
     connection = transaction.get_connection()
@@ -64,6 +64,8 @@ def lock(assessment_id, *, related=()) -> Assessment:
     queryset = Assessment.objects.select_for_update(of=("self",))
     if related:
         queryset = queryset.select_related(*related)
+    if organization is not None:  # a service acting for an organization re-fetches within it (DESIGN rule 10)
+        queryset = queryset.filter(organization=organization)
     assessment = queryset.get(pk=assessment_id)
     assessment._locked_by = connection.atomic_blocks[0]
     return assessment

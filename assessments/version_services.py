@@ -25,7 +25,7 @@ from accounts.roles import role_has
 from medilens import storage
 
 from .models import Assessment, ResultArtifact, ResultVersion
-from .status_services import TransitionRefused, apply_transition
+from .status_services import TransitionRefused, apply_transition, lock
 
 Status = Assessment.Status
 
@@ -156,7 +156,7 @@ def reanalyse_assessment(*, actor, organization, assessment: Assessment) -> Asse
     if not may(actor, organization, REANALYSE_PERMISSION):
         raise TransitionRefused("Re-analysis needs the permission to manage assessments.")
     with transaction.atomic():
-        locked = Assessment.objects.select_for_update().get(pk=assessment.pk, organization=organization)
+        locked = lock(assessment.pk, organization=organization)
         if locked.status != Status.COMPLETED:
             raise TransitionRefused("Only a completed assessment can be re-analysed.")
         current = next_version_number(locked.pk) - 1

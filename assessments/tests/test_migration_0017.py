@@ -1,4 +1,4 @@
-"""Migration 0016 gives every assessment completed before result versions its version 1: the result on the
+"""Migration 0017 gives every assessment completed before result versions its version 1: the result on the
 row, its biomarker values and explanation, and its sign-off with the note (opened and sealed again for the
 version's row). Assessments that are not completed get none."""
 
@@ -14,7 +14,7 @@ AFTER = [("assessments", "0017_result_version_one")]
 
 @pytest.fixture
 def at_0015(transactional_db):
-    # rls.0003 depends on assessments 0016: going back unapplies it.
+    # rls.0003 depends on assessments 0017: going back unapplies it.
     apps = migrate([*BEFORE, *(leaf for leaf in leaves() if leaf[0] not in ("assessments", "rls"))])
     try:
         yield apps
