@@ -8,9 +8,9 @@ Two shapes (``in_one_transaction``):
 
 * an analyzer whose whole analysis takes about a millisecond and reads no files (``live_progress=False``
   and no accepted file types: cvd_risk, cognitive) is claimed, run and saved in ONE transaction, under the
-  row lock taken by the claim: 8 statements and one commit per assessment (the lock with its patient, the
-  stages, the biomarkers, the explanation, the stages' update, the row's one UPDATE, the webhook
-  endpoints, both audit events in one INSERT: ``audit.batched``) between BEGIN and COMMIT, where claim
+  row lock taken by the claim: 9 statements and one commit per assessment (the lock with its patient, the
+  stages, the biomarkers, the explanation, the stages' update, result version 1, the row's one UPDATE, the
+  webhook endpoints, both audit events in one INSERT: ``audit.batched``) between BEGIN and COMMIT, where claim
   and results as two transactions took 12 (16 with their BEGINs and COMMITs) and the task's lookup of
   the organization a third transaction (benchmarks/pipeline_throughput.py; README "Benchmarks"). Nobody
   sees it "running" (nothing could be watched in a millisecond); its audit trail still records

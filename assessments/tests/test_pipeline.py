@@ -97,10 +97,12 @@ def test_a_fast_analysis_is_claimed_run_and_saved_in_one_transaction(tenant_a, p
     assert sum(q.upper().startswith("SAVEPOINT") for q in sql) == 1, sql
     assert sum(q.upper().startswith("RELEASE SAVEPOINT") for q in sql) == 1, sql
     assert sum("FOR UPDATE" in q.upper() for q in sql) == 1, sql  # the row is locked once
-    # 8 statements (README "Benchmarks"): lock, stages, biomarkers, explanation, stages, the row once, the
-    # webhook endpoints, both audit events in one INSERT.
+    # 9 statements (README "Benchmarks"): lock, stages, biomarkers, explanation, stages, result version 1 (no
+    # look-up: the assessment never completed before), the row once, the webhook endpoints, both audit events
+    # in one INSERT.
     statements = [q for q in sql if not q.upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
-    assert len(statements) == 8, statements
+    assert len(statements) == 9, statements
+    assert sum(q.startswith('INSERT INTO "assessments_resultversion"') for q in statements) == 1
     assert sum(q.startswith('UPDATE "assessments_assessment"') for q in statements) == 1
     assert sum(q.startswith('INSERT INTO "audit_auditevent"') for q in statements) == 1
     assert [s.status for s in stages] == ["completed"] * 3
