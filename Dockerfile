@@ -41,6 +41,7 @@ COPY reports/ reports/
 COPY webhooks/ webhooks/
 COPY fhir_export/ fhir_export/
 COPY notifications/ notifications/
+COPY directory/ directory/
 # The app version a backup's manifest records.
 COPY pyproject.toml ./
 COPY templates/ templates/

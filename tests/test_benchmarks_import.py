@@ -101,6 +101,13 @@ def test_every_benchmark_imports_without_test_only_packages(tmp_path):
     names = set(modules)
     for path in BENCHMARKS.glob("*.py"):
         names |= {name for name in _imported_names(path) if not re.match(r"^_?bench", name)}
+    # The load test's locustfile is read by locust, the load generator itself (requirements-dev.txt; README
+    # runs it from the dev venv): the one exception, and no other benchmark may import locust.
+    importers = {
+        path.stem for path in BENCHMARKS.glob("*.py") if any(n.split(".")[0] == "locust" for n in _imported_names(path))
+    }
+    assert importers <= {"locustfile"}, importers
+    names -= {"locustfile"} | {name for name in names if name.split(".")[0] == "locust"}
     env = {
         **os.environ,
         "BLOCKED_MODULES": json.dumps(sorted(_blocked_modules())),

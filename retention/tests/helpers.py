@@ -40,8 +40,11 @@ def full_patient(tenant, **fields) -> Owned:
     image_key = storage.object_key(tenant.organization.pk, assessment.pk, "png")
     storage.store(image_key, ContentFile(b"\x89PNG\r\n\x1a\nheatmap"))
     with scopes_disabled():
-        AIExplanation.objects.create(
-            organization=tenant.organization, assessment=assessment, summary="why", image_key=image_key
+        # update_or_create: a worker another test left running may have completed the assessment first (with
+        # its own explanation) when make_assessment published it.
+        AIExplanation.objects.update_or_create(
+            assessment=assessment,
+            defaults={"organization": tenant.organization, "summary": "why", "image_key": image_key},
         )
         BiomarkerValue.objects.create(
             organization=tenant.organization, assessment=assessment, patient=patient, name="pce_ascvd_10y",
