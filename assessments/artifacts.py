@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
-import audit
 from medilens import storage
 
+from . import version_services
 from .models import Assessment, ResultArtifact, ResultVersion
 
 # The Content-Security-Policy of a page that shows the 3D viewer: the site's policy plus the least model-viewer
@@ -81,32 +81,17 @@ def signed_off_summary(rows: list[ResultVersion]) -> str:
     return f"Version {latest.number} is not signed off."
 
 
-def _audit(*, action: str, actor, item: ResultArtifact, via: str) -> None:
-    """Always recorded, like input files' downloads (not only when read auditing is on)."""
-    assessment = item.version.assessment
-    audit.record(
-        action=action,
-        actor=actor,
-        organization_id=assessment.organization_id,
-        target=item,
-        details={
-            "assessment_id": str(assessment.pk), "version": item.version.number, "role": item.role, "via": via,
-            "patients": [str(assessment.patient_id)],
-        },
-    )
-
-
 def open_for(*, actor, item: ResultArtifact, via: str):
     """The artifact's bytes (an open file), its read audited first."""
     handle = storage.open_object(item.storage_key)
-    _audit(action="artifact.downloaded", actor=actor, item=item, via=via)
+    version_services.record_artifact_read(action="artifact.downloaded", actor=actor, item=item, via=via)
     return handle
 
 
 def download_url(*, actor, item: ResultArtifact) -> str:
     """A five-minute URL (as for input files), its issue audited."""
     url = storage.download_url(item.storage_key, download_name(item), item.content_type, issued_to=actor)
-    _audit(action="artifact.download_url_issued", actor=actor, item=item, via="api")
+    version_services.record_artifact_read(action="artifact.download_url_issued", actor=actor, item=item, via="api")
     return url
 
 

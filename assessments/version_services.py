@@ -179,3 +179,19 @@ def reanalyse_assessment(*, actor, organization, assessment: Assessment) -> Asse
 
 def latest_version(assessment: Assessment) -> ResultVersion | None:
     return ResultVersion.objects.filter(assessment=assessment).order_by("-number").first()
+
+
+def record_artifact_read(*, action: str, actor, item: ResultArtifact, via: str) -> None:
+    """An artifact read (a download, a URL issued, the viewer's stream): always recorded, like input files'
+    downloads (not only when read auditing is on)."""
+    assessment = item.version.assessment
+    audit.record(
+        action=action,
+        actor=actor,
+        organization_id=assessment.organization_id,
+        target=item,
+        details={
+            "assessment_id": str(assessment.pk), "version": item.version.number, "role": item.role, "via": via,
+            "patients": [str(assessment.patient_id)],
+        },
+    )

@@ -42,6 +42,10 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "failed or cancelled answers 409." + _IDEMPOTENT,
     "assessments_retry_create": "Queue a failed assessment again with the same inputs. Any other status "
     "answers 409." + _IDEMPOTENT,
+    "assessments_reanalyse_create": "Analyse a completed assessment again (e.g. after an analyzer upgrade). The "
+    "result becomes a new version beside the earlier ones, which are kept (see the artifacts list); the "
+    "assessment reads as not signed off until someone signs the new version. Any other status answers 409; "
+    "a key without the permission to manage assessments gets 403." + _IDEMPOTENT,
     "assessments_explanation_image_retrieve": "The assessment's explanation image (e.g. a heat map over the "
     "input image), when its modality makes one; 404 otherwise." + _SIGNED_URL,
     "files_download_retrieve": "Download one uploaded file." + _SIGNED_URL,

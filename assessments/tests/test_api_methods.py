@@ -78,7 +78,17 @@ def objects(tenant_a):
             actor=tenant_a.users[Role.ORG_ADMIN], organization=tenant_a.organization, url="http://127.0.0.1:9/hooks",
             events=["assessment.completed"],
         )
-    return {"patients": patient.pk, "assessments": assessment.pk, "files": uploaded.pk, "webhooks": endpoint.pk}
+    # A completed assessment with result artifacts (the test-only test_artifacts analyzer) for the artifact routes.
+    from assessments.models import ResultArtifact
+    from assessments.tests.portal import make_assessment as make_run_assessment
+
+    analysed = make_run_assessment(tenant_a, patient, modality="test_artifacts", run=True)
+    with scopes_disabled():
+        artifact = ResultArtifact.objects.filter(version__assessment=analysed).first()
+    return {
+        "patients": patient.pk, "assessments": assessment.pk, "files": uploaded.pk, "webhooks": endpoint.pk,
+        "artifacts": artifact.pk,
+    }
 
 
 def _send(client, method, path, body="{}", content_type="application/json"):
