@@ -273,3 +273,27 @@ def test_a_transition_expecting_another_status_is_refused_under_the_lock_and_cha
         with pytest.raises(services.TransitionRefused, match="is queued now, no longer failed: nothing was changed"):
             services.transition(assessment.pk, "cancelled", actor="system:test", expected_from="failed")
         assert Assessment.objects.get(pk=assessment.pk).status == "queued"
+
+
+def test_a_fast_analysis_that_returns_files_fails_rather_than_store_them_under_its_lock(tenant_a, patient, monkeypatch):
+    """The one-transaction shape holds the row lock throughout: an analyzer that declared itself fast and
+    file-less but returns an image would need storage I/O under that lock. It fails as a defect, and nothing
+    of it is stored or saved."""
+    from modalities.results import Artifact
+
+    analyzer = _fast(monkeypatch)
+    analyze = type(analyzer).analyze
+
+    def with_files(self, context):
+        result = analyze(self, context)
+        result.artifacts = [Artifact("scan.json", "data", "application/json", b"{}")]
+        return result
+
+    monkeypatch.setattr(type(analyzer), "analyze", with_files)
+    with organization_scope(tenant_a.organization):
+        assessment = _assessment(tenant_a, patient)
+        assert pipeline.run(assessment.pk) == "failed"
+        final = Assessment.objects.get(pk=assessment.pk)
+        assert final.failure_reason == "The analysis stopped on an internal error."
+        assert not BiomarkerValue.objects.filter(assessment=assessment).exists()
+        assert not final.versions.exists()
