@@ -12,6 +12,12 @@ from medilens.testing.s3server import SeaweedS3Server
 pytest_plugins = ["medilens.testing.fixtures"]
 
 
+def pytest_configure(config):
+    from medilens.testing import flush
+
+    flush.install()  # a transactional test's closing flush retries a deadlock with the session's worker
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     server = SeaweedS3Server(
