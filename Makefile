@@ -41,7 +41,7 @@ serve: install
 
 ## test: the whole suite against PostgreSQL, Redis and a SeaweedFS S3 server started by the tests
 test: install-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 ## lint: ruff
 lint: install-dev

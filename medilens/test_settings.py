@@ -10,6 +10,14 @@ import os
 import uuid
 
 _session = os.environ.setdefault("MEDILENS_TEST_SESSION", uuid.uuid4().hex[:10])
+# Under pytest-xdist (`make test` runs two processes) each process is a session of its own: its own Redis
+# prefixes (so one process's Celery worker never takes the other's tasks), its own test database (pytest-django
+# adds the _gw0/_gw1 suffix) and its own S3 server. The controller set the variables above before the processes
+# started, so they are replaced here, not defaulted.
+if (_xdist := os.environ.get("PYTEST_XDIST_WORKER")) and not _session.endswith(f"-{_xdist}"):
+    _session = os.environ["MEDILENS_TEST_SESSION"] = f"{_session}-{_xdist}"
+    os.environ["CACHE_KEY_PREFIX"] = f"medilens-test-{_session}"
+    os.environ["CELERY_KEY_PREFIX"] = f"medilens-test-{_session}:"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/medilens")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 50)

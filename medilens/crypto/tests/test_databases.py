@@ -81,8 +81,9 @@ def database(request, tmp_path):
     if request.param == "sqlite":
         yield request.param, _sqlite_env(tmp_path)
         return
-    # Its own scratch database, named after this checkout (two checkouts never share it).
-    name = f"medilens_phi_probe_{hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]}"
+    # Its own scratch database, named after this checkout and test process (two never share it).
+    checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]
+    name = f"medilens_phi_probe_{checkout}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _admin(f'CREATE DATABASE "{name}"')
     try:
