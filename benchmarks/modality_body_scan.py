@@ -21,39 +21,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import resource
-import sys
-import tempfile
 import time
 import tracemalloc
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+from contextlib import nullcontext
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _modality import no_stage, percentile, rss_mb, setup_django
+
 TARGET_MS = 5000.0
-
-
-def setup_django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilens.settings")
-    os.environ.setdefault("MEDILENS_VAR_DIR", tempfile.mkdtemp(prefix="medilens-bench-body-scan-"))
-    import django
-
-    django.setup()
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
-
-
-@contextmanager
-def _stage(_name):
-    yield
 
 
 def build_inputs(faces: int):
@@ -80,7 +54,7 @@ def main():
     parser.add_argument("--faces", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one analysis")
     args = parser.parse_args()
-    setup_django()
+    setup_django("body-scan")
     from assessments.uploads import PreparedUpload
     from modalities import registry
     from modalities.base import AnalysisContext, InputFile, PatientFacts
@@ -95,7 +69,7 @@ def main():
     def analysis(data: bytes, inputs: dict):
         file = InputFile("scan", "application/octet-stream", len(data), lambda: nullcontext(io.BytesIO(data)))
         resolved = analyzer.validate_inputs(inputs=inputs, patient=facts)
-        result = analyzer.analyze(AnalysisContext(inputs=resolved, files=[file], patient=facts, stage=_stage))
+        result = analyzer.analyze(AnalysisContext(inputs=resolved, files=[file], patient=facts, stage=no_stage))
         result.check(analyzer.modality.catalogue)
         return result
 

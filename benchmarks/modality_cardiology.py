@@ -22,30 +22,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import resource
-import sys
 import time
 import tracemalloc
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+from contextlib import nullcontext
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _modality import no_stage, percentile, rss_mb
+
 TARGET_MS = 2000.0
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
-
-
-@contextmanager
-def _stage(_name):
-    yield
 
 
 def build_inputs():
@@ -113,7 +96,7 @@ def main():
             InputFile(name, mime, len(data), (lambda data=data: nullcontext(io.BytesIO(data))))
             for name, mime, data in files
         ]
-        result = analyzer.analyze(AnalysisContext(inputs={}, files=inputs, patient=facts, stage=_stage))
+        result = analyzer.analyze(AnalysisContext(inputs={}, files=inputs, patient=facts, stage=no_stage))
         result.check(analyzer.modality.catalogue)
         return result
 

@@ -15,48 +15,20 @@ analyzer under 2 s p95 for a typical input".
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import statistics
-import sys
-import tempfile
 import time
 import tracemalloc
-from contextlib import contextmanager
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _modality import no_stage, percentile, rss_mb, setup_django
+
 TARGET_MS = 2000.0
-
-
-def setup_django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilens.settings")
-    os.environ.setdefault("MEDILENS_VAR_DIR", tempfile.mkdtemp(prefix="medilens-bench-cognitive-"))
-    import django
-
-    django.setup()
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
-
-
-@contextmanager
-def _stage(_name):
-    yield
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    setup_django()
+    setup_django("cognitive")
 
     from modalities import registry
     from modalities.base import AnalysisContext, PatientFacts
@@ -76,7 +48,7 @@ def main():
 
     def one(inputs):
         resolved = analyzer.validate_inputs(inputs=inputs, patient=facts)
-        result = analyzer.analyze(AnalysisContext(inputs=resolved, files=[], patient=facts, stage=_stage))
+        result = analyzer.analyze(AnalysisContext(inputs=resolved, files=[], patient=facts, stage=no_stage))
         result.check(analyzer.modality.catalogue)
         return result
 

@@ -22,31 +22,13 @@ import argparse
 import io
 import multiprocessing
 import os
-import resource
 import statistics
-import sys
 import time
 import tracemalloc
-from contextlib import contextmanager
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _modality import no_stage, percentile, rss_mb
+
 TARGET_MS = 2000.0
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
-
-
-@contextmanager
-def _stage(_name):
-    yield
 
 
 def _photos() -> tuple[bytes, bytes]:
@@ -95,7 +77,7 @@ def main():
 
     def one(data: bytes):
         file = InputFile("lesion.jpg", "image/jpeg", len(data), lambda: io.BytesIO(data))
-        context = AnalysisContext(inputs=inputs, files=[file], patient=facts, stage=_stage)
+        context = AnalysisContext(inputs=inputs, files=[file], patient=facts, stage=no_stage)
         result = analyzer.analyze(context)
         result.check(analyzer.modality.catalogue)
         return result

@@ -24,37 +24,17 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import resource
 import statistics
-import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _modality import ROOT, percentile, rss_mb, setup_django
+
 DEFAULT_WEIGHTS = ROOT / "modalities" / "reference_models" / "cxr_reference_v1.safetensors"
 TARGET_INFERENCE_MS = 500.0
 TARGET_ANALYSIS_MS = 2000.0  # the target for non-model analyzers, shown for comparison
-
-
-def setup_django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilens.settings")
-    os.environ.setdefault("MEDILENS_VAR_DIR", tempfile.mkdtemp(prefix="medilens-bench-radiology-"))
-    import django
-
-    django.setup()
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
 def timed(function, runs):
@@ -78,7 +58,7 @@ def main():
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     args = parser.parse_args()
-    setup_django()
+    setup_django("radiology")
 
     import hashlib
 

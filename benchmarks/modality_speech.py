@@ -25,18 +25,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import resource
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 import tracemalloc
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+from contextlib import nullcontext
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _modality import no_stage, percentile, rss_mb, setup_django
+
 TARGET_MS = 2000.0
 PASSAGE = (
     "The North Wind and the Sun were disputing which was the stronger, when a traveler came along wrapped in a "
@@ -46,28 +42,6 @@ PASSAGE = (
     "Then the Sun shined out warmly, and immediately the traveler took off his cloak. And so the North Wind was "
     "obliged to confess that the Sun was the stronger of the two."
 )
-
-
-def setup_django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilens.settings")
-    os.environ.setdefault("MEDILENS_VAR_DIR", tempfile.mkdtemp(prefix="medilens-bench-speech-"))
-    import django
-
-    django.setup()
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
-
-
-@contextmanager
-def _stage(_name):
-    yield
 
 
 def speech_30s():
@@ -121,7 +95,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    setup_django()
+    setup_django("speech")
 
     from assessments.uploads import PreparedUpload
     from modalities.base import AnalysisContext, InputFile, PatientFacts
@@ -145,7 +119,7 @@ def main():
 
     def analysis(data: bytes, task: str):
         file = InputFile("voice", "audio/x-wav", len(data), lambda: nullcontext(io.BytesIO(data)))
-        result = analyzer.analyze(AnalysisContext(inputs={"task": task}, files=[file], patient=facts, stage=_stage))
+        result = analyzer.analyze(AnalysisContext(inputs={"task": task}, files=[file], patient=facts, stage=no_stage))
         result.check(analyzer.modality.catalogue)
         return result
 
