@@ -102,6 +102,9 @@ class Facility(models.Model):
     )
     name_folded = models.CharField(max_length=520, blank=True, help_text="Names, folded by directory.text.fold.")
     commune_folded = models.CharField(max_length=255, blank=True)
+    # Position in name order (name_folded bytewise, then id) within the dataset, written with the search keys
+    # (directory/search/keys.py, PostgreSQL); null on SQLite.
+    name_rank = models.IntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "facilities"
@@ -114,6 +117,24 @@ class Facility(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.finess})"
+
+
+class FacilityKey(models.Model):
+    """A word start of a facility's folded name or commune, with the facility's rank in name order: what the
+    facility search reads in that order (directory/search/keys.py). Written by the import, in SQL, on PostgreSQL
+    only; empty on SQLite. No foreign keys: the rows go with their dataset (keys.delete)."""
+
+    pk = models.CompositePrimaryKey("dataset_id", "key", "name_rank")
+    dataset_id = models.BigIntegerField()
+    key = models.CharField(max_length=8)
+    name_rank = models.IntegerField()
+    facility_id = models.BigIntegerField()
+
+    class Meta:
+        db_table = "directory_facility_key"
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.name_rank} of import {self.dataset_id}"
 
 
 class Medicine(models.Model):

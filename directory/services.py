@@ -27,6 +27,7 @@ from .fetch import FetchError, download, measure
 from .formats.errors import FormatError
 from .formats.openmedic import year_from_name
 from .models import DirectoryImport, DirectorySource, Facility, Medicine, Source
+from .search import keys as search_keys
 from .validation import ValidationFailure, differences, validate
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,8 @@ def _swap(record: DirectoryImport, actor, expected_current_id: int | None) -> li
 
 def _delete_rows(source: str, dataset_ids: list[int]) -> None:
     if dataset_ids:
+        if source == Source.FINESS:
+            search_keys.delete(dataset_ids)
         ROW_MODELS[source].objects.filter(dataset_id__in=dataset_ids).delete()
 
 
@@ -148,6 +151,9 @@ def _execute(run: _Run, request: ImportRequest, actor) -> DirectoryImport:
     record.rows = loaded.rows
     run.step("validate", 92)
     validate(record, loaded.rows, current)
+    if request.source == Source.FINESS:
+        run.step("index", 94)
+        search_keys.build(record.pk)  # the word-start keys of directory/search/keys.py (PostgreSQL)
     run.step("swap", 96)
     key = "finess" if request.source == Source.FINESS else "cip13"
     notes = [*loaded.notes, differences(ROW_MODELS[request.source], key, record, current)]

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from assessments.api.pagination import Cursor
+from directory.search.hits import MAX_RESULTS
 
 _SALT = "directory.search.cursor"
 
@@ -60,7 +61,7 @@ class RankedCursor(Cursor):
         response = super().get_paginated_response_schema(schema)
         response["properties"]["count"] = {
             "type": "integer",
-            "description": "Matches kept (the best first, at most 1000).",
+            "description": f"Matches kept (the best first, at most {MAX_RESULTS}).",
         }
         response["properties"]["limited"] = {
             "type": "boolean",

@@ -17,6 +17,7 @@ FACILITIES = Table(
     fts="directory_facility_fts",
     document="(f.name_folded || ' ' || f.commune_folded)",
     prefix_columns=("name_folded", "commune_folded"),
+    keyed=True,
 )
 
 

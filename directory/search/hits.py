@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from directory.models import DirectorySource
 
 # A search keeps at most this many ranked rows: a referral or a prescription look-up reads the first
-# pages; a caller who needs more narrows the search (the answer says when rows were left out).
-MAX_RESULTS = 1000
+# pages; a caller who needs more narrows the search (the answer says when rows were left out). 1,000 until
+# 2026-12-06: ranking 1,000 rows of a common word was most of a search's time (benchmarks/directory_search.py).
+MAX_RESULTS = 200
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ name and commune) scored every row sharing a trigram with the typo: 0.3-1.7 s fo
 over 100,000 establishments. The data's words are few (tens of thousands), read once per process and
 dataset (one query), and compared here in a millisecond or two.
 
+The same read counts each word's rows: matching.py lets the least common word of a query lead its search.
+
 A word is replaced when nothing starts with it and a word is at least CORRECT similar, or when a word is at
 least REPLACE similar whatever starts with it ("montpelier" is a word of one establishment and a typo of
 Montpellier).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
+from itertools import accumulate
 
 from django.db import connection
 
@@ -32,8 +35,11 @@ def trigrams(word: str) -> set[str]:
 
 
 class Vocabulary:
-    def __init__(self, words):
+    def __init__(self, words, counts: dict[str, int] | None = None):
         self.words = sorted(set(words))
+        # Rows holding each word (when known): prefix_rows() sums them over the words a prefix starts.
+        counts = counts or {}
+        self._cumulative = list(accumulate((counts.get(word, 0) for word in self.words), initial=0))
         self.trigrams = {word: trigrams(word) for word in self.words}
         self.by_trigram: dict[str, list[str]] = defaultdict(list)
         for word, grams in self.trigrams.items():
@@ -43,6 +49,12 @@ class Vocabulary:
     def starts_a_word(self, prefix: str) -> bool:
         at = bisect.bisect_left(self.words, prefix)
         return at < len(self.words) and self.words[at].startswith(prefix)
+
+    def prefix_rows(self, prefix: str) -> int:
+        """Rows holding a word that starts with ``prefix``, at most (a row with two such words counts twice)."""
+        start = bisect.bisect_left(self.words, prefix)
+        end = bisect.bisect_left(self.words, prefix + "\x7f", lo=start)
+        return self._cumulative[end] - self._cumulative[start]
 
     def closest(self, word: str) -> tuple[str, float] | None:
         """The most similar word that does not start with ``word`` (those are found as typed), or None."""
@@ -73,12 +85,13 @@ def vocabulary(table, dataset_id: int) -> Vocabulary:
     if key not in _vocabularies:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT DISTINCT regexp_split_to_table({table.document}, ' ') FROM {table.name} f "  # noqa: S608
-                "WHERE f.dataset_id = %s",
+                f"SELECT w.word, count(DISTINCT f.id) FROM {table.name} f "  # noqa: S608
+                f"CROSS JOIN LATERAL regexp_split_to_table({table.document}, ' ') AS w(word) "
+                "WHERE f.dataset_id = %s GROUP BY w.word",
                 [dataset_id],
             )
-            words = [row[0] for row in cursor.fetchall() if row[0]]
+            counts = {word: rows for word, rows in cursor.fetchall() if word}
         while len(_vocabularies) >= _KEPT:
             _vocabularies.pop(next(iter(_vocabularies)))
-        _vocabularies[key] = Vocabulary(words)
+        _vocabularies[key] = Vocabulary(counts, counts)
     return _vocabularies[key]

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from directory.models import DirectoryImport, DirectorySource, Facility, Medicine, Source
+from directory.search import keys
 from directory.text import fold, fold_for_index
 
 FACILITY_DEFAULTS = {"category_code": "355", "category_label": "Centre Hospitalier (C.H.)", "department_code": "42"}
@@ -33,6 +34,7 @@ def load_facilities(*rows: dict) -> DirectoryImport:
     Facility.objects.bulk_create(facilities)
     dataset.rows = len(facilities)
     dataset.save(update_fields=["rows"])
+    keys.build(dataset.pk)  # as the import does before its swap (PostgreSQL; nothing on SQLite)
     _swap(Source.FINESS, dataset)
     return dataset
 

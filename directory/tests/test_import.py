@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from audit.models import AuditEvent
-from directory.models import DirectoryImport, DirectorySource, Facility, Medicine
+from directory.models import DirectoryImport, DirectorySource, Facility, FacilityKey, Medicine
 from directory.services import ImportRefused, ImportRequest, rollback, run_import
 
 from .conftest import FINESS_SAMPLE, OPENMEDIC_SAMPLE, sample_lines, write_lines
@@ -265,3 +265,26 @@ def test_the_published_zip_of_an_openmedic_year_imports_and_a_cut_one_fails(tmp_
     failed = _import(cut, source="openmedic")
     assert failed.status == DirectoryImport.Status.FAILED and "zip archive is damaged or truncated" in failed.reason
     assert _current("openmedic") == record
+
+
+def test_an_import_writes_its_search_keys_and_they_go_with_its_rows(tmp_path):
+    """The facility search's word-start keys (directory/search/keys.py): written by the import, with each row's
+    rank in name order; deleted with the rows of a rolled-back import."""
+    first = _import(FINESS_SAMPLE)
+    rows = list(Facility.objects.filter(dataset=first).values_list("id", "name_folded", "commune_folded", "name_rank"))
+    by_name = sorted(rows, key=lambda row: (row[1].encode(), row[0]))
+    assert [row[3] for row in by_name] == list(range(1, len(rows) + 1))
+    north = next(row for row in rows if row[1].startswith("chu de saint etienne hopital nord"))
+    assert set(FacilityKey.objects.filter(dataset_id=first.pk, facility_id=north[0]).values_list("key", flat=True)) >= {
+        "ch", "chu", "sa", "sai", "saint", "et", "eti", "etien", "ho", "hop", "hopit",  # 2, 3, 5 and 8 letters
+    }  # fmt: skip
+    assert not FacilityKey.objects.filter(dataset_id=first.pk, key="c").exists()  # no key of one letter
+    assert FacilityKey.objects.filter(dataset_id=first.pk, key="etien").count() == len(
+        [row for row in rows if any(word.startswith("etien") for word in f"{row[1]} {row[2]}".split())]
+    )
+
+    second = _import(_renamed(tmp_path))
+    assert FacilityKey.objects.filter(dataset_id=second.pk).exists()
+    rollback(source="finess")
+    assert not FacilityKey.objects.filter(dataset_id=second.pk).exists()
+    assert FacilityKey.objects.filter(dataset_id=first.pk).exists()

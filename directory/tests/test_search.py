@@ -3,13 +3,15 @@ suite, SQLite (the embedded default) through test_search_sqlite.py, which runs t
 Fuzzy matching exists on PostgreSQL only (SQLite has no trigram similarity): those tests say which."""
 
 import os
+import random
+import re
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
 
 from directory.models import Facility
-from directory.search import facilities, medicines, params
+from directory.search import facilities, keys, matching, medicines, params
 from directory.search.hits import MAX_RESULTS
 
 from .search_data import load_facilities, load_medicines
@@ -200,3 +202,50 @@ def test_two_swapped_letters_are_forgiven_on_postgresql():
     load_facilities({"name": "Clinique du Parc", "commune": "Brive"}, {"name": "Hôpital du Lac", "commune": "Brive"})
     expected = ["Clinique du Parc"] if connection.vendor == "postgresql" else []
     assert names_facilities("clinqiue") == expected
+
+
+# --- the ranking on many rows, against a ranking computed here ----------------------------------------------
+_WORDS = ["le", "les", "saint", "sainte", "centre", "hospitalier", "pharmacie", "du", "parc", "pasteur", "clinique"]
+_COMMUNES = ["le mans", "le havre", "les ulis", "saint etienne", "saint denis", "lyon", "pasteur sur loire", "parcay"]
+
+
+def _ranked_here(rows, q: str) -> list[str]:
+    """matching.py's ranking, computed in Python: the name starts with the query (its first word starts the name,
+    the others start words after it, in order), then the commune does (by commune), then every word starts a
+    word of the name or commune; by name and id within each."""
+    words = q.split()
+    starts = re.compile("^" + ".* ".join(re.escape(word) for word in words)).match
+
+    def every_word_starts_a_word(text):
+        return all(any(word.startswith(typed) for word in text.split()) for typed in words)
+
+    first = sorted((row for row in rows if starts(row[1])), key=lambda row: (row[1], row[0]))
+    second = sorted(
+        (row for row in rows if not starts(row[1]) and starts(row[2])), key=lambda row: (row[2], row[1], row[0])
+    )
+    third = sorted(
+        (row for row in rows if not starts(row[1]) and not starts(row[2]) and every_word_starts_a_word(
+            f"{row[1]} {row[2]}")), key=lambda row: (row[1], row[0]))  # fmt: skip
+    return [row[1] for row in [*first, *second, *third]]
+
+
+def test_many_rows_rank_as_the_rule_says_whichever_index_reads_them(monkeypatch):
+    """Words held by most rows: on PostgreSQL the word-start keys lead (keys.py; their thresholds made small
+    here so that 400 rows exercise the batches, the walk's budget and the full-text finish after it)."""
+    monkeypatch.setattr(keys, "FEW", 3)
+    monkeypatch.setattr(keys, "WALK", 24)
+    monkeypatch.setattr(keys, "FIRST_BATCH", 2)
+    monkeypatch.setattr(matching, "FUZZY_FILL", 0)  # near spellings would add rows after the rule's
+    rng = random.Random(7)
+    load_facilities(*(
+        {"name": " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 4))) + f" {n}",
+         "commune": rng.choice(_COMMUNES)}
+        for n in range(400)
+    ))  # fmt: skip
+    rows = list(Facility.objects.filter(dataset_id=facilities.current_dataset("finess"))
+                .values_list("id", "name_folded", "commune_folded"))  # fmt: skip
+    for q in ("le", "sain", "saint e", "le ha", "pharmacie du", "centre hosp", "pas", "du pa", "hospitalier",
+              "les u", "clinique le", "parc"):  # fmt: skip
+        expected = _ranked_here(rows, q)
+        assert len(expected) > 3, q  # the rule finds rows enough to test the order
+        assert names_facilities(q) == expected[:MAX_RESULTS], q
