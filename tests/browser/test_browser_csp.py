@@ -134,6 +134,7 @@ def test_the_new_api_key_selects_itself_on_click_without_an_inline_handler(page,
     page.get_by_role("button", name="Create client and show its key").click()
     key = page.get_by_label("API key")
     expect(key).to_be_visible()
+    page.wait_for_load_state("load")  # the field is there before its deferred script has run
     page.get_by_role("heading", level=1).click()  # focus elsewhere first: the click below is what selects
     key.click(position={"x": 5, "y": 5})
     selection = key.evaluate("(field) => [field.selectionStart, field.selectionEnd, field.value.length]")

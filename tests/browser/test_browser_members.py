@@ -188,6 +188,9 @@ def test_resend_shows_the_new_link_once_and_copies_it(page, live_server, passwor
     link = page.get_by_label("Invitation link")
     expect(link).to_have_value(re.compile(r"/invitations/accept/[A-Za-z0-9_-]+/$"))
     assert link.input_value() in mail.outbox[-1].body
+    # The button works once its deferred script has run: the field is on the page before that, and a click
+    # that came first did nothing (failed once in CI with two test processes sharing the cores).
+    page.wait_for_load_state("load")
     page.get_by_role("button", name="Copy link").click()
     expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
     # The page's Permissions-Policy forbids scripts to read the clipboard: paste it as a person would.
