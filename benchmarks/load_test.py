@@ -273,8 +273,7 @@ def main(argv=None) -> int:
     s3.start()
     s3.create_bucket("medilens-load")
     extra = {
-        "AWS_STORAGE_BUCKET_NAME": "medilens-load", "AWS_S3_ENDPOINT_URL": s3.endpoint_url,
-        "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+        **s3.settings_env("medilens-load"),
         "API_THROTTLE_RATE": "1000000/min", "DATABASE_STATEMENT_TIMEOUT_SECONDS": "20",
         "REQUEST_QUEUE_TIMEOUT_SECONDS": "25",
         "LOG_LEVEL": "WARNING", "AUDIT_HMAC_KEY": secrets.token_urlsafe(40),

@@ -82,16 +82,7 @@ def main(argv=None) -> int:
     server.start()
     try:
         server.create_bucket(BUCKET)
-        bench.extra_env.update(
-            {
-                "AWS_STORAGE_BUCKET_NAME": BUCKET,
-                "AWS_S3_ENDPOINT_URL": server.endpoint_url,
-                "AWS_ACCESS_KEY_ID": server.access_key,
-                "AWS_SECRET_ACCESS_KEY": server.secret_key,
-                "AWS_S3_REGION_NAME": "us-east-1",
-                "AWS_S3_ADDRESSING_STYLE": "path",
-            }
-        )
+        bench.extra_env.update(server.settings_env(BUCKET))
         with bench:
             return run(args, bench.tmp)
     finally:

@@ -224,17 +224,7 @@ def main(argv=None) -> int:
         server.start(timeout=60)
         server.create_bucket(BUCKET)
         print(f"[setup] S3 server at {server.endpoint_url} ready in {server.startup_seconds:.1f} s", flush=True)
-        bench.extra_env.update(
-            {
-                "AWS_STORAGE_BUCKET_NAME": BUCKET,
-                "AWS_S3_ENDPOINT_URL": server.endpoint_url,
-                "AWS_ACCESS_KEY_ID": server.access_key,
-                "AWS_SECRET_ACCESS_KEY": server.secret_key,
-                "AWS_S3_REGION_NAME": "us-east-1",
-                "AWS_S3_ADDRESSING_STYLE": "path",
-                "MAX_UPLOAD_MB": str(limit_mb),
-            }
-        )
+        bench.extra_env.update({**server.settings_env(BUCKET), "MAX_UPLOAD_MB": str(limit_mb)})
         bench.setup()
 
         from accounts.models import Organization

@@ -228,6 +228,18 @@ class SeaweedS3Server:
             raise S3ServerError("the server has not been started")
         return f"http://{HOST}:{self.ports['s3']}"
 
+    def settings_env(self, bucket: str) -> dict[str, str]:
+        """The environment that points MediLens's storage settings (medilens/settings/base.py) at ``bucket`` on
+        this server: what a benchmark gives the processes it starts."""
+        return {
+            "AWS_STORAGE_BUCKET_NAME": bucket,
+            "AWS_S3_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_S3_REGION_NAME": "us-east-1",
+            "AWS_S3_ADDRESSING_STYLE": "path",
+        }
+
     def client(self, *, access_key: str | None = None, secret_key: str | None = None, **config: Any) -> Any:
         """A boto3 S3 client for this server: path-style addressing, signature v4, us-east-1.
 
