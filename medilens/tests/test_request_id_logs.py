@@ -13,6 +13,7 @@ from celery.signals import before_task_publish
 
 from audit import context as audit_context
 from medilens.logging_request_id import HEADER, RequestIdFilter, current_request_id
+from medilens.testing.wait import wait_until
 
 
 @pytest.fixture
@@ -101,18 +102,6 @@ def _json_lines(path) -> list[dict]:
     return lines
 
 
-def _wait_for(predicate, *, deadline_seconds: float = 30, interval: float = 0.1):
-    import time
-
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(interval)
-    return predicate()
-
-
 def test_the_workers_log_lines_for_a_task_carry_the_request_id_that_published_it(observed_worker):
     from assessments.tasks import run_assessment
 
@@ -123,8 +112,7 @@ def test_the_workers_log_lines_for_a_task_carry_the_request_id_that_published_it
     def task_lines():
         return [line for line in _json_lines(observed_worker.log_path) if missing in line.get("message", "")]
 
-    lines = _wait_for(task_lines)
-    assert lines, observed_worker.log_tail()
+    lines = wait_until(task_lines, timeout=30, message=f"the task's lines in {observed_worker.log_path}")
     assert {line["request_id"] for line in lines} == {"partner-trace-4242"}
     assert all(line["level"] in {"INFO", "WARNING"} for line in lines)
 
@@ -140,8 +128,7 @@ def test_the_next_task_on_that_worker_does_not_inherit_the_last_ones_id(observed
     def second_lines():
         return [line for line in _json_lines(observed_worker.log_path) if second in line.get("message", "")]
 
-    lines = _wait_for(second_lines)
-    assert lines, observed_worker.log_tail()
+    lines = wait_until(second_lines, timeout=30, message=f"the task's lines in {observed_worker.log_path}")
     assert {line["request_id"] for line in lines} == {"-"}
 
 
