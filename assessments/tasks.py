@@ -84,6 +84,8 @@ def run_assessment(self, assessment_id: str, organization_id: int | None = None)
 def _backoff(retries: int) -> float:
     """Seconds before retry number ``retries + 1``: doubling from ASSESSMENT_RETRY_BASE_SECONDS, capped."""
     return min(MAX_RETRY_COUNTDOWN, settings.ASSESSMENT_RETRY_BASE_SECONDS * 2**retries)
+
+
 def _missing(assessment_id) -> str:
     logger.warning("run_assessment: no assessment %s", assessment_id)
     return "missing"
