@@ -72,15 +72,19 @@ def _queries(count: int, rng: random.Random) -> dict[str, list[dict]]:
     from directory.search.hits import current_dataset
 
     per_kind = count // len(KINDS)
-    facilities = list(
+
+    def drawn(rows, how_many: int) -> list[dict]:  # the same rows for the same data, run after run
+        ordered = list(rows.order_by("id"))
+        return rng.sample(ordered, min(how_many, len(ordered)))
+
+    facilities = drawn(
         Facility.objects.filter(dataset_id=current_dataset(Source.FINESS), latitude__isnull=False)
-        .values("name_folded", "commune_folded", "latitude", "longitude", "category_code")
-        .order_by("?")[: per_kind * 3]
+        .values("name_folded", "commune_folded", "latitude", "longitude", "category_code"),
+        per_kind * 3,
     )
-    medicines = list(
-        Medicine.objects.filter(dataset_id=current_dataset(Source.OPENMEDIC))
-        .values("name_folded", "atc5")
-        .order_by("?")[: per_kind * 2]
+    medicines = drawn(
+        Medicine.objects.filter(dataset_id=current_dataset(Source.OPENMEDIC)).values("name_folded", "atc5"),
+        per_kind * 2,
     )
     queries: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     for row in facilities[:per_kind]:
@@ -109,17 +113,17 @@ def _queries(count: int, rng: random.Random) -> dict[str, list[dict]]:
 
 def _database(kind: str, values: dict) -> int:
     from directory.search import facilities, medicines, params
-    from directory.search.hits import Hits, current_dataset, in_order
+    from directory.search.hits import Hits, current_dataset
 
     if kind.startswith("facility"):
-        query = params.facility_query(values, known_categories=facilities.categories())
         dataset_id = current_dataset("finess")
+        query = params.facility_query(values, known_categories=facilities.categories(dataset_id))
         ids = facilities.ranked(query, dataset_id)
         facilities.rows(Hits.of(dataset_id, ids), ids[:PAGE], query)
     else:
         query = params.medicine_query(values)
         ids = medicines.ranked(query, current_dataset("openmedic"))
-        in_order(medicines.Medicine, ids[:PAGE])
+        medicines.rows(ids[:PAGE])
     return len(ids)
 
 

@@ -11,7 +11,9 @@ from django.views import View
 from accounts.access import OrganizationMixin
 from assessments import services as patient_services
 
+from .models import Source
 from .search import facilities, medicines, params
+from .search.hits import current_dataset
 from .search.near_patient import near_patient
 
 PER_PAGE = 25
@@ -43,14 +45,15 @@ class FacilitySearchView(OrganizationMixin, View):
             errors.update(outcome.errors)
             if outcome.patient is not None:  # the patient's postcode was read: a read of patient data
                 patient_services.record_view(actor=request.user, organization=request.organization, obj=outcome.patient)
-        categories = facilities.categories()
+        dataset_id = current_dataset(Source.FINESS)
+        categories = facilities.categories(dataset_id)
         query = hits = None
         try:
             query = params.facility_query(values, known_categories=categories)
         except ValidationError as error:
             errors.update(error.message_dict)
         if not errors:
-            hits = facilities.search(query)
+            hits = facilities.search(query, dataset_id)
         page_obj = _page(hits, request)
         rows = facilities.rows(hits, page_obj.object_list, query) if hits else []
         context = {

@@ -5,7 +5,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
 from accounts.api import TenantAPIView
+from directory.models import Source
 from directory.search import facilities, medicines, params
+from directory.search.hits import current_dataset
 
 from .pagination import RankedCursor
 from .serializers import FacilitySerializer, MedicineSerializer
@@ -56,8 +58,9 @@ class FacilityListView(TenantAPIView):
     )
     def get(self, request):
         _no_empty_filters(request, FACILITY_PARAMETERS)
-        query = params.facility_query(request.query_params, known_categories=facilities.categories())
-        hits = facilities.search(query)
+        dataset_id = current_dataset(Source.FINESS)
+        query = params.facility_query(request.query_params, known_categories=facilities.categories(dataset_id))
+        hits = facilities.search(query, dataset_id)
         paginator = RankedCursor()
         ids = paginator.paginate_hits(hits, request)
         rows = facilities.rows(hits, ids, query)

@@ -19,6 +19,12 @@ FACILITIES = Table(
     prefix_columns=("name_folded", "commune_folded"),
     keyed=True,
 )
+# What a page of results shows of each facility (the API's fields, and the portal's): rows() reads only these.
+FIELDS = [
+    "finess", "finess_legal", "name", "long_name", "category_code", "category_label", "address", "postcode",
+    "commune_code", "commune", "department_code", "department_label", "region_code", "region_label", "phone",
+    "latitude", "longitude", "services",
+]  # fmt: skip
 
 
 def _conditions(query: FacilityQuery) -> Conditions:
@@ -38,6 +44,11 @@ def _conditions(query: FacilityQuery) -> Conditions:
         conditions.add(f"{distance} <= %s", *centre, near.radius_km)
         conditions.order.append(distance)
         conditions.order_params.extend(centre)
+        if connection.vendor == "postgresql":
+            # Equal distances in name order: the name's rank (keys.py) is that order, and the location index holds
+            # it, so the search reads that index alone (directory migration 0005).
+            conditions.order.append("f.name_rank")
+            return conditions
     conditions.order.append(text_order("f.name_folded"))
     return conditions
 
@@ -50,30 +61,36 @@ def ranked(query: FacilityQuery, dataset_id: int) -> list[int]:
     )
 
 
-def search(query: FacilityQuery) -> Hits:
+def search(query: FacilityQuery, dataset_id: int | None = None) -> Hits:
     """The current facilities matching ``query``, best first (see matching.py for the ranking; with
-    ``near``, nearest first within a tier)."""
-    dataset_id = current_dataset(Source.FINESS)
+    ``near``, nearest first within a tier). ``dataset_id``: the current import, when the caller has just read it
+    (``current_dataset``) for ``categories``: one read fewer, and both answers from the same import."""
+    if dataset_id is None:
+        dataset_id = current_dataset(Source.FINESS)
     if dataset_id is None:
         return Hits(None, (), False)
     return Hits.of(dataset_id, cache.remembered("facilities", dataset_id, query, lambda: ranked(query, dataset_id)))
 
 
-def rows(hits: Hits, ids, query: FacilityQuery) -> list[Facility]:
-    """The facilities of ``ids`` (a page of ``hits``), each with ``distance_km`` when the query has ``near``."""
-    facilities = in_order(Facility, ids)
+def rows(hits: Hits, ids, query: FacilityQuery) -> list[dict]:
+    """The facilities of ``ids`` (a page of ``hits``) as dicts of FIELDS, each with ``distance_km`` (None
+    without ``near``)."""
+    facilities = in_order(Facility, ids, FIELDS)
     for facility in facilities:
-        facility.distance_km = None
-        if query.near and facility.latitude is not None and facility.longitude is not None:
-            facility.distance_km = round(
-                geo.haversine_km(query.near.latitude, query.near.longitude, facility.latitude, facility.longitude), 2
-            )
+        facility["distance_km"] = None
+        if query.near and facility["latitude"] is not None and facility["longitude"] is not None:
+            facility["distance_km"] = round(
+                geo.haversine_km(query.near.latitude, query.near.longitude, facility["latitude"],
+                                 facility["longitude"]), 2,
+            )  # fmt: skip
     return facilities
 
 
-def categories() -> dict[str, str]:
-    """Category code -> label of the current facilities, with how many there are, by code (cached per import)."""
-    dataset_id = current_dataset(Source.FINESS)
+def categories(dataset_id: int | None = None) -> dict[str, str]:
+    """Category code -> label of the current facilities (of ``dataset_id`` when given), by code (cached per
+    import)."""
+    if dataset_id is None:
+        dataset_id = current_dataset(Source.FINESS)
     if dataset_id is None:
         return {}
 

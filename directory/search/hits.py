@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from directory.models import DirectorySource
+from django.db import connection
 
 # A search keeps at most this many ranked rows: a referral or a prescription look-up reads the first
 # pages; a caller who needs more narrows the search (the answer says when rows were left out). 1,000 until
@@ -24,11 +24,16 @@ class Hits:
 
 
 def current_dataset(source: str) -> int | None:
-    """The import readers see now for ``source`` (one indexed read: never cached, so a swap shows at once)."""
-    return DirectorySource.objects.filter(source=source).values_list("current_id", flat=True).first()
+    """The import readers see now for ``source`` (one indexed read: never cached, so a swap shows at once).
+    Plain SQL: every search asks it, and the ORM's query building cost more than the read (0.8 ms against 0.3)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_id FROM directory_directorysource WHERE source = %s", [source])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
-def in_order(model, ids) -> list:
-    """The rows of ``ids`` in that order (one query)."""
-    rows = model.objects.in_bulk(list(ids))
-    return [rows[pk] for pk in ids if pk in rows]
+def in_order(model, ids, fields: list[str]) -> list[dict]:
+    """The rows of ``ids`` in that order (one query), each a dict of ``fields``: a page of results is read to be
+    shown, and model instances of 50 rows of 20 columns cost more than the query (benchmarks/directory_search.py)."""
+    found = {row["id"]: row for row in model.objects.filter(pk__in=list(ids)).values("id", *fields)}
+    return [found[pk] for pk in ids if pk in found]

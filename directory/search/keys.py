@@ -7,13 +7,14 @@ when the matching names are spread evenly, and they are not: "hospitalier" sits 
 so a walk from "a" reads every name before "centre h" first.
 
 So the import writes, for each establishment and each word of its folded name and commune, the word's first 2,
-3, 5 and 8 letters (as many of those as the word has) with the establishment's rank in name order:
+3, 5, 6 and 8 letters (as many of those as the word has) with the establishment's rank in name order:
 ``directory_facility_key (dataset_id, key, name_rank, facility_id)``, indexed on (dataset_id, key, name_rank).
 A query word of n letters (n >= 2) reads the key of its longest length <= n: the index gives those rows in
 name order, so reading stops at the limit, and each row is checked against the whole query (its other words,
-and the letters past the key's) on the establishment's own row. About 19 keys per establishment: 1.9 M rows
-(about 180 MB) for 100,000 establishments, built in SQL in about 25 s of the import (README, "Reference
-directory").
+and the letters past the key's) on the establishment's own row. About 21 keys per establishment: 2.1 M rows
+(about 195 MB) for 100,000 establishments, built in SQL during the import (README, "Reference directory").
+Six letters since 2026-12-07: with five, "sainte" read the key "saint", and three rows in four of "clinique
+... saint..." were read to be refused (30 ms).
 
 SQLite keeps its FTS5 table (matching.py): the embedded default's directories are small.
 """
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 
 from django.db import connection
 
 TABLE = "directory_facility_key"
-KEY_LENGTHS = (2, 3, 5, 8)
+KEY_LENGTHS = (2, 3, 5, 6, 8)
 # A query word found in at most this many rows takes the full-text index and a sort instead (a few ms), and so
 # does a word longer than its key whose own letters nothing holds (a typo): its key's rows would all be read
 # and refused.
@@ -34,9 +36,10 @@ FEW = 2000
 # Key rows read in name order before the rest of the query is left to the full-text index (matching.py): many
 # rows hold the key and few of them the whole query ("montbeliard sur").
 WALK = 2048
-FIRST_BATCH = 128  # rows of the first batch read; each next one four times more, up to WALK in all
+FIRST_BATCH = 128  # rows of the first batch read; the next ones as many as the pass rate says (matching._next_batch)
+MIN_BATCH = 32
 _VALUES_KEPT = 4
-_values: dict[tuple[str, str, int], list[str]] = {}
+_values: dict[tuple[str, str, int], _Values] = {}
 
 _RANK = """
 UPDATE directory_facility f SET name_rank = r.name_rank
@@ -54,17 +57,21 @@ WHERE f.dataset_id = %s AND length(w.word) >= n.length
 """  # noqa: S608 - the table is a constant
 
 
-def build(dataset_id: int) -> None:
+def build(dataset_id: int, lengths: tuple[int, ...] = KEY_LENGTHS, *, rank: bool = True) -> None:
     """Write the keys of one imported dataset (PostgreSQL; before it becomes current), then refresh the
-    planner's statistics of the key table, which has just grown by millions of rows."""
+    planner's statistics of the key table, which has just grown by millions of rows. A migration that adds a key
+    length passes it alone (``lengths``), on datasets already ranked (``rank=False``)."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute(_RANK, [dataset_id])
-        cursor.execute(_BUILD, [list(KEY_LENGTHS), dataset_id])
-        # VACUUM also marks the new rows all-visible, so that the key index is read without the table; it cannot
-        # run inside a transaction (a test's), where ANALYZE does the rest.
-        cursor.execute(f"ANALYZE {TABLE}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {TABLE}")
+        if rank:
+            cursor.execute(_RANK, [dataset_id])
+        cursor.execute(_BUILD, [list(lengths), dataset_id])
+        # VACUUM also marks the new rows all-visible, so that the key index and the facilities' location index are
+        # read without the tables (index-only scans), and clears the row versions the ranks' UPDATE left; it
+        # cannot run inside a transaction (a test's), where ANALYZE does the rest.
+        tables = f"{TABLE}, directory_facility"
+        cursor.execute(f"ANALYZE {tables}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {tables}")
 
 
 def delete(dataset_ids: list[int]) -> None:
@@ -85,17 +92,22 @@ def usable(words: tuple[str, ...]) -> bool:
     return connection.vendor == "postgresql" and bool(words) and all(key_of(word) for word in words)
 
 
-def read(dataset_id: int, key: str, after_rank: int, size: int, below_rank: int | None = None) -> list[tuple[int, int]]:
-    """(facility id, name rank) of up to ``size`` rows holding ``key``, after ``after_rank`` (and before
-    ``below_rank``, when given) in name order, from the key index alone. matching._walk checks each batch against
-    the rest of the query on the facilities' rows (one query by primary keys): a planner left to join the two
+def read(dataset_id: int, key: str, after_rank: int, size: int, below_rank: int | None, check: str,
+         check_params: list) -> list[tuple[int, int, bool]]:  # fmt: skip
+    """(facility id, name rank, whether it passes ``check``) of up to ``size`` rows holding ``key``, after
+    ``after_rank`` (and before ``below_rank``, when given) in name order. The key rows come from the key index alone
+    (it holds the facility's id: an index-only scan); ``check`` (SQL on ``f``, the facility whose id is
+    ``k.facility_id``) is tried on each of them by primary key, in the same statement. The check is a LATERAL
+    subquery behind OFFSET 0 so that it stays one primary-key look-up per key row: a planner left to join the two
     itself misjudges how many rows a word pattern keeps and reads them all (a hash join, 110 ms for a common
     word)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT facility_id, name_rank FROM {TABLE} WHERE dataset_id = %s AND key = %s "  # noqa: S608
-            "AND name_rank > %s AND name_rank < %s ORDER BY name_rank LIMIT %s",
-            [dataset_id, key, after_rank, below_rank if below_rank is not None else 2**31 - 1, size],
+            "SELECT k.facility_id, k.name_rank, c.passed IS NOT NULL "  # noqa: S608 - constants and the caller's SQL
+            f"FROM (SELECT facility_id, name_rank FROM {TABLE} WHERE dataset_id = %s AND key = %s "
+            "AND name_rank > %s AND name_rank < %s ORDER BY name_rank LIMIT %s) k "
+            f"LEFT JOIN LATERAL ({check} OFFSET 0) c(passed) ON true ORDER BY k.name_rank",
+            [dataset_id, key, after_rank, below_rank if below_rank is not None else 2**31 - 1, size, *check_params],
         )
         return cursor.fetchall()
 
@@ -106,9 +118,39 @@ def word_starts(document: str, words: tuple[str, ...]) -> tuple[list[str], list[
     return [f"(' ' || {document}) LIKE %s"] * len(words), [f"% {word}%" for word in words]
 
 
-def values_starting(dataset_id: int, table: str, column: str, words: tuple[str, ...]) -> list[str]:
-    """The distinct values of ``column`` in the dataset that start with the query (its first word starts the
-    value, the others start words after it, in order), from a sorted list read once per process and dataset."""
+class _Values:
+    """The distinct values of a column, sorted, and for each word after a value's first, the positions of the
+    values holding it (increasing). The values that start with a query of several words are then found from its
+    second word's positions inside its first word's range, not by testing every value of that range ("saint":
+    17,000 of the benchmark's communes, 7 ms a search)."""
+
+    def __init__(self, values):
+        self.values = sorted(values)
+        later: dict[str, list[int]] = {}
+        for position, value in enumerate(self.values):
+            for word in set(value.split()[1:]):
+                later.setdefault(word, []).append(position)
+        self.later = later
+        self.words = sorted(later)
+
+    def starting(self, words: tuple[str, ...]) -> Iterator[str]:
+        start = bisect.bisect_left(self.values, words[0])
+        end = bisect.bisect_left(self.values, words[0] + "\x7f", lo=start)
+        positions: set[int] = set()
+        at = bisect.bisect_left(self.words, words[1])
+        while at < len(self.words) and self.words[at].startswith(words[1]):
+            held = self.later[self.words[at]]
+            positions.update(held[bisect.bisect_left(held, start) : bisect.bisect_left(held, end)])
+            at += 1
+        rest = re.compile("^" + ".* ".join(re.escape(word) for word in words))
+        # Lazily: the caller reads values until it has rows enough ("le les": 6,500 values, of which 170 are read).
+        return (self.values[at] for at in sorted(positions) if rest.match(self.values[at]))
+
+
+def values_starting(dataset_id: int, table: str, column: str, words: tuple[str, ...]) -> Iterator[str]:
+    """The distinct values of ``column`` in the dataset that start with the query of two words or more (its first
+    word starts the value, the others start words after it, in order), in order, from values read once per
+    process and dataset."""
     key = (table, column, dataset_id)
     if key not in _values:
         with connection.cursor() as cursor:
@@ -116,12 +158,8 @@ def values_starting(dataset_id: int, table: str, column: str, words: tuple[str, 
                 f"SELECT DISTINCT {column} FROM {table} WHERE dataset_id = %s",  # noqa: S608 - constants
                 [dataset_id],
             )
-            found = sorted(row[0] for row in cursor.fetchall())
+            found = _Values(row[0] for row in cursor.fetchall())
         while len(_values) >= _VALUES_KEPT:
             _values.pop(next(iter(_values)))
         _values[key] = found
-    values = _values[key]
-    start = bisect.bisect_left(values, words[0])
-    end = bisect.bisect_left(values, words[0] + "\x7f", lo=start)
-    rest = re.compile("^" + ".* ".join(re.escape(word) for word in words))
-    return [value for value in values[start:end] if rest.match(value)]
+    return _values[key].starting(words)

@@ -22,6 +22,7 @@ The indexes, the FTS5 tables and their triggers are made by directory's search m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
 from django.db import connection
 
@@ -247,32 +248,42 @@ def _rank_block(table: Table, dataset_id: int, word: str) -> tuple[int, int] | N
 def _walk(table: Table, reading: str, where: list[str], params: list, limit: int, *, fulltext_after: bool,
           words=(), ranks: tuple[int, int | None] = (0, None)) -> list[int]:  # fmt: skip
     """Ids of the rows meeting ``where``, in name order, at most ``limit``: the rows holding the key of
-    ``reading`` are read in name order (keys.py) a batch at a time and checked on the table by primary key.
-    After keys.WALK of them without enough rows (many hold the key and few the whole condition), the rest,
-    after the last row read, is asked of the table directly: the name index walked from there, or (for words
-    anywhere) the full-text index and a sort. Exact: every row before the last one read that could match
-    holds the key. ``ranks``: only the rows strictly between these name ranks can match."""
+    ``reading`` are read in name order (keys.py) a batch at a time, each checked on the table by primary key in
+    the same statement (``keys.read``). Each batch after the first is as large as the share of rows that passed
+    so far says the rest of ``limit`` needs (``_next_batch``). After keys.WALK of them without enough rows (many
+    hold the key and few the whole condition), the rest, after the last row read, is asked of the table directly:
+    the name index walked from there, or (for words anywhere) the full-text index and a sort. Exact: every row
+    before the last one read that could match holds the key. ``ranks``: only the rows strictly between these
+    name ranks can match."""
     first = table.prefix_columns[0]
     dataset_id = params[0]  # ranked_ids puts the dataset's id first
-    check = f"SELECT f.id FROM {table.name} f WHERE f.id = ANY(%s) AND {' AND '.join(where)}"  # noqa: S608
+    check = f"SELECT true FROM {table.name} f WHERE f.id = k.facility_id AND {' AND '.join(where)}"  # noqa: S608
     ids: list[int] = []
     key, (after_rank, below_rank), last, walked, size = keys.key_of(reading), ranks, None, 0, keys.FIRST_BATCH
     while True:
         wanted = min(size, keys.WALK - walked)
-        batch = keys.read(dataset_id, key, after_rank, wanted, below_rank)
+        batch = keys.read(dataset_id, key, after_rank, wanted, below_rank, check, params)
         if batch:
-            passed = set(_run(check, [[pk for pk, _rank in batch], *params]))
-            ids += [pk for pk, _rank in batch if pk in passed][: limit - len(ids)]
-            walked, (last, after_rank) = walked + len(batch), batch[-1]
+            ids += [pk for pk, _rank, passed in batch if passed][: limit - len(ids)]
+            walked, (last, after_rank, _passed) = walked + len(batch), batch[-1]
         if len(ids) >= limit or len(batch) < wanted:
             return ids  # enough, or every row holding the key was read
         if walked >= keys.WALK:
             break
-        size *= 4
+        size = _next_batch(size, walked, len(ids), limit - len(ids))
     after = f'(f.{first} COLLATE "C", f.id) > ((SELECT {first} FROM {table.name} WHERE id = %s) COLLATE "C", %s)'  # noqa: S608
     extra, extra_params = ([_fulltext(table)], [_tsquery(words)]) if fulltext_after else ([], [])
     return ids + _select(table, "", [*where, *extra, after], [*params, *extra_params, last, last],
                          [text_order(f"f.{first}")], [], limit - len(ids), filter_first=fulltext_after)  # fmt: skip
+
+
+def _next_batch(size: int, walked: int, found: int, needed: int) -> int:
+    """Key rows to read next: ``needed`` rows at the pass rate seen in the ``walked`` so far, a quarter more (and
+    at least keys.MIN_BATCH); four times the last batch while none has passed. A fixed growth read and checked
+    1,408 rows where 60 more were needed ("clinique sainte": 30 ms)."""
+    if not found:
+        return size * 4
+    return max(keys.MIN_BATCH, -(-needed * walked * 5 // (found * 4)))
 
 
 def _column_tier(table: Table, column: str, words, where: list[str], params: list, limit: int) -> list[int]:
@@ -286,11 +297,13 @@ def _column_tier(table: Table, column: str, words, where: list[str], params: lis
         return _select(table, "", [*where, like], [*params, _prefix_pattern(words)], order, [], limit)
     values = keys.values_starting(params[0], table.name, column, words)
     ids: list[int] = []
-    at, size = 0, 8
+    size = 8
     # COLLATE "C": the column's b-tree is bytewise; compared in the default collation, the values would be
     # looked for row by row (a sequential scan, 250 ms).
-    while at < len(values) and len(ids) < limit:
-        chunk, at, size = values[at : at + size], at + size, size * 4
+    while len(ids) < limit:
+        chunk, size = list(islice(values, size)), size * 4
+        if not chunk:
+            break
         ids += _select(table, "", [*where, f'f.{column} COLLATE "C" = ANY(%s)'], [*params, chunk], order, [],
                        limit - len(ids))  # fmt: skip
     return ids

@@ -16,6 +16,11 @@ MEDICINES = Table(
     document="(f.name_folded)",
     prefix_columns=("name_folded",),
 )
+# What a page of results shows of each medicine (the API's fields, and the portal's): rows() reads only these.
+FIELDS = [
+    "cip13", "name", "atc1", "atc1_label", "atc2", "atc2_label", "atc3", "atc3_label", "atc4", "atc4_label", "atc5",
+    "atc5_label", "generic_group", "generic_status", "year", "boxes", "reimbursed_amount", "base_amount",
+]  # fmt: skip
 
 
 def _conditions(query: MedicineQuery) -> Conditions:
@@ -43,5 +48,6 @@ def search(query: MedicineQuery) -> Hits:
     return Hits.of(dataset_id, cache.remembered("medicines", dataset_id, query, lambda: ranked(query, dataset_id)))
 
 
-def rows(ids) -> list[Medicine]:
-    return in_order(Medicine, ids)
+def rows(ids) -> list[dict]:
+    """The medicines of ``ids`` (a page of a search's hits) as dicts of FIELDS."""
+    return in_order(Medicine, ids, FIELDS)

@@ -182,3 +182,34 @@ def test_through_the_real_importer_a_new_import_and_a_rollback_are_searched_at_o
 
     rollback(source="finess")
     assert "CLINIQUE DU PARC FLEURI" not in names(api.get(FACILITIES, {"q": "clinique du parc"}))
+
+
+def test_each_row_is_answered_as_drf_would_serialize_the_model(tenant_a):
+    """The serializers read the page's dicts through each field's own to_representation (serializers.py): the
+    answer is what a plain ModelSerializer gives for the same rows (nulls, a list, decimals as strings)."""
+    from decimal import Decimal
+
+    from rest_framework import serializers
+
+    from directory.models import Medicine
+    from directory.search import facilities, medicines
+
+    load_facilities(*ROWS, {"name": "Sans coordonnées", "commune": "Saint-Étienne", "services": ["dialyse", "SMUR"]})
+    load_medicines({"name": "TAHOR 20MG CPR", "atc5": "C10AA05", "boxes": 9, "reimbursed_amount": Decimal("1234.5"),
+                    "base_amount": Decimal("0.07"), "generic_group": "ATORVASTATINE 20 mg"})  # fmt: skip
+
+    def plain(model, fields):
+        meta = type("Meta", (), {"model": model, "fields": fields})
+        return type("Plain", (serializers.ModelSerializer,), {"Meta": meta})
+
+    current = {source: DirectorySource.objects.get(source=source).current_id for source in Source.values}
+    api = tenant_a.api()
+    answered = api.get(FACILITIES, {"q": "saint"}).json()["results"]
+    assert len(answered) == 2
+    for row in answered:
+        facility = Facility.objects.get(dataset_id=current[Source.FINESS], finess=row["finess"])
+        assert row == {**plain(Facility, facilities.FIELDS)(facility).data, "distance_km": None}
+    [row] = api.get(MEDICINES, {"atc": "C10"}).json()["results"]
+    medicine = Medicine.objects.get(dataset_id=current[Source.OPENMEDIC])
+    assert row == plain(Medicine, medicines.FIELDS)(medicine).data
+    assert row["reimbursed_amount"] == "1234.50" and row["boxes"] == 9

@@ -36,12 +36,12 @@ def test_the_run_is_on_the_database_it_was_started_for():
 def names_facilities(q="", **others) -> list[str]:
     query = params.facility_query({"q": q, **others}, known_categories=facilities.categories())
     hits = facilities.search(query)
-    return [row.name for row in facilities.rows(hits, hits.ids, query)]
+    return [row["name"] for row in facilities.rows(hits, hits.ids, query)]
 
 
 def names_medicines(q="", atc="") -> list[str]:
     hits = medicines.search(params.medicine_query({"q": q, "atc": atc}))
-    return [row.name for row in medicines.rows(hits.ids)]
+    return [row["name"] for row in medicines.rows(hits.ids)]
 
 
 SAINT_ETIENNE = [
@@ -115,7 +115,7 @@ def test_near_keeps_the_circle_and_sorts_by_distance():
     hits = facilities.search(query)
     firminy = facilities.rows(hits, hits.ids, query)[1]
     # By hand, flat-earth over 10 km: 0.0514° north = 5.72 km, 0.0983° east x cos(45.41°) = 7.67 km: 9.57 km.
-    assert 9.4 < firminy.distance_km < 9.7
+    assert 9.4 < firminy["distance_km"] < 9.7
 
 
 def test_near_a_point_where_the_box_crosses_the_antimeridian_still_finds_by_distance():
@@ -235,6 +235,7 @@ def test_many_rows_rank_as_the_rule_says_whichever_index_reads_them(monkeypatch)
     monkeypatch.setattr(keys, "FEW", 3)
     monkeypatch.setattr(keys, "WALK", 24)
     monkeypatch.setattr(keys, "FIRST_BATCH", 2)
+    monkeypatch.setattr(keys, "MIN_BATCH", 1)  # batches sized by the pass rate, as small as it says
     monkeypatch.setattr(matching, "FUZZY_FILL", 0)  # near spellings would add rows after the rule's
     rng = random.Random(7)
     load_facilities(*(
@@ -245,7 +246,27 @@ def test_many_rows_rank_as_the_rule_says_whichever_index_reads_them(monkeypatch)
     rows = list(Facility.objects.filter(dataset_id=facilities.current_dataset("finess"))
                 .values_list("id", "name_folded", "commune_folded"))  # fmt: skip
     for q in ("le", "sain", "saint e", "le ha", "pharmacie du", "centre hosp", "pas", "du pa", "hospitalier",
-              "les u", "clinique le", "parc"):  # fmt: skip
+              "les u", "clinique le", "parc", "clinique sainte", "sainte", "saint les", "le pasteu"):  # fmt: skip
         expected = _ranked_here(rows, q)
         assert len(expected) > 3, q  # the rule finds rows enough to test the order
         assert names_facilities(q) == expected[:MAX_RESULTS], q
+
+
+def test_the_values_of_a_column_that_start_with_a_query_are_those_a_scan_would_find():
+    """keys.values_starting finds them from the second word's positions (no scan of the first word's range): the
+    same values, in the same order, as testing every value, on values made here."""
+    rng = random.Random(11)
+    words = ["saint", "sainte", "le", "les", "la", "mont", "montbeliard", "sur", "loire", "du", "lac"]
+    values = {" ".join(rng.choice(words) for _ in range(rng.randint(1, 4))) for _ in range(3000)}
+    found = keys._Values(values)
+    for query in [("saint", "la"), ("le", "les"), ("le", "le"), ("sain", "l", "lo"), ("mont", "sur", "loire"),
+                  ("la", "lac"), ("du", "x"), ("x", "le")]:  # fmt: skip
+        pattern = re.compile("^" + ".* ".join(query))
+        expected = sorted(value for value in values if pattern.match(value))
+        assert list(found.starting(query)) == expected, query
+
+
+def test_a_walk_reads_as_many_key_rows_as_its_pass_rate_says():
+    assert matching._next_batch(128, walked=128, found=32, needed=170) == 850  # 170 at one in four, a quarter more
+    assert matching._next_batch(128, walked=128, found=128, needed=3) == keys.MIN_BATCH
+    assert matching._next_batch(128, walked=128, found=0, needed=201) == 512  # nothing passed yet: four times more
