@@ -117,7 +117,7 @@ def _database(kind: str, values: dict) -> int:
 
     if kind.startswith("facility"):
         dataset_id = current_dataset("finess")
-        query = params.facility_query(values, known_categories=facilities.categories(dataset_id))
+        query = params.facility_query(values, known_categories=lambda: facilities.categories(dataset_id))
         ids = facilities.ranked(query, dataset_id)
         facilities.rows(Hits.of(dataset_id, ids), ids[:PAGE], query)
     else:

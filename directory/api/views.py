@@ -59,7 +59,8 @@ class FacilityListView(TenantAPIView):
     def get(self, request):
         _no_empty_filters(request, FACILITY_PARAMETERS)
         dataset_id = current_dataset(Source.FINESS)
-        query = params.facility_query(request.query_params, known_categories=facilities.categories(dataset_id))
+        query = params.facility_query(request.query_params,
+                                      known_categories=lambda: facilities.categories(dataset_id))  # fmt: skip
         hits = facilities.search(query, dataset_id)
         paginator = RankedCursor()
         ids = paginator.paginate_hits(hits, request)

@@ -14,7 +14,7 @@ from .params import FacilityQuery
 
 FACILITIES = Table(
     name="directory_facility",
-    fts="directory_facility_fts",
+    fts="directory_facility_ranked",  # its rowids follow the names (ranked_sqlite.py)
     document="(f.name_folded || ' ' || f.commune_folded)",
     prefix_columns=("name_folded", "commune_folded"),
     keyed=True,
@@ -44,11 +44,10 @@ def _conditions(query: FacilityQuery) -> Conditions:
         conditions.add(f"{distance} <= %s", *centre, near.radius_km)
         conditions.order.append(distance)
         conditions.order_params.extend(centre)
-        if connection.vendor == "postgresql":
-            # Equal distances in name order: the name's rank (keys.py) is that order, and the location index holds
-            # it, so the search reads that index alone (directory migration 0005).
-            conditions.order.append("f.name_rank")
-            return conditions
+        # Equal distances in name order: the name's rank (keys.py, on both databases) is that order, and the
+        # location index holds it, so the search reads that index alone (directory migrations 0005 and 0006).
+        conditions.order.append("f.name_rank")
+        return conditions
     conditions.order.append(text_order("f.name_folded"))
     return conditions
 

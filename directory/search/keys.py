@@ -16,7 +16,7 @@ and the letters past the key's) on the establishment's own row. About 21 keys pe
 Six letters since 2026-12-07: with five, "sainte" read the key "saint", and three rows in four of "clinique
 ... saint..." were read to be refused (30 ms).
 
-SQLite keeps its FTS5 table (matching.py): the embedded default's directories are small.
+SQLite has no such table: its facilities' FTS5 table has rowids in name order instead (ranked_sqlite.py).
 """
 
 from __future__ import annotations
@@ -60,7 +60,13 @@ WHERE f.dataset_id = %s AND length(w.word) >= n.length
 def build(dataset_id: int, lengths: tuple[int, ...] = KEY_LENGTHS, *, rank: bool = True) -> None:
     """Write the keys of one imported dataset (PostgreSQL; before it becomes current), then refresh the
     planner's statistics of the key table, which has just grown by millions of rows. A migration that adds a key
-    length passes it alone (``lengths``), on datasets already ranked (``rank=False``)."""
+    length passes it alone (``lengths``), on datasets already ranked (``rank=False``). SQLite ranks the names and
+    fills its own ranked FTS5 table instead (ranked_sqlite.py)."""
+    if connection.vendor == "sqlite":
+        from . import ranked_sqlite
+
+        ranked_sqlite.build(dataset_id)
+        return
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
@@ -75,7 +81,12 @@ def build(dataset_id: int, lengths: tuple[int, ...] = KEY_LENGTHS, *, rank: bool
 
 
 def delete(dataset_ids: list[int]) -> None:
-    if connection.vendor != "postgresql" or not dataset_ids:
+    if not dataset_ids:
+        return
+    if connection.vendor == "sqlite":
+        from . import ranked_sqlite
+
+        ranked_sqlite.delete(dataset_ids)
         return
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE dataset_id = ANY(%s)", [list(dataset_ids)])  # noqa: S608

@@ -14,8 +14,10 @@ and they hold only a-z and 0-9: nothing in them can be read as LIKE, tsquery or 
   (``to_tsquery('simple', 'saint:* & etienne:*')``, on a GIN index) finds the words anywhere. When fewer than
   FUZZY_FILL rows match so, the query with its words' near spellings (spelling.py: trigram similarity
   against the data's own words) is searched too, and its rows follow.
-- SQLite: an FTS5 table over the folded columns (kept in step by triggers), queried with prefix terms
-  (``"saint"* "etienne"*``). No fuzzy matching: SQLite has no trigram similarity.
+- SQLite: FTS5 tables over the folded columns, queried with prefix terms (``"saint"* "etienne"*``): for
+  facilities one whose rowids follow the names, so that the tiers are read in name order like PostgreSQL's
+  (ranked_sqlite.py); for medicines one kept in step by triggers, whose matches are ranked and sorted in one
+  query. No fuzzy matching: SQLite has no trigram similarity.
 
 The indexes, the FTS5 tables and their triggers are made by directory's search migrations."""
 
@@ -26,7 +28,7 @@ from itertools import islice
 
 from django.db import connection
 
-from . import keys, spelling
+from . import keys, ranked_sqlite, spelling
 
 # Typo-tolerant matches are looked for only when the prefix matches are fewer than this: a query that
 # matches plenty as typed does not need guesses, and a misspelt one usually matches nothing as typed.
@@ -39,7 +41,7 @@ class Table:
     fts: str  # the FTS5 table (SQLite)
     document: str  # the folded text searched (PostgreSQL), exactly as the migration's indexes spell it
     prefix_columns: tuple[str, ...]  # a row whose column starts with the whole query ranks first, in this order
-    keyed: bool = False  # PostgreSQL reads word starts from keys.TABLE when the order is the name's (keys.py)
+    keyed: bool = False  # word starts read in name order: keys.TABLE (PostgreSQL), ranked_sqlite.TABLE (SQLite)
 
 
 @dataclass
@@ -115,7 +117,11 @@ def ranked_ids(
                 fuzzy = _tiers_postgresql(table, corrected, where, params, conditions, FUZZY_FILL)
                 ids += [pk for pk in fuzzy if pk not in seen][: limit - len(ids)]
         return ids
-    # SQLite: one query, the FTS5 match narrowing, the tier ranking the (few) rows it leaves.
+    if table.keyed:  # SQLite's facilities: their FTS5 table in name order (ranked_sqlite.py)
+        if conditions.order == [text_order(f"f.{table.prefix_columns[0]}")]:
+            return ranked_sqlite.tiers(words, where, params, limit)
+        return ranked_sqlite.any_order(words, where, params, conditions.order, conditions.order_params, limit)
+    # SQLite's medicines: one query, the FTS5 match narrowing, the tier ranking the rows it leaves.
     pattern = _prefix_pattern(words)
     whens = " ".join(f"WHEN f.{column} LIKE %s THEN {rank}" for rank, column in enumerate(table.prefix_columns))
     tier = f"CASE {whens} ELSE {len(table.prefix_columns)} END"

@@ -132,10 +132,13 @@ def _near(params, errors: _Errors) -> Near | None:
 
 def facility_query(params, *, known_categories) -> FacilityQuery:
     """``params``: a QueryDict or dict of strings. ``known_categories``: the category codes of the current
-    facilities (a code that names none is refused: a typo must not look like "nothing here")."""
+    facilities (a code that names none is refused: a typo must not look like "nothing here"), or a function
+    that returns them, called only when the query names a category (the API: most searches name none)."""
     errors = _Errors()
     words = _words(params, errors)
     categories = _codes(params, "category", _CATEGORY, "a FINESS category code", errors)
+    if categories and callable(known_categories):
+        known_categories = known_categories()
     unknown = [code for code in categories if code not in known_categories]
     if unknown:
         errors.add(

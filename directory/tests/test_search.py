@@ -21,11 +21,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # SQLite reuses ids after a test's rollback, and ids key the cache: start each test with an empty one
-    # (there it is a file cache in the run's own directory; PostgreSQL never reuses an id within a session,
-    # and a Redis cache is shared: never cleared).
+    # SQLite reuses ids after a test's rollback, and ids key the cache and the commune values a process keeps
+    # (keys.values_starting): start each test with neither (there the cache is a file cache in the run's own
+    # directory; PostgreSQL never reuses an id within a session, and a Redis cache is shared: never cleared).
     if connection.vendor == "sqlite":
         cache.clear()
+        keys._values.clear()
 
 
 def test_the_run_is_on_the_database_it_was_started_for():
@@ -270,3 +271,24 @@ def test_a_walk_reads_as_many_key_rows_as_its_pass_rate_says():
     assert matching._next_batch(128, walked=128, found=32, needed=170) == 850  # 170 at one in four, a quarter more
     assert matching._next_batch(128, walked=128, found=128, needed=3) == keys.MIN_BATCH
     assert matching._next_batch(128, walked=128, found=0, needed=201) == 512  # nothing passed yet: four times more
+
+
+def test_a_page_of_rows_holds_what_the_orm_would_read():
+    """hits.in_order reads a page with its own SQL and the ORM's converters: the same values as ``.values()``
+    (JSON decoded, missing coordinates as None, decimals as Decimal), in the order asked, unknown ids left out."""
+    from decimal import Decimal
+
+    from directory.models import Medicine
+    from directory.search.hits import in_order
+
+    load_facilities(
+        {"name": "Clinique", "commune": "Lyon", "services": ["dialyse"], "latitude": 45.7, "longitude": 4.8},
+        {"name": "Sans coordonnées", "commune": "Lyon"},
+    )
+    load_medicines({"name": "TAHOR", "atc5": "C10AA05", "reimbursed_amount": Decimal("12.30"), "boxes": 4})
+    for model, fields in ((Facility, facilities.FIELDS), (Medicine, medicines.FIELDS)):
+        expected = {row.pop("id"): row for row in model.objects.values("id", *fields)}
+        ids = sorted(expected, reverse=True)
+        assert in_order(model, [*ids, 10**9], fields) == [expected[pk] for pk in ids]
+    [tahor] = in_order(Medicine, list(Medicine.objects.values_list("id", flat=True)), medicines.FIELDS)
+    assert tahor["reimbursed_amount"] == Decimal("12.30") and isinstance(tahor["reimbursed_amount"], Decimal)
