@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import audit
@@ -28,7 +28,12 @@ from .formats.errors import FormatError
 from .formats.openmedic import year_from_name
 from .models import DirectoryImport, DirectorySource, Facility, Medicine, Source
 from .search import keys as search_keys
+from .search import spelling
+from .search.facilities import FACILITIES
+from .search.medicines import MEDICINES
 from .validation import ValidationFailure, differences, validate
+
+SEARCHED = {Source.FINESS: FACILITIES, Source.OPENMEDIC: MEDICINES}  # the search table of each source
 
 logger = logging.getLogger(__name__)
 ROW_MODELS = {Source.FINESS: Facility, Source.OPENMEDIC: Medicine}
@@ -151,9 +156,11 @@ def _execute(run: _Run, request: ImportRequest, actor) -> DirectoryImport:
     record.rows = loaded.rows
     run.step("validate", 92)
     validate(record, loaded.rows, current)
+    run.step("index", 94)
     if request.source == Source.FINESS:
-        run.step("index", 94)
         search_keys.build(record.pk)  # the word-start keys of directory/search/keys.py (PostgreSQL)
+    if connection.vendor == "postgresql":  # the words near spellings and the leading word are chosen from
+        spelling.remember(SEARCHED[request.source], record.pk)
     run.step("swap", 96)
     key = "finess" if request.source == Source.FINESS else "cip13"
     notes = [*loaded.notes, differences(ROW_MODELS[request.source], key, record, current)]

@@ -18,11 +18,11 @@ def key(kind: str, dataset_id: int, query) -> str:
     return f"directory:search:v{_VERSION}:{kind}:{dataset_id}:{digest}"
 
 
-def remembered(kind: str, dataset_id: int, query, compute: Callable[[], object]):
+def remembered(kind: str, dataset_id: int, query, compute: Callable[[], object], timeout: int = TIMEOUT_SECONDS):
     """``compute()``'s value for this query of this dataset, from the cache when it holds it."""
     name = key(kind, dataset_id, query)
     value = cache.get(name)
     if value is None:
         value = compute()
-        cache.set(name, value, TIMEOUT_SECONDS)
+        cache.set(name, value, timeout)
     return value

@@ -9,6 +9,10 @@ over 100,000 establishments. The data's words are few (tens of thousands), read 
 dataset (one query), and compared here in a millisecond or two.
 
 The same read counts each word's rows: matching.py lets the least common word of a query lead its search.
+The counts are read once per import, not once per process: the import computes them (``remember``) and the
+cache shares them, where that read took 1-4 s of the first search of every process after an import. The
+trigrams are indexed only when a near spelling is first looked for (about 1 s for 10,000 words on a slow
+machine): the least common word needs only the sorted words and their counts.
 
 A word is replaced when nothing starts with it and a word is at least CORRECT similar, or when a word is at
 least REPLACE similar whatever starts with it ("montpelier" is a word of one establishment and a typo of
@@ -19,13 +23,17 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
+from functools import cached_property
 from itertools import accumulate
 
 from django.db import connection
 
+from . import cache
+
 CORRECT = 0.3
 REPLACE = 0.6
 _KEPT = 4  # vocabularies kept per process: the current datasets of both sources, and the ones they replace
+WORDS_TIMEOUT = 90 * 24 * 3600  # the cache keeps an import's word counts this long (the next FINESS import: a month)
 _vocabularies: dict[tuple[str, int], Vocabulary] = {}
 
 
@@ -40,11 +48,18 @@ class Vocabulary:
         # Rows holding each word (when known): prefix_rows() sums them over the words a prefix starts.
         counts = counts or {}
         self._cumulative = list(accumulate((counts.get(word, 0) for word in self.words), initial=0))
-        self.trigrams = {word: trigrams(word) for word in self.words}
-        self.by_trigram: dict[str, list[str]] = defaultdict(list)
+
+    @cached_property
+    def trigrams(self) -> dict[str, set[str]]:
+        return {word: trigrams(word) for word in self.words}
+
+    @cached_property
+    def by_trigram(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = defaultdict(list)
         for word, grams in self.trigrams.items():
             for gram in grams:
-                self.by_trigram[gram].append(word)
+                found[gram].append(word)
+        return found
 
     def starts_a_word(self, prefix: str) -> bool:
         at = bisect.bisect_left(self.words, prefix)
@@ -80,17 +95,28 @@ class Vocabulary:
         return tuple(out)
 
 
+def _counts(table, dataset_id: int) -> dict[str, int]:
+    """Each word of the dataset's folded text, with the number of rows holding it (one query, PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT w.word, count(DISTINCT f.id) FROM {table.name} f "  # noqa: S608
+            f"CROSS JOIN LATERAL regexp_split_to_table({table.document}, ' ') AS w(word) "
+            "WHERE f.dataset_id = %s GROUP BY w.word",
+            [dataset_id],
+        )
+        return {word: rows for word, rows in cursor.fetchall() if word}
+
+
+def remember(table, dataset_id: int) -> dict[str, int]:
+    """The dataset's word counts, from the cache (an import never changes once loaded), computed and stored there
+    when it does not hold them: the import calls this before its swap, so no process reads them itself."""
+    return cache.remembered("words", dataset_id, table.name, lambda: _counts(table, dataset_id), WORDS_TIMEOUT)
+
+
 def vocabulary(table, dataset_id: int) -> Vocabulary:
     key = (table.name, dataset_id)
     if key not in _vocabularies:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT w.word, count(DISTINCT f.id) FROM {table.name} f "  # noqa: S608
-                f"CROSS JOIN LATERAL regexp_split_to_table({table.document}, ' ') AS w(word) "
-                "WHERE f.dataset_id = %s GROUP BY w.word",
-                [dataset_id],
-            )
-            counts = {word: rows for word, rows in cursor.fetchall() if word}
+        counts = remember(table, dataset_id)
         while len(_vocabularies) >= _KEPT:
             _vocabularies.pop(next(iter(_vocabularies)))
         _vocabularies[key] = Vocabulary(counts, counts)

@@ -276,8 +276,8 @@ def test_an_import_writes_its_search_keys_and_they_go_with_its_rows(tmp_path):
     assert [row[3] for row in by_name] == list(range(1, len(rows) + 1))
     north = next(row for row in rows if row[1].startswith("chu de saint etienne hopital nord"))
     assert set(FacilityKey.objects.filter(dataset_id=first.pk, facility_id=north[0]).values_list("key", flat=True)) >= {
-        "ch", "chu", "sa", "sai", "saint", "et", "eti", "etien", "ho", "hop", "hopit",  # 2, 3, 5 and 8 letters
-    }  # fmt: skip
+        "ch", "chu", "sa", "sai", "saint", "et", "eti", "etien", "etienn", "ho", "hop", "hopit", "hopita",
+    }  # fmt: skip  (2, 3, 5, 6 and 8 letters)
     assert not FacilityKey.objects.filter(dataset_id=first.pk, key="c").exists()  # no key of one letter
     assert FacilityKey.objects.filter(dataset_id=first.pk, key="etien").count() == len(
         [row for row in rows if any(word.startswith("etien") for word in f"{row[1]} {row[2]}".split())]
@@ -288,3 +288,23 @@ def test_an_import_writes_its_search_keys_and_they_go_with_its_rows(tmp_path):
     rollback(source="finess")
     assert not FacilityKey.objects.filter(dataset_id=second.pk).exists()
     assert FacilityKey.objects.filter(dataset_id=first.pk).exists()
+
+
+def test_an_import_leaves_its_word_counts_in_the_cache_for_every_process():
+    """The words near spellings and the leading word come from (directory/search/spelling.py) are counted by the
+    import (PostgreSQL): a process that searches afterwards reads them from the cache, not from the rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from directory.search import spelling
+    from directory.search.facilities import FACILITIES
+
+    record = _import(FINESS_SAMPLE)
+    spelling._vocabularies.clear()  # a process that has never searched
+    with CaptureQueriesContext(connection) as queries:
+        words = spelling.vocabulary(FACILITIES, record.pk)
+    assert len(queries) == 0
+    hopital = len([name for name in Facility.objects.filter(dataset=record).values_list("name_folded", "commune_folded")
+                   if "hopital" in " ".join(name).split()])  # fmt: skip
+    assert words.prefix_rows("hopital") >= hopital > 0
+    assert words.closest("hopitla")[0] == "hopital"  # the trigram index, built on first use
