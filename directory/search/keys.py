@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
+from itertools import islice
 
 from django.db import connection
 
@@ -156,6 +157,15 @@ class _Values:
         rest = re.compile("^" + ".* ".join(re.escape(word) for word in words))
         # Lazily: the caller reads values until it has rows enough ("le les": 6,500 values, of which 170 are read).
         return (self.values[at] for at in sorted(positions) if rest.match(self.values[at]))
+
+
+def growing_chunks(values: Iterator[str], first: int = 8) -> Iterator[list[str]]:
+    """``values`` a few at a time, each chunk four times the last: a tier reads the rows of the first values (often
+    enough) and more only when they were not."""
+    size = first
+    while chunk := list(islice(values, size)):
+        yield chunk
+        size *= 4
 
 
 def values_starting(dataset_id: int, table: str, column: str, words: tuple[str, ...]) -> Iterator[str]:

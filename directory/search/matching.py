@@ -24,7 +24,6 @@ The indexes, the FTS5 tables and their triggers are made by directory's search m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import islice
 
 from django.db import connection
 
@@ -301,15 +300,11 @@ def _column_tier(table: Table, column: str, words, where: list[str], params: lis
     if len(words) == 1:
         like = f'f.{column} COLLATE "C" LIKE %s'
         return _select(table, "", [*where, like], [*params, _prefix_pattern(words)], order, [], limit)
-    values = keys.values_starting(params[0], table.name, column, words)
     ids: list[int] = []
-    size = 8
     # COLLATE "C": the column's b-tree is bytewise; compared in the default collation, the values would be
     # looked for row by row (a sequential scan, 250 ms).
-    while len(ids) < limit:
-        chunk, size = list(islice(values, size)), size * 4
-        if not chunk:
-            break
+    chunks = keys.growing_chunks(keys.values_starting(params[0], table.name, column, words))
+    while len(ids) < limit and (chunk := next(chunks, None)):
         ids += _select(table, "", [*where, f'f.{column} COLLATE "C" = ANY(%s)'], [*params, chunk], order, [],
                        limit - len(ids))  # fmt: skip
     return ids

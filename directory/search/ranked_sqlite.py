@@ -15,8 +15,6 @@ Ordered otherwise (nearest first), one FTS5 query ranks the tiers and sorts, as 
 
 from __future__ import annotations
 
-from itertools import islice
-
 from django.db import connection
 
 from . import keys
@@ -125,13 +123,9 @@ def _commune_tier(words, where: list[str], params: list, limit: int) -> list[int
             f"AND f.commune_folded >= %s AND f.commune_folded < %s {order}",
             [*params, words[0], words[0] + _AFTER_WORDS, limit],
         )
-    values = keys.values_starting(params[0], "directory_facility", "commune_folded", words)
     ids: list[int] = []
-    size = 8
-    while len(ids) < limit:
-        chunk, size = list(islice(values, size)), size * 4
-        if not chunk:
-            break
+    chunks = keys.growing_chunks(keys.values_starting(params[0], "directory_facility", "commune_folded", words))
+    while len(ids) < limit and (chunk := next(chunks, None)):
         ids += _run(
             f"SELECT f.id FROM directory_facility f WHERE {' AND '.join(where)} "  # noqa: S608
             f"AND f.commune_folded IN ({', '.join(['%s'] * len(chunk))}) {order}",
