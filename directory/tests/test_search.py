@@ -292,3 +292,26 @@ def test_a_page_of_rows_holds_what_the_orm_would_read():
         assert in_order(model, [*ids, 10**9], fields) == [expected[pk] for pk in ids]
     [tahor] = in_order(Medicine, list(Medicine.objects.values_list("id", flat=True)), medicines.FIELDS)
     assert tahor["reimbursed_amount"] == Decimal("12.30") and isinstance(tahor["reimbursed_amount"], Decimal)
+
+
+def test_an_imports_search_rows_go_with_it_and_no_other():
+    """keys.delete, as the import's clean-up calls it: the word-start keys (PostgreSQL) or the ranked FTS5 rows
+    (SQLite, ranked_sqlite.py) of the deleted import go, another import's stay and are still searched."""
+    from directory.models import FacilityKey
+    from directory.search import ranked_sqlite
+
+    first = load_facilities({"name": "Clinique du Parc", "commune": "Lyon"})
+    second = load_facilities({"name": "Clinique du Lac", "commune": "Annecy"})
+
+    def search_rows(dataset_id: int) -> int:
+        if connection.vendor == "postgresql":
+            return FacilityKey.objects.filter(dataset_id=dataset_id).count()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {ranked_sqlite.TABLE} WHERE rowid >= %s AND rowid < %s",  # noqa: S608
+                           [dataset_id * ranked_sqlite.SPAN, (dataset_id + 1) * ranked_sqlite.SPAN])  # fmt: skip
+            return cursor.fetchone()[0]
+
+    assert search_rows(first.pk) > 0 and search_rows(second.pk) > 0
+    keys.delete([first.pk])
+    assert search_rows(first.pk) == 0 and search_rows(second.pk) > 0
+    assert names_facilities("clinique du") == ["Clinique du Lac"]
