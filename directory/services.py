@@ -33,10 +33,9 @@ from .search.facilities import FACILITIES
 from .search.medicines import MEDICINES
 from .validation import ValidationFailure, differences, validate
 
-SEARCHED = {Source.FINESS: FACILITIES, Source.OPENMEDIC: MEDICINES}  # the search table of each source
-
 logger = logging.getLogger(__name__)
 ROW_MODELS = {Source.FINESS: Facility, Source.OPENMEDIC: Medicine}
+SEARCHED = {Source.FINESS: FACILITIES, Source.OPENMEDIC: MEDICINES}  # the search table of each source
 Progress = Callable[[int, str], None]
 
 
@@ -159,7 +158,7 @@ def _execute(run: _Run, request: ImportRequest, actor) -> DirectoryImport:
     run.step("index", 94)
     if request.source == Source.FINESS:
         search_keys.build(record.pk)  # the word-start keys of directory/search/keys.py (PostgreSQL)
-    if connection.vendor == "postgresql":  # the words near spellings and the leading word are chosen from
+    if connection.vendor == "postgresql":  # the words that near spellings and a search's leading word come from
         spelling.remember(SEARCHED[request.source], record.pk)
     run.step("swap", 96)
     key = "finess" if request.source == Source.FINESS else "cip13"
