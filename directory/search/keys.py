@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import islice
 
 from django.db import connection
@@ -40,7 +41,6 @@ WALK = 2048
 FIRST_BATCH = 128  # rows of the first batch read; the next ones as many as the pass rate says (matching._next_batch)
 MIN_BATCH = 32
 _VALUES_KEPT = 4
-_values: dict[tuple[str, str, int], _Values] = {}
 
 _RANK = """
 UPDATE directory_facility f SET name_rank = r.name_rank
@@ -172,15 +172,12 @@ def values_starting(dataset_id: int, table: str, column: str, words: tuple[str, 
     """The distinct values of ``column`` in the dataset that start with the query of two words or more (its first
     word starts the value, the others start words after it, in order), in order, from values read once per
     process and dataset."""
-    key = (table, column, dataset_id)
-    if key not in _values:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT DISTINCT {column} FROM {table} WHERE dataset_id = %s",  # noqa: S608 - constants
-                [dataset_id],
-            )
-            found = _Values(row[0] for row in cursor.fetchall())
-        while len(_values) >= _VALUES_KEPT:
-            _values.pop(next(iter(_values)))
-        _values[key] = found
-    return _values[key].starting(words)
+    return column_values(dataset_id, table, column).starting(words)
+
+
+@lru_cache(maxsize=_VALUES_KEPT)
+def column_values(dataset_id: int, table: str, column: str) -> _Values:
+    """The distinct values of ``column`` in the dataset, read once per process."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT {column} FROM {table} WHERE dataset_id = %s", [dataset_id])  # noqa: S608
+        return _Values(row[0] for row in cursor.fetchall())

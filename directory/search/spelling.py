@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import accumulate
 
 from django.db import connection
@@ -34,7 +34,6 @@ CORRECT = 0.3
 REPLACE = 0.6
 _KEPT = 4  # vocabularies kept per process: the current datasets of both sources, and the ones they replace
 WORDS_TIMEOUT = 90 * 24 * 3600  # the cache keeps an import's word counts this long (the next FINESS import: a month)
-_vocabularies: dict[tuple[str, int], Vocabulary] = {}
 
 
 def trigrams(word: str) -> set[str]:
@@ -113,11 +112,8 @@ def remember(table, dataset_id: int) -> dict[str, int]:
     return cache.remembered("words", dataset_id, table.name, lambda: _counts(table, dataset_id), WORDS_TIMEOUT)
 
 
+@lru_cache(maxsize=_KEPT)
 def vocabulary(table, dataset_id: int) -> Vocabulary:
-    key = (table.name, dataset_id)
-    if key not in _vocabularies:
-        counts = remember(table, dataset_id)
-        while len(_vocabularies) >= _KEPT:
-            _vocabularies.pop(next(iter(_vocabularies)))
-        _vocabularies[key] = Vocabulary(counts, counts)
-    return _vocabularies[key]
+    """The dataset's words, kept per process (``table``: a matching.Table, hashable)."""
+    counts = remember(table, dataset_id)
+    return Vocabulary(counts, counts)

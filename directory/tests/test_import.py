@@ -300,7 +300,7 @@ def test_an_import_leaves_its_word_counts_in_the_cache_for_every_process():
     from directory.search.facilities import FACILITIES
 
     record = _import(FINESS_SAMPLE)
-    spelling._vocabularies.clear()  # a process that has never searched
+    spelling.vocabulary.cache_clear()  # a process that has never searched
     with CaptureQueriesContext(connection) as queries:
         words = spelling.vocabulary(FACILITIES, record.pk)
     assert len(queries) == 0

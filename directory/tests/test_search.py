@@ -26,7 +26,7 @@ def _fresh_cache():
     # directory; PostgreSQL never reuses an id within a session, and a Redis cache is shared: never cleared).
     if connection.vendor == "sqlite":
         cache.clear()
-        keys._values.clear()
+        keys.column_values.cache_clear()
 
 
 def test_the_run_is_on_the_database_it_was_started_for():
