@@ -7,14 +7,14 @@ from django.db.models import Avg, Count
 
 from directory.models import Facility, Source
 
-from . import cache, geo
+from . import cache, geo, ranked_sqlite
 from .hits import MAX_RESULTS, Hits, current_dataset, in_order
 from .matching import Conditions, Table, ranked_ids, text_order
 from .params import FacilityQuery
 
 FACILITIES = Table(
     name="directory_facility",
-    fts="directory_facility_ranked",  # its rowids follow the names (ranked_sqlite.py)
+    fts=ranked_sqlite.TABLE,  # its rowids follow the names
     document="(f.name_folded || ' ' || f.commune_folded)",
     prefix_columns=("name_folded", "commune_folded"),
     keyed=True,

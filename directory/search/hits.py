@@ -33,6 +33,13 @@ def current_dataset(source: str) -> int | None:
     return row[0] if row else None
 
 
+def ids_of(sql: str, params: list) -> list[int]:
+    """The first column of every row ``sql`` returns: the ids a ranked query found."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def in_order(model, ids, fields: list[str]) -> list[dict]:
     """The rows of ``ids`` in that order (one query), each a dict of ``fields`` with the values the ORM would give
     (``.values()``: JSON decoded, decimals as Decimal). A page of results is read to be shown: model instances of

@@ -41,6 +41,7 @@ WALK = 2048
 FIRST_BATCH = 128  # rows of the first batch read; the next ones as many as the pass rate says (matching._next_batch)
 MIN_BATCH = 32
 _VALUES_KEPT = 4
+AFTER_WORDS = "\x7f"  # after every folded text that starts with a word (folded text is a-z, 0-9 and spaces)
 
 _RANK = """
 UPDATE directory_facility f SET name_rank = r.name_rank
@@ -91,6 +92,27 @@ def delete(dataset_ids: list[int]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE dataset_id = ANY(%s)", [list(dataset_ids)])  # noqa: S608
+
+
+def name_block(dataset_id: int, word: str) -> tuple[int, int] | None:
+    """The name ranks of the first and the last facility name that start with ``word`` (the name index; both
+    databases rank the names the same way): in name order, those names are the rows between them, both
+    included. None when no name does. PostgreSQL reads the prefix as LIKE, whose row estimate lets it stop after
+    the first rows (an incremental sort); the same range written as >= and < is estimated at one row and sorted
+    whole. SQLite's LIKE uses no index: there it is the range."""
+    if connection.vendor == "postgresql":
+        name, prefix, prefix_params = 'name_folded COLLATE "C"', 'name_folded COLLATE "C" LIKE %s', [word + "%"]
+    else:
+        name, prefix = "name_folded", "name_folded >= %s AND name_folded < %s"
+        prefix_params = [word, word + AFTER_WORDS]
+    one = (
+        f"SELECT name_rank FROM directory_facility WHERE dataset_id = %s AND {prefix} "  # noqa: S608 - constants
+        f"ORDER BY {name} {{0}}, id {{0}} LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({one.format('ASC')}), ({one.format('DESC')})", [dataset_id, *prefix_params] * 2)
+        low, high = cursor.fetchone()
+    return None if low is None else (low, high)
 
 
 def key_of(word: str) -> str | None:
@@ -147,7 +169,7 @@ class _Values:
 
     def starting(self, words: tuple[str, ...]) -> Iterator[str]:
         start = bisect.bisect_left(self.values, words[0])
-        end = bisect.bisect_left(self.values, words[0] + "\x7f", lo=start)
+        end = bisect.bisect_left(self.values, words[0] + AFTER_WORDS, lo=start)
         positions: set[int] = set()
         at = bisect.bisect_left(self.words, words[1])
         while at < len(self.words) and self.words[at].startswith(words[1]):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from . import keys, ranked_sqlite, spelling
+from .hits import ids_of
 
 # Typo-tolerant matches are looked for only when the prefix matches are fewer than this: a query that
 # matches plenty as typed does not need guesses, and a misspelt one usually matches nothing as typed.
@@ -70,12 +71,6 @@ def text_order(column: str) -> str:
     return f'{column} COLLATE "C"' if connection.vendor == "postgresql" else column
 
 
-def _run(sql: str, params: list) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
-
-
 def _select(
     table: Table,
     join: str,
@@ -96,7 +91,7 @@ def _select(
         f"SELECT f.id FROM {rows} "  # noqa: S608 - names are constants
         f"ORDER BY {', '.join([*order, 'f.id'])} LIMIT %s"
     )
-    return _run(sql, params + order_params + [limit])
+    return ids_of(sql, params + order_params + [limit])
 
 
 def ranked_ids(
@@ -217,10 +212,10 @@ def _keyed(table: Table, words, reading: str, where: list[str], params: list, li
         ids = _select(table, "", [*where, first_like], [*params, pattern], [name], [], limit)
     else:  # the range of the first word may be long and hold few of them ("pharmacie" for "pharmacie des")
         # Every name in the first word's block holds that word: the least common of the others leads there.
-        block = _rank_block(table, params[0], words[0])
+        block = keys.name_block(params[0], words[0])
         leading = _least_common(table, params[0], words[1:])
         ids = [] if block is None else _walk(table, leading, [*where, first_like], [*params, pattern], limit,
-                                              fulltext_after=False, ranks=block)  # fmt: skip
+                                              fulltext_after=False, ranks=(block[0] - 1, block[1] + 1))  # fmt: skip
     earlier = [f"NOT ({first_like})"]
     for column in others:
         if len(ids) >= limit:
@@ -234,20 +229,6 @@ def _keyed(table: Table, words, reading: str, where: list[str], params: list, li
     return ids + _walk(table, reading, [*where, *starts, *earlier],
                        [*params, *starts_params, *[pattern] * len(earlier)], limit - len(ids),
                        fulltext_after=True, words=words)  # fmt: skip
-
-
-def _rank_block(table: Table, dataset_id: int, word: str) -> tuple[int, int] | None:
-    """The name ranks (keys.py) of the first and the last name that start with ``word``: in name order, those
-    names are the rows between them. None when no name does."""
-    first = table.prefix_columns[0]
-    one = (
-        f"SELECT f.name_rank FROM {table.name} f WHERE f.dataset_id = %s AND f.{first} COLLATE \"C\" LIKE %s "  # noqa: S608
-        f'ORDER BY f.{first} COLLATE "C" {{0}}, f.id {{0}} LIMIT 1'
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT ({one.format('ASC')}), ({one.format('DESC')})", [dataset_id, word + "%"] * 2)
-        low, high = cursor.fetchone()
-    return None if low is None else (low - 1, high + 1)
 
 
 def _walk(table: Table, reading: str, where: list[str], params: list, limit: int, *, fulltext_after: bool,

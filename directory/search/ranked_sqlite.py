@@ -18,10 +18,10 @@ from __future__ import annotations
 from django.db import connection
 
 from . import keys
+from .hits import ids_of
 
 TABLE = "directory_facility_ranked"
 SPAN = 2**32  # rowids of one dataset: [dataset id x SPAN, (dataset id + 1) x SPAN)
-_AFTER_WORDS = "\x7f"  # after every folded text that starts with a word (folded text is a-z, 0-9 and spaces)
 
 _RANK = """
 UPDATE directory_facility SET name_rank = r.name_rank
@@ -55,12 +55,6 @@ def _match(words) -> str:
     return " ".join(f'"{word}"*' for word in words)
 
 
-def _run(sql: str, params: list) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
-
-
 def _matching(words, where: list[str], params: list, order: list[str], order_params: list, limit: int, *,
               ranks: tuple[int, int] | None = None) -> list[int]:  # fmt: skip
     """Ids of the facilities whose rowid in TABLE matches every word (as a word start) and ``where``; ``ranks``: only
@@ -73,20 +67,7 @@ def _matching(words, where: list[str], params: list, order: list[str], order_par
         f"AND f.name_rank = {TABLE}.rowid - %s AND {' AND '.join(where)} "
         f"ORDER BY {', '.join(order) if order else f'{TABLE}.rowid'} LIMIT %s"
     )
-    return _run(sql, [_match(words), base + low, base + high, base, *params, *order_params, limit])
-
-
-def _block(dataset_id: int, word: str) -> tuple[int, int] | None:
-    """The name ranks of the first and the last name that start with ``word`` (the name index), or None."""
-    one = (
-        "SELECT name_rank FROM directory_facility WHERE dataset_id = %s AND name_folded >= %s AND name_folded < %s "
-        "ORDER BY name_folded {0}, id {0} LIMIT 1"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT ({one.format('ASC')}), ({one.format('DESC')})",
-                       [dataset_id, word, word + _AFTER_WORDS] * 2)  # fmt: skip
-        low, high = cursor.fetchone()
-    return None if low is None else (low, high)
+    return ids_of(sql, [_match(words), base + low, base + high, base, *params, *order_params, limit])
 
 
 def tiers(words: tuple[str, ...], where: list[str], params: list, limit: int) -> list[int]:
@@ -94,10 +75,10 @@ def tiers(words: tuple[str, ...], where: list[str], params: list, limit: int) ->
     dataset_id = params[0]
     pattern = "% ".join(words) + "%"
     name_like, commune_like = "f.name_folded LIKE %s", "f.commune_folded LIKE %s"
-    block = _block(dataset_id, words[0])
+    block = keys.name_block(dataset_id, words[0])
     ids: list[int] = []
     if block is not None and len(words) == 1:  # every name of the block starts with the word
-        ids = _run(
+        ids = ids_of(
             f"SELECT f.id FROM directory_facility f WHERE {' AND '.join(where)} "  # noqa: S608
             "AND f.name_rank BETWEEN %s AND %s ORDER BY f.name_rank LIMIT %s",
             [*params, *block, limit],
@@ -118,15 +99,15 @@ def _commune_tier(words, where: list[str], params: list, limit: int) -> list[int
     index's range; more, the communes that start with the whole query (keys.values_starting), a few at a time."""
     order = "ORDER BY f.commune_folded, f.name_rank LIMIT %s"
     if len(words) == 1:
-        return _run(
+        return ids_of(
             f"SELECT f.id FROM directory_facility f WHERE {' AND '.join(where)} "  # noqa: S608
             f"AND f.commune_folded >= %s AND f.commune_folded < %s {order}",
-            [*params, words[0], words[0] + _AFTER_WORDS, limit],
+            [*params, words[0], words[0] + keys.AFTER_WORDS, limit],
         )
     ids: list[int] = []
     chunks = keys.growing_chunks(keys.values_starting(params[0], "directory_facility", "commune_folded", words))
     while len(ids) < limit and (chunk := next(chunks, None)):
-        ids += _run(
+        ids += ids_of(
             f"SELECT f.id FROM directory_facility f WHERE {' AND '.join(where)} "  # noqa: S608
             f"AND f.commune_folded IN ({', '.join(['%s'] * len(chunk))}) {order}",
             [*params, *chunk, limit - len(ids)],
