@@ -8,11 +8,14 @@ Two shapes (``in_one_transaction``):
 
 * an analyzer whose whole analysis takes about a millisecond and reads no files (``live_progress=False``
   and no accepted file types: cvd_risk, cognitive) is claimed, run and saved in ONE transaction, under the
-  row lock taken by the claim: 9 statements and one commit per assessment (the lock with its patient, the
-  stages, the biomarkers, the explanation, the stages' update, result version 1, the row's one UPDATE, the
-  webhook endpoints, both audit events in one INSERT: ``audit.batched``) between BEGIN and COMMIT, where claim
-  and results as two transactions took 12 (16 with their BEGINs and COMMITs) and the task's lookup of
-  the organization a third transaction (benchmarks/pipeline_throughput.py; README "Benchmarks"). Nobody
+  row lock taken by the claim: 7 statements and one commit per assessment (the lock with its patient and
+  whether the organization has a webhook endpoint, the biomarkers, the explanation, the stages' update,
+  result version 1, the row's one UPDATE, both audit events in one INSERT: ``audit.batched``) between BEGIN
+  and COMMIT, where claim and results as two transactions took 12 (16 with their BEGINs and COMMITs) and the
+  task's lookup of the organization a third transaction (benchmarks/pipeline_throughput.py; README
+  "Benchmarks"). The stage rows are not read (``_declared_stages``); the endpoints are read only when the
+  organization has one, and a finished assessment queues a notification task only when it has someone to
+  tell (a person asked, or the result is high risk). Nobody
   sees it "running" (nothing could be watched in a millisecond); its audit trail still records
   ``assessment.running`` and ``assessment.completed``. A cancel that arrives meanwhile waits for the lock (the analysis'
   milliseconds) and then finds it finished. No storage I/O happens under that lock: such an analyzer takes
@@ -76,19 +79,21 @@ def claim(assessment_id) -> tuple[Assessment, list[PipelineStage]] | None:
 
 def _lock(assessment_id) -> Assessment | None:
     """The row locked in the caller's transaction, with its patient; None when there is nothing to run."""
-    assessment = services.lock(assessment_id, related=("patient",))
+    assessment = services.lock(assessment_id, related=("patient",), finishing=True)
     if assessment.status in Assessment.FINISHED or assessment.status == Status.DRAFT:
         return None
     return assessment
 
 
-def _claim(assessment: Assessment, *, save: bool = True) -> tuple[Assessment, list[PipelineStage]]:
+def _claim(assessment: Assessment, *, save: bool = True, stages=None) -> tuple[Assessment, list[PipelineStage]]:
     """``claim`` on the row ``_lock`` returned, its stages reset in memory only (the caller writes them).
     ``save=False``: the row's move to running is not written either; the caller saves the row later in
-    the same transaction (``in_one_transaction``)."""
+    the same transaction (``in_one_transaction``). ``stages``: the rows to reset, when the caller has them
+    (``_declared_stages``); otherwise they are read."""
     analyzer = registry.get(assessment.modality)
     deadline = timezone.now() + timedelta(seconds=analyzer.modality.deadline_seconds)
-    stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
+    if stages is None:
+        stages = list(PipelineStage.objects.filter(assessment=assessment).order_by("order"))
     if assessment.status == Status.QUEUED:
         attempts = assessment.attempts + 1
         services.apply_transition(
@@ -107,6 +112,19 @@ def _claim(assessment: Assessment, *, save: bool = True) -> tuple[Assessment, li
         stage.finished_at = stage.duration_ms = None
         stage.error = ""
     return assessment, stages
+
+
+def _declared_stages(assessment: Assessment, modality) -> list[PipelineStage]:
+    """The assessment's stage rows as its modality declares them, unread: ``create_assessment`` made one per
+    declared stage, and ``services.save_stages`` writes them by assessment and name. The one-transaction shape
+    writes every stage with the results, so it needs nothing of the stored rows: one statement fewer."""
+    return [
+        PipelineStage(
+            organization_id=assessment.organization_id, assessment=assessment, name=spec.name, label=spec.label,
+            order=order,
+        )
+        for order, spec in enumerate(modality.stages)
+    ]
 
 
 class StageRecorder:
@@ -211,10 +229,11 @@ def run(assessment_id) -> str:
             return "skipped"
         analyzer = registry.get(assessment.modality)
         one_transaction = in_one_transaction(analyzer.modality)
-        assessment, stages = _claim(assessment, save=not one_transaction)
         if one_transaction:
+            assessment, stages = _claim(assessment, save=False, stages=_declared_stages(assessment, analyzer.modality))
             recorder = StageRecorder(assessment.pk, stages, live=False, in_transaction=True)
             return _analyse(assessment, analyzer, recorder, locked=True)
+        assessment, stages = _claim(assessment)
         services.save_stages(stages)
     recorder = StageRecorder(assessment.pk, stages, live=analyzer.modality.live_progress)
     return _analyse(assessment, analyzer, recorder, locked=False)

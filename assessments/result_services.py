@@ -29,7 +29,7 @@ def save_results(
     The BiomarkerValue rows and the explanation are the latest version's (a re-analysis replaces them; trends
     read one value per assessment); each version keeps its own copy (ResultVersion)."""
     with transaction.atomic():
-        assessment = lock(assessment_id)
+        assessment = lock(assessment_id, finishing=True)
         if assessment.status != Status.RUNNING:
             return None
         if version_services.next_version_number(assessment.pk) != version_number:
@@ -148,10 +148,14 @@ STAGE_FIELDS = ["status", "started_at", "finished_at", "duration_ms", "error"]
 
 
 def save_stages(stages) -> None:
-    """Write pipeline stages' progress: one prepared UPDATE by primary key, executed for each row.
+    """Write pipeline stages' progress: one prepared UPDATE per row, keyed by its assessment and name (unique
+    together, indexed by that constraint), executed for each row.
 
-    Not ``bulk_update``: its CASE/WHEN expressions cost ~5 ms of ORM work per call, more than the
-    statement (benchmarks/pipeline_throughput.py). The rows come from a tenant-scoped query.
+    Keyed by name, not by primary key: the one-transaction shape (pipeline.in_one_transaction) builds its
+    stage rows from the modality's declaration instead of reading them, one statement fewer per assessment; a
+    stage the modality no longer declares matches no row and is left as it was. Not ``bulk_update``: its
+    CASE/WHEN expressions cost ~5 ms of ORM work per call, more than the statement
+    (benchmarks/pipeline_throughput.py). The rows belong to an assessment read in the tenant's scope.
     """
     stages = list(stages)
     if not stages:
@@ -161,9 +165,12 @@ def save_stages(stages) -> None:
     quote = connection.ops.quote_name
     fields = [meta.get_field(name) for name in STAGE_FIELDS]
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608 (identifiers from model metadata, quoted; values are parameters)
+    where = f"{quote(meta.get_field('assessment').column)} = %s AND {quote(meta.get_field('name').column)} = %s"
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608 (identifiers from model metadata, quoted; values are parameters)
+    assessment_field = meta.get_field("assessment")
     rows = [
-        [field.get_db_prep_value(getattr(stage, field.attname), connection) for field in fields] + [stage.pk]
+        [field.get_db_prep_value(getattr(stage, field.attname), connection) for field in fields]
+        + [assessment_field.get_db_prep_value(stage.assessment_id, connection), stage.name]
         for stage in stages
     ]
     with connection.cursor() as cursor:

@@ -55,15 +55,21 @@ def enqueue(assessment: Assessment) -> None:
     transaction.on_commit(publish)
 
 
-def lock(assessment_id, *, related=(), organization=None) -> Assessment:
+def lock(assessment_id, *, related=(), organization=None, finishing: bool = False) -> Assessment:
     """The assessment's row, locked (``select_for_update``) in the caller's transaction, and marked as locked
-    by it: ``apply_transition`` accepts only a row marked so in the transaction it runs in."""
+    by it: ``apply_transition`` accepts only a row marked so in the transaction it runs in.
+
+    ``finishing``: the caller will complete or fail it, which emits a webhook event; the same statement reads
+    whether the organization has an endpoint at all (webhooks.events.endpoints_exist), so that the emit of
+    an organization without one reads nothing."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("lock() needs the caller's transaction: the lock ends with it")
     queryset = Assessment.objects.select_for_update(of=("self",))
     if related:
         queryset = queryset.select_related(*related)
+    if finishing:
+        queryset = queryset.annotate(**{webhook_events.ENDPOINTS_EXIST: webhook_events.endpoints_exist(Assessment)})
     if organization is not None:  # a service acting for an organization re-fetches within it (DESIGN rule 10)
         queryset = queryset.filter(organization=organization)
     assessment = queryset.get(pk=assessment_id)

@@ -14,7 +14,8 @@ compared with calling the analyzer directly.
    skips it).
 3. The analyzer alone: CvdRiskAnalyzer().analyze() on the same resolved inputs, with a no-op stage(),
    ``count`` times -> analyzer time per call.
-4. Overhead = worker time - analyzer time (target < 10 ms per assessment) and the ratio.
+4. Overhead = worker time - analyzer time (target < 10 ms per assessment, judged on the production default:
+   the pool round when it runs) and the ratio.
 5. Where the time goes: ``assessments.pipeline.run`` in this process on ``profile-count`` fresh
    assessments (queries per assessment by kind, time per run), and, when the target is missed (or with
    --profile), cProfile of ``profile-count`` more runs.
@@ -267,7 +268,8 @@ def main(argv=None) -> int:
         breakdown = in_process_runs(organization, args.profile_count, rng, mode="breakdown")
         floor = database_floor()
         report(args, rounds, analyzer, plain, breakdown, floor)
-        headline = rounds[0]["per_ms"] - analyzer["per_ms"]
+        # The verdict is the production default's (the pool on) when that round ran.
+        headline = rounds[-1]["per_ms"] - analyzer["per_ms"]
         if headline >= TARGET_OVERHEAD_MS or args.profile:
             profiled = in_process_runs(organization, args.profile_count, rng, mode="profile")
             print()
@@ -364,7 +366,10 @@ def report(args, rounds, analyzer, plain, breakdown, floor) -> None:
     instrumented = breakdown["times"]["mean"]
     other = instrumented - phases.get("claim", 0.0) - analyze - phases.get("save_results", 0.0)
     phase_rows = [
-        ["claim: lock, stages read, transition to running (audit event queued)", phases.get("claim", 0.0)],
+        [
+            "claim: lock, stages (read unless in one transaction), transition to running (audit event queued)",
+            phases.get("claim", 0.0),
+        ],
         ["analyze(), of which:", analyze],
         ["  stage recorder (in memory; writes only past 0.25 s)", stage],
         ["  the analyzer's own work", analyze - stage],

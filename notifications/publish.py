@@ -20,10 +20,12 @@ def _after_commit(task, *args) -> None:
 
 
 def assessment_finished(assessment) -> None:
-    """An assessment completed or failed (assessments.status_services)."""
-    from .tasks import notify_assessment_finished
+    """An assessment completed or failed (assessments.status_services). No task when it would tell nobody
+    (``tasks.anyone_to_tell``): a partner's assessment with no high-risk result, most of what the API submits."""
+    from .tasks import anyone_to_tell, notify_assessment_finished
 
-    _after_commit(notify_assessment_finished, str(assessment.pk))
+    if anyone_to_tell(assessment):
+        _after_commit(notify_assessment_finished, str(assessment.pk))
 
 
 def discussion_message_posted(message) -> None:

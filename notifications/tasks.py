@@ -38,6 +38,19 @@ def _is_member(organization, user) -> bool:
     return user is not None and Membership.objects.filter(organization=organization, user=user).exists()
 
 
+def _high_risk(assessment) -> bool:
+    from assessments.models import Assessment
+
+    return assessment.status == Assessment.Status.COMPLETED and assessment.risk_level == "high"
+
+
+def anyone_to_tell(assessment) -> bool:
+    """Whether ``notify_assessment_finished`` could tell anyone of this finished assessment: its requester (a
+    person: a partner's API key is not told here; it has webhooks), or the clinicians of a high-risk result.
+    Read from the row as it is saved, so publishing can skip a task that would find nobody."""
+    return assessment.requested_by_id is not None or _high_risk(assessment)
+
+
 @shared_task(**TASK_OPTIONS)
 def notify_assessment_finished(assessment_id: str) -> int:
     """Tell the requester that their assessment completed or failed; tell the organization's clinicians
@@ -66,7 +79,7 @@ def notify_assessment_finished(assessment_id: str) -> int:
                 organization=organization, kind=kind, event_key=f"{kind}:{assessment.pk}:{assessment.attempts}",
                 recipients=[assessment.requested_by], link=link,
             ))
-        if assessment.status == Assessment.Status.COMPLETED and assessment.risk_level == "high":
+        if _high_risk(assessment):
             created += len(services.notify(
                 organization=organization, kind=Kind.HIGH_RISK, event_key=f"{Kind.HIGH_RISK}:{assessment.pk}",
                 recipients=_members(organization, Role.CLINICIAN), link=link,

@@ -97,11 +97,14 @@ def test_a_fast_analysis_is_claimed_run_and_saved_in_one_transaction(tenant_a, p
     assert sum(q.upper().startswith("SAVEPOINT") for q in sql) == 1, sql
     assert sum(q.upper().startswith("RELEASE SAVEPOINT") for q in sql) == 1, sql
     assert sum("FOR UPDATE" in q.upper() for q in sql) == 1, sql  # the row is locked once
-    # 9 statements (README "Benchmarks"): lock, stages, biomarkers, explanation, stages, result version 1 (no
-    # look-up: the assessment never completed before), the row once, the webhook endpoints, both audit events
-    # in one INSERT.
+    # 7 statements (README "Benchmarks"): the lock (which also reads whether the organization has a webhook
+    # endpoint), biomarkers, explanation, stages, result version 1 (no look-up: the assessment never completed
+    # before), the row once, both audit events in one INSERT. The stage rows are not read: they are the
+    # modality's declared stages, written by assessment and name.
     statements = [q for q in sql if not q.upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
-    assert len(statements) == 9, statements
+    assert len(statements) == 7, statements
+    assert not any(q.startswith("SELECT") and '"assessments_pipelinestage"' in q.split(" WHERE ")[0] for q in sql)
+    assert sum('"webhooks_webhookendpoint"' in q for q in sql) == 1, sql  # inside the lock's statement
     assert sum(q.startswith('INSERT INTO "assessments_resultversion"') for q in statements) == 1
     assert sum(q.startswith('UPDATE "assessments_assessment"') for q in statements) == 1
     assert sum(q.startswith('INSERT INTO "audit_auditevent"') for q in statements) == 1
@@ -117,6 +120,54 @@ def test_a_fast_analysis_is_claimed_run_and_saved_in_one_transaction(tenant_a, p
         AuditEvent.objects.filter(target_id=str(assessment.pk)).order_by("sequence").values_list("action", flat=True)
     )
     assert actions == ["assessment.created", "assessment.running", "assessment.completed"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_fast_analysis_emits_its_webhook_when_the_organization_has_an_enabled_endpoint(
+    tenant_a, patient, monkeypatch, enabled
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webhooks import services as webhook_services
+    from webhooks.models import WebhookDelivery
+
+    _fast(monkeypatch)
+    with organization_scope(tenant_a.organization):
+        webhook_services.create_endpoint(
+            actor="system:test", organization=tenant_a.organization, url="http://127.0.0.1:9/hooks",
+            events=["assessment.completed"], enabled=enabled,
+        )
+        assessment = _assessment(tenant_a, patient)
+        with CaptureQueriesContext(connection) as captured:
+            assert pipeline.run(assessment.pk) == "completed"
+        deliveries = list(
+            WebhookDelivery.objects.filter(object_id=str(assessment.pk)).values_list("event_type", flat=True)
+        )
+    endpoint_reads = [q["sql"] for q in captured.captured_queries if '"webhooks_webhookendpoint"' in q["sql"]]
+    if enabled:
+        # The lock saw an endpoint: emit reads which ones want the event and writes a delivery for it.
+        assert deliveries == ["assessment.completed"]
+        assert len(endpoint_reads) == 2, endpoint_reads
+    else:
+        # Only a disabled endpoint: the lock's statement said none, and emit read nothing more.
+        assert deliveries == []
+        assert len(endpoint_reads) == 1, endpoint_reads
+
+
+def test_a_fast_analysis_writes_the_stages_its_modality_declares_by_name(tenant_a, patient, monkeypatch):
+    from assessments.models import PipelineStage
+
+    _fast(monkeypatch)
+    with organization_scope(tenant_a.organization):
+        assessment = _assessment(tenant_a, patient)
+        other = _assessment(tenant_a, patient)
+        assert pipeline.run(assessment.pk) == "completed"
+        written = list(PipelineStage.objects.filter(assessment=assessment).order_by("order").values_list(
+            "name", "status"))
+        untouched = set(PipelineStage.objects.filter(assessment=other).values_list("status", flat=True))
+    assert written == [("start", "completed"), ("sleep", "completed"), ("finish", "completed")]
+    assert untouched == {"pending"}  # the same stage names on another assessment were not written
 
 
 def test_a_fast_analysis_that_fails_fails_in_its_one_transaction_with_its_stage(tenant_a, patient, monkeypatch):

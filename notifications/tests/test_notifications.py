@@ -87,6 +87,30 @@ def test_a_failure_tells_the_requester_and_a_low_risk_result_tells_no_clinician(
     assert [kind for kind, _ in inbox(tenant_a.users[Role.TECHNICIAN])] == [Kind.ASSESSMENT_COMPLETED]
 
 
+@pytest.mark.parametrize(
+    ("requester", "risk", "queued"), [("partner", "low", False), ("partner", "high", True), ("person", "low", True)]
+)
+def test_a_finished_assessment_queues_its_notification_task_only_when_it_could_tell_someone(
+    tenant_a, django_capture_on_commit_callbacks, requester, risk, queued
+):
+    # A partner's API key is told by webhooks, not here: its low-risk result has nobody to tell, so no task
+    # is queued for it (one publish fewer per assessment the API submits). A person who asked is told, and a
+    # high-risk result is told to the clinicians whoever asked.
+    actor = tenant_a.api_clients["clinician"] if requester == "partner" else tenant_a.users[Role.CLINICIAN]
+    with organization_scope(tenant_a.organization):
+        assessment = assessment_services.create_assessment(
+            actor=actor, organization=tenant_a.organization, patient=make_patient(tenant_a), modality="cvd_risk",
+            inputs={"total_cholesterol": 213, "hdl_cholesterol": 50, "systolic_bp": 120},
+        )
+        assessment_services.transition(assessment.pk, Status.RUNNING, actor="system:worker")
+        Assessment.objects.filter(pk=assessment.pk).update(risk_level=risk)
+        with django_capture_on_commit_callbacks() as callbacks:
+            assessment_services.transition(assessment.pk, Status.COMPLETED, actor="system:worker")
+    assert len(callbacks) == (1 if queued else 0), callbacks
+    if queued:  # and the task it queues does tell someone
+        assert tasks.notify_assessment_finished.apply(args=[str(assessment.pk)]).get() >= 1
+
+
 def test_an_email_interrupted_before_it_was_marked_is_sent_by_the_next_run_only(tenant_a):
     assessment = finished(tenant_a, risk="low")
     tasks.notify_assessment_finished.apply(args=[str(assessment.pk)])
