@@ -1,5 +1,7 @@
 """API representations. Field names are a contract with partners: keep them."""
 
+from functools import cached_property
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -97,12 +99,19 @@ class RiskBandSerializer(serializers.Serializer):
     start_inclusive = serializers.BooleanField()
 
 
+def _cached_assessment(value: BiomarkerValue) -> Assessment | None:
+    """The value's assessment when it is already in memory, never a query: rows read through an assessment's
+    ``biomarkers`` (prefetched or not) carry it, as Django sets the reverse relation on them."""
+    field = BiomarkerValue._meta.get_field("assessment")
+    return field.get_cached_value(value) if field.is_cached(value) else None
+
+
 class _RiskBandsMixin:
     """``risk_bands``: for a biomarker that is itself a risk score (a PCE risk, a Stolz TDS), the categories
     its ``flag`` is read in (its ``reference_range`` is then empty); null for every other biomarker."""
 
     def _spec(self, obj):
-        assessment = self.context.get("assessment")
+        assessment = self.context.get("assessment") or _cached_assessment(obj)
         return biomarker_spec(obj.name, assessment.modality if assessment else None)
 
     @extend_schema_field(RiskBandSerializer(many=True, allow_null=True))
@@ -234,9 +243,16 @@ class AssessmentSerializer(serializers.ModelSerializer):
                 fields.pop(name, None)
         return fields
 
+    @cached_property
+    def _biomarkers(self) -> serializers.ListSerializer:
+        """One BiomarkerSerializer for every assessment of the response: DRF builds a serializer's fields anew
+        for each instance (about 1 ms of CPU), which a new one per assessment did 50 times per page. Each
+        value's assessment (for its risk bands) is the one it was read through (``_cached_assessment``)."""
+        return BiomarkerSerializer(many=True)
+
     @extend_schema_field(BiomarkerSerializer(many=True))
     def get_biomarkers(self, obj) -> list[dict]:
-        return BiomarkerSerializer(obj.biomarkers.all(), many=True, context={"assessment": obj}).data
+        return self._biomarkers.to_representation(obj.biomarkers.all())
 
     def get_explanation(self, obj) -> dict | None:
         explanation = getattr(obj, "explanation", None)

@@ -215,6 +215,23 @@ def test_completed_results_read_with_biomarkers_and_explanation(tenant_a):
     assert body["explanation"]["summary"].startswith("10-year ASCVD risk")
 
 
+def test_the_list_shows_each_assessments_biomarkers_as_its_own_page_does(tenant_a):
+    # The list serializes every assessment's biomarkers with one serializer (its fields built once): each
+    # still gets its own rows, its own modality's labels and risk bands, as retrieving it alone does.
+    patient = make_patient(tenant_a)
+    first = make_assessment(tenant_a, patient)
+    second = make_assessment(tenant_a, patient, inputs={**GOFF_WHITE_FEMALE, "total_cholesterol": 160})
+    with organization_scope(tenant_a.organization):
+        assert pipeline.run(first.pk) == pipeline.run(second.pk) == "completed"
+    api = tenant_a.api("read_only")
+    listed = {item["id"]: item["biomarkers"] for item in api.get("/api/v1/assessments/").json()["results"]}
+    for assessment in (first, second):
+        alone = api.get(f"/api/v1/assessments/{assessment.pk}/").json()["biomarkers"]
+        assert listed[str(assessment.pk)] == alone
+    assert listed[str(first.pk)] != listed[str(second.pk)]
+    assert any(row["risk_bands"] for row in listed[str(first.pk)])  # the PCE risk, read in its categories
+
+
 def test_attachments_can_be_added_and_listed(tenant_a, s3_server, s3_bucket):
     assessment = make_assessment(tenant_a, make_patient(tenant_a))
     api = tenant_a.api("clinician")
