@@ -36,23 +36,24 @@ _UNCHANGED = object()
 
 def enqueue(assessment: Assessment) -> None:
     """Publish run_assessment after the transaction commits (never for rows that might roll back)."""
+    assessment_id, organization_id = str(assessment.pk), assessment.organization_id
+    queue = registry.get(assessment.modality).modality.queue
+    transaction.on_commit(lambda: publish(assessment_id, organization_id, queue))
+
+
+def publish(assessment_id: str, organization_id: int, queue: str) -> bool:
+    """Send run_assessment for a committed queued row now; False when the broker refused it (the row stays
+    queued, with its last_enqueued_at unchanged, and the reaper publishes it again later)."""
     from .tasks import run_assessment
 
-    modality = registry.get(assessment.modality).modality
-    assessment_id = str(assessment.pk)
-    organization_id = assessment.organization_id
-
-    def publish():
-        try:
-            # The organization goes with the id so that the worker need not look it up (a hint the task checks).
-            run_assessment.apply_async(args=[assessment_id, organization_id], queue=modality.queue)
-        except Exception:
-            # The broker is down: the row stays queued and the dispatcher re-publishes it.
-            logger.exception("could not publish assessment %s; the dispatcher will retry", assessment_id)
-            return
-        Assessment.objects.with_scopes_disabled().filter(pk=assessment_id).update(last_enqueued_at=timezone.now())
-
-    transaction.on_commit(publish)
+    try:
+        # The organization goes with the id so that the worker need not look it up (a hint the task checks).
+        run_assessment.apply_async(args=[assessment_id, organization_id], queue=queue)
+    except Exception:
+        logger.exception("could not publish assessment %s; the reaper will retry", assessment_id)
+        return False
+    Assessment.objects.with_scopes_disabled().filter(pk=assessment_id).update(last_enqueued_at=timezone.now())
+    return True
 
 
 def lock(assessment_id, *, related=(), organization=None, finishing: bool = False) -> Assessment:
@@ -226,9 +227,11 @@ def retry_assessment(*, actor, assessment: Assessment) -> Assessment:
 
 def reap_stuck(*, now=None) -> dict:
     """Requeue a running assessment past its deadline once; fail it the second time. Re-publish queued
-    assessments whose message may have been lost (broker down when they were created)."""
+    assessments whose message may have been lost (broker down when they were created). Returns the counts:
+    ``republished`` are those the broker took, ``unpublished`` those it refused again (still queued, tried at
+    the next run)."""
     now = now or timezone.now()
-    requeued = failed = republished = 0
+    requeued = failed = republished = unpublished = 0
     stuck = Assessment.objects.filter(status=Status.RUNNING, deadline_at__lt=now).values_list("pk", "reaper_requeues")
     for pk, requeues in list(stuck):
         try:
@@ -252,8 +255,9 @@ def reap_stuck(*, now=None) -> dict:
             continue  # it moved on between the query and the lock
     stale = now - timedelta(seconds=settings.ASSESSMENT_REPUBLISH_AFTER_SECONDS)
     lost = Assessment.objects.filter(status=Status.QUEUED, queued_at__lt=stale).exclude(last_enqueued_at__gte=stale)
-    for assessment in lost.select_related("organization")[:500]:
-        with transaction.atomic():
-            enqueue(assessment)
-        republished += 1
-    return {"requeued": requeued, "failed": failed, "republished": republished}
+    for pk, organization_id, modality in lost.values_list("pk", "organization_id", "modality")[:500]:
+        if publish(str(pk), organization_id, registry.get(modality).modality.queue):
+            republished += 1
+        else:
+            unpublished += 1
+    return {"requeued": requeued, "failed": failed, "republished": republished, "unpublished": unpublished}

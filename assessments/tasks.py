@@ -114,7 +114,7 @@ def reap_stuck_assessments() -> dict:
     """Beat: requeue or fail assessments stuck past their deadline; re-publish lost queued ones."""
     from . import services
 
-    totals = {"requeued": 0, "failed": 0, "republished": 0}
+    totals = {"requeued": 0, "failed": 0, "republished": 0, "unpublished": 0}
     # Which organizations have work in flight: a cross-tenant read, so through the maintenance role
     # (BYPASSRLS); each organization's reaping then runs in its own scope, under Row-Level Security.
     with scopes_disabled():

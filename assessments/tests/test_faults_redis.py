@@ -44,11 +44,15 @@ def test_with_the_broker_down_the_api_answers_201_and_the_reaper_publishes_once_
     with scopes_disabled():
         queued = Assessment.objects.get(pk=assessment_id)
     assert (queued.status, queued.last_enqueued_at) == ("queued", None)  # saved, its message never sent
+    settings.ASSESSMENT_REPUBLISH_AFTER_SECONDS = 0
+    # The reaper, while Redis is still down: it tries, and counts the refusal as such, not as a publish.
+    assert reap_stuck_assessments() == {"requeued": 0, "failed": 0, "republished": 0, "unpublished": 1}
+    with scopes_disabled():
+        assert Assessment.objects.filter(pk=assessment_id, status="queued", last_enqueued_at=None).exists()
     isolated_redis.start()
     isolated_workers.start("after-outage")
     # Beat runs the reaper every 30 s; a queued row older than ASSESSMENT_REPUBLISH_AFTER_SECONDS whose
     # message was never sent is published again.
-    settings.ASSESSMENT_REPUBLISH_AFTER_SECONDS = 0
     assert reap_stuck_assessments()["republished"] == 1
     wait_for_status(assessment_id, {"completed", "failed"}, timeout=60)
     assert_completed_once(assessment_id)

@@ -231,7 +231,7 @@ def test_the_reaper_requeues_once_then_fails_with_a_reason(tenant_a, patient):
         # Within its deadline, a running assessment is left alone.
         other = _assessment(tenant_a, patient)
         pipeline.claim(other.pk)
-        assert services.reap_stuck() == {"requeued": 0, "failed": 0, "republished": 0}
+        assert services.reap_stuck() == {"requeued": 0, "failed": 0, "republished": 0, "unpublished": 0}
 
 
 def test_the_reaper_republishes_queued_assessments_whose_message_was_lost(tenant_a, patient):
