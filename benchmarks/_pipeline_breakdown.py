@@ -35,10 +35,13 @@ def query_kind(sql: str) -> str:
         return "SELECT pg_advisory_xact_lock (audit chain)"
     verb = head.split(" ", 1)[0]
     pattern = _TABLE_AFTER.get(verb)
-    match = pattern.search(text) if pattern else None
+    outer = text
+    while (inner := re.sub(r"\(SELECT [^()]*\)", "", outer)) != outer:  # subqueries out: the outer table's name
+        outer = inner
+    match = pattern.search(outer) if pattern else None
     name = match.group(1) if match else "?"
     if verb == "SELECT":
-        if text.rstrip().upper().endswith("FOR UPDATE"):
+        if " FOR UPDATE" in outer.upper():
             return f"SELECT ... FOR UPDATE {name}"
         if head.startswith(("SELECT 1 AS", "SELECT %S AS")):
             return f"SELECT 1 (exists) {name}"

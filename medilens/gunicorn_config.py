@@ -11,7 +11,6 @@ With PROMETHEUS_MULTIPROC_DIR set, a worker that exits has its live gauges dropp
 (medilens/metrics): the directory must be emptied before gunicorn starts (README, "Deployment: metrics").
 """
 
-import gc
 import os
 
 from gunicorn.glogging import Logger
@@ -50,23 +49,12 @@ class ScrubbingLogger(Logger):
 logger_class = ScrubbingLogger
 
 
-# Python's cyclic garbage collector, tuned for a web worker (see post_worker_init).
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
 def post_worker_init(worker):
-    """Once the worker has loaded the application: move everything loaded so far (Django, the apps, their
-    libraries: hundreds of thousands of objects that live as long as the process) out of the collector's
-    reach with ``gc.freeze()``, and collect the youngest generation every 50,000 allocations instead of 700.
+    """Once the worker has loaded the application: its heap frozen out of the collector's reach, young
+    garbage collected less often (medilens/gc_tuning.py)."""
+    from medilens.gc_tuning import freeze_loaded_heap
 
-    Without it, a full collection walked that whole heap every few requests: 11 ms per request on average
-    for the API's assessment list in the load test's seed, 4.5 ms with the freeze, 2.8 ms with both (a scratch
-    measure with Django's test client, production settings; README "Load"). Garbage is still collected:
-    requests' reference cycles in the young generations, and what the frozen heap drops is freed by
-    reference counting as always (a frozen object that becomes cyclic garbage is kept, a bounded cost)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    freeze_loaded_heap()
 
 
 def child_exit(server, worker):

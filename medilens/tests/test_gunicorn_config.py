@@ -1,6 +1,6 @@
 """gunicorn's post_worker_init hook freezes what the loaded application holds and raises the youngest
-generation's threshold (medilens/gunicorn_config.py): run in a fresh interpreter, as a worker would after
-loading the app, since it changes the whole process's collector."""
+generation's threshold (medilens/gc_tuning.py): run in a fresh
+interpreter, as a worker would after loading the app, since it changes the whole process's collector."""
 
 import json
 import subprocess
@@ -12,11 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import gc, json
 import medilens.gunicorn_config as config
+from medilens.gc_tuning import THRESHOLDS
 loaded = [object() for _ in range(1000)]  # what the application loaded
 before = gc.get_freeze_count()
 config.post_worker_init(None)
 print(json.dumps({"before": before, "after": gc.get_freeze_count(), "threshold": gc.get_threshold(),
-                  "wanted": config.GC_THRESHOLDS, "enabled": gc.isenabled()}))
+                  "wanted": THRESHOLDS, "enabled": gc.isenabled()}))
 """
 
 
