@@ -1,5 +1,6 @@
-"""The cyclic garbage collector, tuned for a long-running server process: the web workers (gunicorn's
-post_worker_init, medilens/gunicorn_config.py) and the Celery workers (worker_init, medilens/celery.py).
+"""The cyclic garbage collector, tuned for a long-running web worker (gunicorn's post_worker_init,
+medilens/gunicorn_config.py). Not applied to the Celery workers: A/B runs of
+benchmarks/pipeline_throughput.py showed no difference there beyond the machine's noise.
 
 ``freeze_loaded_heap()`` moves everything loaded so far (Django, the apps, their libraries: hundreds of
 thousands of objects that live as long as the process) out of the collector's reach with ``gc.freeze()``,
@@ -8,8 +9,7 @@ walked that whole heap every few requests: 11 ms per request on average for the 
 the load test's seed, 4.5 ms with the freeze, 2.8 ms with both (a scratch measure with Django's test client,
 production settings; README "Load"). Garbage is still collected: requests' and tasks' reference cycles in
 the young generations, and what the frozen heap drops is freed by reference counting as always (a frozen
-object that becomes cyclic garbage is kept, a bounded cost). Before a fork (a prefork Celery parent), the
-frozen objects are also never written by a collection, so the children share their pages.
+object that becomes cyclic garbage is kept, a bounded cost).
 """
 
 import gc
