@@ -174,6 +174,24 @@ def test_each_request_pushes_the_expiry_forward(tenant_a):
     assert abs((expiry - timezone.now()) - timedelta(seconds=settings.SESSION_COOKIE_AGE)) < timedelta(seconds=30)
 
 
+def test_the_expiry_is_renewed_at_most_once_a_minute(tenant_a):
+    # Each renewal writes the session's row: requests within RENEW_EVERY_SECONDS of the last renewal leave it.
+    from accounts.sessions import RENEW_EVERY_SECONDS, RENEWED_AT
+
+    client = tenant_a.client_for(Role.CLINICIAN)
+    assert client.get(reverse("portal:dashboard")).status_code == 200  # renews
+    soon = timezone.now() + timedelta(minutes=5)
+    Session.objects.filter(session_key=client.session.session_key).update(expire_date=soon)
+    assert client.get(reverse("assessments:patient_list")).status_code == 200
+    assert _session_row(client).expire_date == soon  # a second later: not written
+    session = client.session
+    session[RENEWED_AT] -= RENEW_EVERY_SECONDS  # as if the last renewal was a minute ago
+    session.save()
+    Session.objects.filter(session_key=client.session.session_key).update(expire_date=soon)
+    assert client.get(reverse("assessments:patient_list")).status_code == 200
+    assert _session_row(client).expire_date > soon + timedelta(minutes=20)
+
+
 def test_a_session_idle_longer_than_the_timeout_is_signed_out(tenant_a):
     client = tenant_a.client_for(Role.CLINICIAN)
     assert client.get(reverse("portal:dashboard")).status_code == 200
