@@ -7,7 +7,7 @@ thousands of objects that live as long as the process) out of the collector's re
 and collects the youngest generation every 50,000 allocations instead of 700. Without it, a full collection
 walked that whole heap every few requests: 11 ms per request on average for the API's assessment list in
 the load test's seed, 4.5 ms with the freeze, 2.8 ms with both (a scratch measure with Django's test client,
-production settings; README "Load"). Garbage is still collected: requests' and tasks' reference cycles in
+production settings; README "Load"). Garbage is still collected: requests' reference cycles in
 the young generations, and what the frozen heap drops is freed by reference counting as always (a frozen
 object that becomes cyclic garbage is kept, a bounded cost).
 """

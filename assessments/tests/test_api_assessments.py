@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.tenancy import organization_scope, scopes_disabled
 from assessments import pipeline, services
+from assessments.api.serializers import BiomarkerSerializer
 from assessments.models import Assessment, UploadedFile
 from audit.models import AuditEvent
 
@@ -228,6 +229,11 @@ def test_the_list_shows_each_assessments_biomarkers_as_its_own_page_does(tenant_
     for assessment in (first, second):
         alone = api.get(f"/api/v1/assessments/{assessment.pk}/").json()["biomarkers"]
         assert listed[str(assessment.pk)] == alone
+        # and as a serializer told the assessment outright (the context the list no longer passes) writes them
+        with organization_scope(tenant_a.organization):
+            told = BiomarkerSerializer(assessment.biomarkers.order_by("category", "name"), many=True,
+                                       context={"assessment": assessment}).data  # fmt: skip
+        assert json.loads(json.dumps(told, default=str)) == json.loads(json.dumps(alone))
     assert listed[str(first.pk)] != listed[str(second.pk)]
     assert any(row["risk_bands"] for row in listed[str(first.pk)])  # the PCE risk, read in its categories
 
