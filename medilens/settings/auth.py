@@ -27,7 +27,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Idle timeout: each request pushes the expiry forward (accounts.sessions marks the session modified),
+# Idle timeout: requests push the expiry forward (accounts.sessions renews the session at most once a minute),
 # except polling requests (URLs ending in these suffixes), which must not keep an idle session alive.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30) * 60
 SESSION_SAVE_EVERY_REQUEST = False
