@@ -1,7 +1,7 @@
 """Load test (issue 16, item 4): locust against gunicorn with the production settings, at 100, 250 and 500 users.
 
     .venv/bin/python benchmarks/load_test.py [--users 100,250,500] [--run-time 150] [--web-workers 3]
-                                             [--threads 8] [--max-requests 60000]
+                                             [--threads 2] [--max-requests 60000]
 
 The stack, all on 127.0.0.1 and all started here (see _bench.py for the database and Redis prefix):
 
@@ -261,7 +261,7 @@ def main(argv=None) -> int:
     parser.add_argument("--users", default="100,250,500")
     parser.add_argument("--run-time", type=int, default=150)
     parser.add_argument("--web-workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=60000)
     args = parser.parse_args(argv)
 
