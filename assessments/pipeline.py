@@ -13,7 +13,7 @@ Two shapes (``in_one_transaction``):
   result version 1, the row's one UPDATE, both audit events in one INSERT: ``audit.batched``) between BEGIN
   and COMMIT, where claim and results as two transactions took 12 (16 with their BEGINs and COMMITs) and the
   task's lookup of the organization a third transaction (benchmarks/pipeline_throughput.py; README
-  "Benchmarks"). The stage rows are not read (``_declared_stages``); the endpoints are read only when the
+  "Benchmarks"). The stage rows are not read (``services.declared_stages``); the endpoints are read only when the
   organization has one, and a finished assessment queues a notification task only when it has someone to
   tell (a person asked, or the result is high risk). Nobody
   sees it "running" (nothing could be watched in a millisecond); its audit trail still records
@@ -89,7 +89,7 @@ def _claim(assessment: Assessment, *, save: bool = True, stages=None) -> tuple[A
     """``claim`` on the row ``_lock`` returned, its stages reset in memory only (the caller writes them).
     ``save=False``: the row's move to running is not written either; the caller saves the row later in
     the same transaction (``in_one_transaction``). ``stages``: the rows to reset, when the caller has them
-    (``_declared_stages``); otherwise they are read."""
+    (``services.declared_stages``); otherwise they are read."""
     analyzer = registry.get(assessment.modality)
     deadline = timezone.now() + timedelta(seconds=analyzer.modality.deadline_seconds)
     if stages is None:
@@ -112,19 +112,6 @@ def _claim(assessment: Assessment, *, save: bool = True, stages=None) -> tuple[A
         stage.finished_at = stage.duration_ms = None
         stage.error = ""
     return assessment, stages
-
-
-def _declared_stages(assessment: Assessment, modality) -> list[PipelineStage]:
-    """The assessment's stage rows as its modality declares them, unread: ``create_assessment`` made one per
-    declared stage, and ``services.save_stages`` writes them by assessment and name. The one-transaction shape
-    writes every stage with the results, so it needs nothing of the stored rows: one statement fewer."""
-    return [
-        PipelineStage(
-            organization_id=assessment.organization_id, assessment=assessment, name=spec.name, label=spec.label,
-            order=order,
-        )
-        for order, spec in enumerate(modality.stages)
-    ]
 
 
 class StageRecorder:
@@ -230,7 +217,8 @@ def run(assessment_id) -> str:
         analyzer = registry.get(assessment.modality)
         one_transaction = in_one_transaction(analyzer.modality)
         if one_transaction:
-            assessment, stages = _claim(assessment, save=False, stages=_declared_stages(assessment, analyzer.modality))
+            declared = services.declared_stages(assessment, analyzer.modality)
+            assessment, stages = _claim(assessment, save=False, stages=declared)
             recorder = StageRecorder(assessment.pk, stages, live=False, in_transaction=True)
             return _analyse(assessment, analyzer, recorder, locked=True)
         assessment, stages = _claim(assessment)

@@ -147,6 +147,19 @@ def biomarker_value(spec, value: float, *, assessment: Assessment, measured_at) 
 STAGE_FIELDS = ["status", "started_at", "finished_at", "duration_ms", "error"]
 
 
+def declared_stages(assessment: Assessment, modality) -> list[PipelineStage]:
+    """Unsaved stage rows of ``assessment``, one per stage its modality declares, in order, pending: what
+    ``create_assessment`` stores, and what the pipeline's one-transaction shape writes back by name
+    (``save_stages``) without reading them."""
+    return [
+        PipelineStage(
+            organization_id=assessment.organization_id, assessment=assessment, name=spec.name, label=spec.label,
+            order=order,
+        )
+        for order, spec in enumerate(modality.stages)
+    ]
+
+
 def save_stages(stages) -> None:
     """Write pipeline stages' progress: one prepared UPDATE per row, keyed by its assessment and name (unique
     together, indexed by that constraint), executed for each row.
@@ -164,10 +177,10 @@ def save_stages(stages) -> None:
     meta = PipelineStage._meta
     quote = connection.ops.quote_name
     fields = [meta.get_field(name) for name in STAGE_FIELDS]
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    where = f"{quote(meta.get_field('assessment').column)} = %s AND {quote(meta.get_field('name').column)} = %s"
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608 (identifiers from model metadata, quoted; values are parameters)
     assessment_field = meta.get_field("assessment")
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    where = f"{quote(assessment_field.column)} = %s AND {quote(meta.get_field('name').column)} = %s"
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608 (identifiers from model metadata, quoted; values are parameters)
     rows = [
         [field.get_db_prep_value(getattr(stage, field.attname), connection) for field in fields]
         + [assessment_field.get_db_prep_value(stage.assessment_id, connection), stage.name]

@@ -44,6 +44,7 @@ from .patient_services import (  # noqa: F401  (re-exported: callers use service
 from .result_services import (  # noqa: F401 (re-exported)
     STAGE_FIELDS,
     biomarker_value,
+    declared_stages,
     save_results,
     save_stages,
     write_results,
@@ -211,10 +212,7 @@ def create_assessment(
                 queued_at=now,
                 **_actor_fields(actor),
             )
-            PipelineStage.objects.bulk_create(
-                PipelineStage(organization=organization, assessment=assessment, name=s.name, label=s.label, order=i)
-                for i, s in enumerate(described.stages)
-            )
+            PipelineStage.objects.bulk_create(declared_stages(assessment, described))
             _file_rows(assessment=assessment, prepared=prepared_inputs, keys=input_keys, kind="input", actor=actor)
             _file_rows(
                 assessment=assessment, prepared=prepared_attachments, keys=attachment_keys, kind="attachment",
