@@ -36,16 +36,16 @@ _UNCHANGED = object()
 
 def enqueue(assessment: Assessment) -> None:
     """Publish run_assessment after the transaction commits (never for rows that might roll back)."""
-    assessment_id, organization_id = str(assessment.pk), assessment.organization_id
-    queue = registry.get(assessment.modality).modality.queue
-    transaction.on_commit(lambda: publish(assessment_id, organization_id, queue))
+    assessment_id, organization_id, modality = str(assessment.pk), assessment.organization_id, assessment.modality
+    transaction.on_commit(lambda: publish(assessment_id, organization_id, modality))
 
 
-def publish(assessment_id: str, organization_id: int, queue: str) -> bool:
-    """Send run_assessment for a committed queued row now; False when the broker refused it (the row stays
-    queued, with its last_enqueued_at unchanged, and the reaper publishes it again later)."""
+def publish(assessment_id: str, organization_id: int, modality: str) -> bool:
+    """Send run_assessment, on its modality's queue, for a committed queued row now; False when the broker refused
+    it (the row stays queued, with its last_enqueued_at unchanged, and the reaper publishes it again later)."""
     from .tasks import run_assessment
 
+    queue = registry.get(modality).modality.queue
     try:
         # The organization goes with the id so that the worker need not look it up (a hint the task checks).
         run_assessment.apply_async(args=[assessment_id, organization_id], queue=queue)
@@ -256,7 +256,7 @@ def reap_stuck(*, now=None) -> dict:
     stale = now - timedelta(seconds=settings.ASSESSMENT_REPUBLISH_AFTER_SECONDS)
     lost = Assessment.objects.filter(status=Status.QUEUED, queued_at__lt=stale).exclude(last_enqueued_at__gte=stale)
     for pk, organization_id, modality in lost.values_list("pk", "organization_id", "modality")[:500]:
-        if publish(str(pk), organization_id, registry.get(modality).modality.queue):
+        if publish(str(pk), organization_id, modality):
             republished += 1
         else:
             unpublished += 1
