@@ -264,6 +264,15 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=60000)
     args = parser.parse_args(argv)
+    try:
+        user_counts = [int(count) for count in args.users.split(",")]
+    except ValueError:
+        user_counts = []
+    if not user_counts or not all(1 <= count <= 2000 for count in user_counts):
+        parser.error("--users must be comma-separated user counts from 1 to 2000, e.g. 100,250,500")
+    if not (10 <= args.run_time <= 3600 and 1 <= args.web_workers <= 16 and 1 <= args.threads <= 32
+            and 1 <= args.max_requests <= 10_000_000):  # fmt: skip
+        parser.error("--run-time must be 10-3600 s, --web-workers 1-16, --threads 1-32, --max-requests 1-10,000,000")
 
     from medilens.testing.s3server import SeaweedS3Server
 
@@ -322,7 +331,7 @@ def main(argv=None) -> int:
             watched = {"gunicorn": [psutil.Process(gunicorn.pid)],
                        "Celery workers+beat": [psutil.Process(w.pid) for w in workers]}  # fmt: skip
             runs = []
-            for users in [int(value) for value in args.users.split(",")]:
+            for users in user_counts:
                 run = run_locust(users, args, port, fixture["path"], tmp, watched)
                 run["load"] = os.getloadavg()
                 report(run)
