@@ -4,6 +4,7 @@ roles that require a factor need not type codes unless the second step is what t
 
 import time
 
+from allauth.mfa import app_settings
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
@@ -13,9 +14,20 @@ from accounts.access import SESSION_KEY
 from accounts.mfa.policy import FACTOR_TYPES, mark_session_verified, mfa_required
 
 
-def totp_code(secret: str, at: float | None = None) -> str:
-    """The 6-digit code an authenticator app shows for ``secret`` at time ``at`` (now by default)."""
-    return format_hotp_value(hotp_value(secret, int((time.time() if at is None else at) // 30)))
+def totp_code(secret: str, at: float | None = None, good_for: float = 0.0) -> str:
+    """The 6-digit code an authenticator app shows for ``secret`` at time ``at`` (now by default).
+
+    With ``good_for``, a code for now is one that stays valid at least that many seconds more: when less
+    of its period is left, this waits for the next period. The portal accepts a code in its own period
+    only (``MFA_TOTP_TOLERANCE = 0``), so a code computed in a period's last moments and typed into a
+    browser, or posted by a busy test process, reaches the server in the next period and is refused."""
+    period = app_settings.TOTP_PERIOD
+    if at is None:
+        left = period - time.time() % period
+        if left < good_for:
+            time.sleep(left + 0.05)
+        at = time.time()
+    return format_hotp_value(hotp_value(secret, int(at // period)))
 
 
 def enrol_totp(user, secret: str | None = None) -> tuple[Authenticator, str]:
@@ -58,15 +70,15 @@ def totp_secret_of(user) -> str:
     return get_adapter().decrypt(authenticator.data["secret"])
 
 
-def unused_totp_code(user, timeout: float = 40.0) -> str:
-    """The user's current TOTP code; if it was already used (allauth refuses a code twice), the next
-    period's, polled for with a deadline."""
+def unused_totp_code(user, timeout: float = 40.0, good_for: float = 10.0) -> str:
+    """The user's current TOTP code, valid ``good_for`` seconds more (see ``totp_code``); if it was
+    already used (allauth refuses a code twice), the next period's, polled for with a deadline."""
     from django.core.cache import cache
 
     secret = totp_secret_of(user)
     deadline = time.monotonic() + timeout
     while True:
-        code = totp_code(secret)
+        code = totp_code(secret, good_for=good_for)
         if not cache.get(f"allauth.mfa.totp.used?user={user.pk}&code={code}"):
             return code
         if time.monotonic() > deadline:

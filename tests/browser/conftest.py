@@ -226,5 +226,7 @@ def sign_in(live_server):
             page.get_by_label("Authentication code").fill(unused_totp_code(User.objects.get(email__iexact=email)))
             with page.expect_navigation():
                 page.get_by_role("button", name="Verify").click()
+            # Fail here, naming the cause, rather than at the test's next step on a sign-in page.
+            assert not page.url.split("?")[0].endswith("/accounts/2fa/authenticate/"), "the second step was refused"
 
     return sign_in
