@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from accounts.access import OrganizationMixin
+from medilens.row_links import link_to
 from modalities import registry
 
 from .. import charts, patient_index, presenters, read_audit, selectors, services, timeline, trends
@@ -72,8 +73,12 @@ class PatientListView(OrganizationMixin, View):
                                 truncated=result.truncated if result else False)
 
     def render_page(self, form, page_obj, patients, *, status=200, query="", by_risk=False, truncated=False):
+        patient_link, assessment_link = link_to("assessments:patient_detail"), link_to("assessments:assessment_detail")
         for patient in patients:
             patient.risk_badge = RISK_LEVEL_BADGES.get(getattr(patient, "recent_risk_level", None), "neutral")
+            patient.link = patient_link(patient.pk)
+            last = getattr(patient, "last_assessment_id", None)
+            patient.last_assessment_link = assessment_link(last) if last else ""
         return render(
             self.request,
             "assessments/patient_list.html",
@@ -177,7 +182,9 @@ class PatientDetailView(OrganizationMixin, View):
             request.GET.get("page")
         )
         labels = dict(registry.choices())
+        assessment_link = link_to("assessments:assessment_detail")
         for assessment in page_obj.object_list:
+            assessment.link = assessment_link(assessment.pk)
             assessment.modality_label = labels.get(assessment.modality, assessment.modality)
             assessment.risk_badge = RISK_LEVEL_BADGES.get(assessment.risk_level, "neutral")
             assessment.headline = presenters.headline(assessment)

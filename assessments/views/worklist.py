@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views import View
 
 from accounts.access import OrganizationMixin
+from medilens.row_links import link_to
 from modalities import registry
 
 from .. import presenters, read_audit, worklist
@@ -21,7 +22,9 @@ TEMPLATE = "assessments/assessment_list.html"
 def decorate(request, assessments, *, show_results: bool) -> None:
     """What each row shows beyond the model's fields (labels, the headline score)."""
     labels = dict(registry.choices())
+    patient_link, assessment_link = link_to("assessments:patient_detail"), link_to("assessments:assessment_detail")
     for assessment in assessments:
+        assessment.link, assessment.patient_link = assessment_link(assessment.pk), patient_link(assessment.patient_id)
         assessment.modality_label = labels.get(assessment.modality, assessment.modality)
         assessment.risk_badge = RISK_LEVEL_BADGES.get(assessment.risk_level, "neutral")
         assessment.risk_label = worklist.RISK_LABELS.get(assessment.risk_level, assessment.risk_level.capitalize())
