@@ -23,10 +23,17 @@ from .tenancy import organization_scope, tenant_transaction
 SESSION_KEY = "active_organization_id"
 
 
+def memberships_of(request):
+    """The signed-in user's memberships in active organizations, read once per request (the second-factor
+    middleware and the view both need them)."""
+    if getattr(request, "memberships", None) is None:
+        request.memberships = memberships_for_user(request.user)
+    return request.memberships
+
+
 def resolve_membership(request):
     """Pick the active membership: the one the session names if still valid, else the first."""
-    memberships = memberships_for_user(request.user)
-    request.memberships = memberships
+    memberships = memberships_of(request)
     wanted = request.session.get(SESSION_KEY)
     chosen = next((m for m in memberships if m.organization_id == wanted), None)
     if chosen is None and memberships:

@@ -14,6 +14,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 
+from ..access import memberships_of
 from .policy import has_factor, mfa_required, session_verified
 
 # Pages a person without a required factor may still reach: enrolment (and the re-entry of the password
@@ -36,7 +37,7 @@ class MultiFactorRequiredMiddleware:
                 logout(request)
                 messages.info(request, "Sign in again with your second factor.")
                 return redirect_to_login(request.get_full_path())
-        elif mfa_required(user) and not path.startswith(_ENROLMENT_PREFIXES):
+        elif mfa_required(user, memberships_of(request)) and not path.startswith(_ENROLMENT_PREFIXES):
             messages.info(
                 request,
                 "Your role requires a second factor. Set up an authenticator app or a passkey to continue.",

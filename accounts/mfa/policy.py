@@ -12,27 +12,24 @@ from allauth.account.internal.flows.login import (
     get_authentication_records,
 )
 from allauth.mfa.models import Authenticator
-from django.db.models import Q
 
-from medilens.rls import context as row_security
-
-from ..models import Membership, Organization
+from ..models import Membership
 from ..roles import Role
-from ..tenancy import scopes_disabled
+from ..selectors import memberships_for_user
 
 FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
 
-def mfa_required(user) -> bool:
-    """Platform staff, org admins, and members of an organization that requires it for everyone."""
+def mfa_required(user, memberships: list[Membership] | None = None) -> bool:
+    """Platform staff, org admins, and members of an organization that requires it for everyone.
+
+    Decided on the user's memberships in active organizations (``memberships_for_user``), read here unless
+    the caller has them: the middleware reads them once per page and leaves them to the view."""
     if user.is_staff:
         return True
-    with scopes_disabled(), row_security.bind(user_id=user.pk):
-        return (
-            Membership.objects.filter(user=user, organization__status=Organization.Status.ACTIVE)
-            .filter(Q(role=Role.ORG_ADMIN) | Q(organization__require_mfa_for_all_members=True))
-            .exists()
-        )
+    if memberships is None:
+        memberships = memberships_for_user(user)
+    return any(m.role == Role.ORG_ADMIN or m.organization.require_mfa_for_all_members for m in memberships)
 
 
 def has_factor(user) -> bool:

@@ -300,3 +300,18 @@ def test_platform_staff_reset_an_org_admins_factors_in_admin(tenant_a, password)
     again = Client()
     assert _password_step(again, ADMIN_EMAIL, password)["Location"] == reverse("portal:dashboard")
     assert again.get(reverse("portal:dashboard"))["Location"] == reverse("mfa_index")
+
+
+@pytest.mark.parametrize("role", [Role.CLINICIAN, Role.ORG_ADMIN], ids=["without-a-factor", "with-a-factor"])
+def test_a_page_reads_the_members_memberships_once(tenant_a, role):
+    """The middleware decides whether a member without a factor must enrol from the memberships the page
+    reads anyway (the active organization, the switcher), not from a query of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = tenant_a.client_for(role)
+    client.get(reverse("assessments:patient_list"))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("assessments:patient_list")).status_code == 200
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "accounts_membership"' in q["sql"]]
+    assert len(reads) == 1, reads
