@@ -10,7 +10,9 @@ import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.mfa.forms import WRONG_CODE
@@ -306,9 +308,6 @@ def test_platform_staff_reset_an_org_admins_factors_in_admin(tenant_a, password)
 def test_a_page_reads_the_members_memberships_once(tenant_a, role):
     """The middleware decides whether a member without a factor must enrol from the memberships the page
     reads anyway (the active organization, the switcher), not from a query of its own."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     client = tenant_a.client_for(role)
     client.get(reverse("assessments:patient_list"))
     with CaptureQueriesContext(connection) as queries:
