@@ -41,15 +41,16 @@ def full_patient(tenant, **fields) -> Owned:
     storage.store(image_key, ContentFile(b"\x89PNG\r\n\x1a\nheatmap"))
     with scopes_disabled():
         # update_or_create: a worker another test left running may have completed the assessment first (with
-        # its own explanation) when make_assessment published it.
+        # its own explanation and biomarkers, one per name) when make_assessment published it.
         AIExplanation.objects.update_or_create(
             assessment=assessment,
             defaults={"organization": tenant.organization, "summary": "why", "image_key": image_key},
         )
-        BiomarkerValue.objects.create(
-            organization=tenant.organization, assessment=assessment, patient=patient, name="pce_ascvd_10y",
-            category="risk", value=4.2, unit="%", measured_at=timezone.now(),
-        )
+        BiomarkerValue.objects.update_or_create(
+            assessment=assessment, name="pce_ascvd_10y",
+            defaults={"organization": tenant.organization, "patient": patient, "category": "risk", "value": 4.2,
+                      "unit": "%", "measured_at": timezone.now()},
+        )  # fmt: skip
     with organization_scope(tenant.organization):
         assessment_services.post_discussion_message(actor=admin, assessment=assessment, body="Looks stable.")
         assessment = assessment_services.sign_off(actor=admin, assessment=assessment, note="Reviewed.")
