@@ -207,8 +207,10 @@ def _assessment_with_image(tenant) -> dict:
     key = storage.object_key(tenant.organization.pk, assessment.pk, "png")
     storage.store(key, ContentFile(b"\x89PNG\r\n\x1a\n-explanation"))
     with scopes_disabled():
-        AIExplanation.objects.create(
-            organization=tenant.organization, assessment=assessment, summary="heatmap", image_key=key
+        # update_or_create: the session's worker may have analysed the assessment first, explanation included.
+        AIExplanation.objects.update_or_create(
+            assessment=assessment,
+            defaults={"organization": tenant.organization, "summary": "heatmap", "image_key": key},
         )
     return {"pk": assessment.pk}
 
