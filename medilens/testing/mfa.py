@@ -14,13 +14,14 @@ from accounts.access import SESSION_KEY
 from accounts.mfa.policy import FACTOR_TYPES, mark_session_verified, mfa_required
 
 
-def totp_code(secret: str, at: float | None = None, good_for: float = 0.0) -> str:
+def totp_code(secret: str, at: float | None = None, good_for: float = 3.0) -> str:
     """The 6-digit code an authenticator app shows for ``secret`` at time ``at`` (now by default).
 
-    With ``good_for``, a code for now is one that stays valid at least that many seconds more: when less
-    of its period is left, this waits for the next period. The portal accepts a code in its own period
-    only (``MFA_TOTP_TOLERANCE = 0``), so a code computed in a period's last moments and typed into a
-    browser, or posted by a busy test process, reaches the server in the next period and is refused."""
+    A code for now is one that stays valid at least ``good_for`` seconds more (3 by default, enough for a
+    test client's post; a browser's typing needs more): when less of its period is left, this waits for the
+    next period. The portal accepts a code in its own period only (``MFA_TOTP_TOLERANCE = 0``), so a code
+    computed in a period's last moments and typed into a browser, or posted by a busy test process, reaches
+    the server in the next period and is refused."""
     period = app_settings.TOTP_PERIOD
     if at is None:
         left = period - time.time() % period
