@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from medilens.form_errors import add_form_errors
 
 from . import services, signin_limits
-from .access import SESSION_KEY, OrganizationMixin
+from .access import SESSION_KEY, OrganizationMixin, memberships_of
 from .confirmation import confirmation_page, error_messages, is_confirmed, perform
 from .forms import AcceptNewUserForm, ApiClientForm, LoginForm, OrganizationSettingsForm
 from .mfa.views import continue_sign_in
@@ -92,7 +92,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @require_POST
 def switch_organization(request):
     slug = request.POST.get("organization", "")
-    membership = next((m for m in memberships_for_user(request.user) if m.organization.slug == slug), None)
+    membership = next((m for m in memberships_of(request) if m.organization.slug == slug), None)
     if membership is None:
         # Not a member (or suspended): same answer as for an organization that does not exist.
         raise Http404("No such organization.")
