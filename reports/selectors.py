@@ -15,7 +15,7 @@ TREND_ROWS = 10
 def assessment_for_report(*, organization, pk) -> Assessment:
     """Raises Assessment.DoesNotExist for another organization's assessment, as for a missing one."""
     queryset = assessment_selectors.with_details(Assessment.objects.filter(organization=organization))
-    return queryset.select_related("reviewed_by", "organization").get(pk=pk)
+    return queryset.select_related("patient", "reviewed_by", "organization").get(pk=pk)
 
 
 def patient_for_report(*, organization, pk) -> Patient:

@@ -43,7 +43,7 @@ class AssessmentPageMixin(OrganizationMixin):
 
     def get_assessment(self, pk) -> Assessment:
         queryset = selectors.with_details(Assessment.objects.all()).select_related(
-            "reviewed_by", "requested_by", "requested_by_client"
+            "patient", "reviewed_by", "requested_by", "requested_by_client"
         )
         return get_object_or_404(queryset, pk=pk)
 
