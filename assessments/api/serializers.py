@@ -8,6 +8,7 @@ from rest_framework import serializers
 from assessments.models import Assessment, BiomarkerValue, Patient, PipelineStage, UploadedFile
 from assessments.presenters import REFERENCE_MODEL_NOTICE, biomarker_spec
 from medilens import safe_json
+from medilens.api_representation import ReadFieldsOnce
 from modalities import registry
 
 HISTORY_FIELDS = ("has_diabetes", "treated_hypertension", "current_smoker", "on_statin", "prior_cardiovascular_disease")
@@ -17,7 +18,7 @@ HISTORY_HELP = (
 )
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(ReadFieldsOnce, serializers.ModelSerializer):
     """Identity fields are encrypted at rest (per organization) and read here decrypted; their length limits
     are the plaintext's."""
 
@@ -72,13 +73,13 @@ class PatientSerializer(serializers.ModelSerializer):
         return []
 
 
-class StageSerializer(serializers.ModelSerializer):
+class StageSerializer(ReadFieldsOnce, serializers.ModelSerializer):
     class Meta:
         model = PipelineStage
         fields = ["name", "label", "order", "status", "started_at", "finished_at", "duration_ms", "error"]
 
 
-class ReferenceRangeSerializer(serializers.Serializer):
+class ReferenceRangeSerializer(ReadFieldsOnce, serializers.Serializer):
     """``low`` and ``high`` (null when the range has no such limit), and whether a value equal to each is
     within the range: {"low": 90, "high": 120, "low_inclusive": true, "high_inclusive": false} is 90 <= x < 120.
     The biomarker's ``flag`` was computed with exactly this range."""
@@ -126,7 +127,7 @@ class _RiskBandsMixin:
         ]
 
 
-class BiomarkerSerializer(_RiskBandsMixin, serializers.ModelSerializer):
+class BiomarkerSerializer(ReadFieldsOnce, _RiskBandsMixin, serializers.ModelSerializer):
     reference_range = ReferenceRangeSerializer(source="*", read_only=True)
     label = serializers.SerializerMethodField()
     risk_bands = serializers.SerializerMethodField()
@@ -140,7 +141,7 @@ class BiomarkerSerializer(_RiskBandsMixin, serializers.ModelSerializer):
         return spec.label if spec else obj.name
 
 
-class BiomarkerHistorySerializer(_RiskBandsMixin, serializers.ModelSerializer):
+class BiomarkerHistorySerializer(ReadFieldsOnce, _RiskBandsMixin, serializers.ModelSerializer):
     reference_range = ReferenceRangeSerializer(source="*", read_only=True)
     risk_bands = serializers.SerializerMethodField()
     assessment = serializers.UUIDField(source="assessment_id")
@@ -150,7 +151,7 @@ class BiomarkerHistorySerializer(_RiskBandsMixin, serializers.ModelSerializer):
         fields = ["assessment", "value", "unit", "reference_range", "risk_bands", "flag", "measured_at"]
 
 
-class FileSerializer(serializers.ModelSerializer):
+class FileSerializer(ReadFieldsOnce, serializers.ModelSerializer):
     # The neutral display name (modality, date, index): the name a file was uploaded under often holds a
     # patient's name or MRN and is never returned. A partner matches its own files by sha256_original.
     filename = serializers.CharField(
@@ -183,7 +184,7 @@ RESULT_FIELDS = frozenset(
 )
 
 
-class AssessmentSerializer(serializers.ModelSerializer):
+class AssessmentSerializer(ReadFieldsOnce, serializers.ModelSerializer):
     """Result fields (RESULT_FIELDS) are left out unless the context says ``view_results=True``: a caller
     that forgets to say fails closed."""
 
