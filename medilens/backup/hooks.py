@@ -13,6 +13,9 @@ a few lines here when they land:
   migrated, before the purge ledger is re-applied. The audit trail writes its signed "restored to sequence
   N at time T" checkpoint here (``audit.checkpoints.write_restore_checkpoint``).
 * ``ledger_signing_keys()``: the secrets the purge ledger is signed with (the first signs, all verify).
+* ``after_database_rollback()``: whatever outside the database was keyed by ids the database hands out
+  again once it is rolled back (the reference directory's cached searches, keyed by import id). Called by
+  ``after_restore`` and by ``manage.py reapply_purges``, the step a point-in-time recovery runs (README).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def after_restore(manifest: dict) -> None:
     # or the restored patients cannot be read. Said now, naming FIELD_ENCRYPTION_KEYS, not at first use.
     verify_at_startup()
 
+    after_database_rollback()
     taken_at = datetime.fromisoformat(manifest["created_at"]) if manifest.get("created_at") else None
     checkpoint = write_restore_checkpoint(backup_taken_at=taken_at, note="manage.py restore")
     heads = manifest.get("audit_heads", {})
@@ -82,3 +86,12 @@ def after_restore(manifest: dict) -> None:
         len(heads),
         getattr(checkpoint, "name", ""),
     )
+
+
+def after_database_rollback() -> None:
+    """The database went back in time: the directory's import ids after the restored one will be handed out
+    again, to other data, so its cached searches (keyed by import id) are dropped."""
+    from directory.search import cache as directory_cache
+
+    dropped = directory_cache.forget_all()
+    logger.info("dropped the reference directory's cached searches (%s)", "all" if dropped is None else dropped)
