@@ -44,7 +44,7 @@ MEDILENS_TEST_ANALYZERS = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Many tests send invalid API keys from 127.0.0.1 within a minute; the throttle's own test lowers this.
 API_INVALID_KEY_RATE = "100000/min"
-# A fast hasher: the suite creates many users; production keeps Django's default (PBKDF2).
+# A fast hasher: the suite creates many users; production hashes with Argon2id (accounts/hashers.py).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 # One test database per checkout (its path's hash), so two checkouts' suites on one machine (a developer's
