@@ -15,7 +15,10 @@ ISSUE_CODES = {
     "hdl_cholesterol": "2085-9",
     "egfr": "98979-8",
     "bmi": "39156-5",
-    "qtc_bazett": "8636-3",
+    # The issue named 8636-3, which LOINC describes as the code "to report a QTc without specifying a method"
+    # and points to 76635-2 for Bazett's (76634-5 for Fridericia's): the method-specific codes are sent.
+    "qtc_bazett": "76635-2",
+    "qtc_fridericia": "76634-5",
 }
 
 

@@ -124,7 +124,9 @@ CATALOGUE = {
             critical_high=500,
             abnormal_at=frozenset({"reference_low", "reference_high"}),  # short <= 390, prolonged >= 450
             decimals=0,
-            loinc="8636-3",  # Q-T interval corrected (Fridericia has no code of its own: MediLens's)
+            # LOINC's own description of 8636-3 ("Q-T interval corrected"): use it "to report a QTc without
+            # specifying a method. For QTc by Fridericia use 76634-5, and for QTc by Bazett use 76635-2."
+            loinc="76635-2",  # Q-T interval corrected based on Bazett formula
         ),
         BiomarkerSpec(
             "qtc_fridericia",
@@ -139,6 +141,7 @@ CATALOGUE = {
             critical_high=500,
             abnormal_at=frozenset({"reference_low", "reference_high"}),  # short <= 390, prolonged >= 450
             decimals=0,
+            loinc="76634-5",  # Q-T interval corrected based on Fridericia formula
         ),
         BiomarkerSpec(
             "ecg_signal_quality",
