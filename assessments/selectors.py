@@ -140,7 +140,7 @@ def assessments(*, patient=None, modality=None, status=None, created_after=None,
 
 def with_details(queryset: QuerySet[Assessment]) -> QuerySet[Assessment]:
     """Everything an assessment's representation shows, in a fixed number of queries. Not the patient: the API
-    shows its id only (joining 50 patients' rows cost 4-6 ms of CPU of a list's 40 ms of queries); a page or a
+    shows its id only (joining 40 patients' rows cost 4-6 ms of CPU of a list's 40 ms of queries); a page or a
     report that shows the patient selects it itself."""
     return queryset.select_related("explanation", "model_version").prefetch_related(
         Prefetch("stages", queryset=PipelineStage.objects.order_by("order")),
