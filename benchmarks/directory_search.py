@@ -128,18 +128,11 @@ def _database(kind: str, values: dict) -> int:
 
 
 def _clear_search_cache() -> None:
-    from django.conf import settings
-    from django.core.cache import cache
+    """The embedded default's file cache whole (this run's own directory); on the shared Redis, only this run's
+    directory keys."""
+    from directory.search import cache as directory_cache
 
-    if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
-        cache.clear()  # the embedded default's file cache, in this run's own directory
-        return
-    import redis  # the shared Redis: only this run's search keys
-
-    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
-    for key in client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*directory:search*", count=1000):
-        client.delete(key)
-    client.close()
+    directory_cache.forget_all()
 
 
 def _api_client():
