@@ -7,6 +7,10 @@ At upload (``prepare_files``): the type from the content (``detect``), what the 
 the stored copy is cleared of free text that may name the patient (``deidentify``). In
 the worker: ``load`` (trimesh, upright, metres), ``measure`` (``slices``, ``volume``), ``report`` (``rule``,
 ``picture``, ``artifacts``).
+
+The web process imports this module at start-up (the registry) and checks uploads with ``detect``, ``limits``
+and ``deidentify`` only: ``load``, ``measure`` and ``report`` bring trimesh and SciPy (1.3 s of every process
+start, web, worker or ``manage.py`` command), so they are imported by the first analysis in a worker process.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+from typing import TYPE_CHECKING
 
 from ..base import AnalysisContext, AnalysisError, AnalysisResult, Analyzer, InputError, Modality, StageSpec
 from ..registry import register
-from . import catalogue, deidentify, detect, limits, load, measure, report
+from . import catalogue, deidentify, detect, limits
 from .inputs import BodyScanInputs
-from .volume import measure as measure_volume
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .load import Body
 
 PHOTO_TYPES = {"image/jpeg", "image/png"}
 MAX_PHOTOS = 8
@@ -90,6 +97,9 @@ class BodyScanAnalyzer(Analyzer):
         return [checked if item is upload else item for item in files]
 
     def analyze(self, context: AnalysisContext) -> AnalysisResult:
+        from . import measure, report
+        from .volume import measure as measure_volume
+
         inputs = context.inputs
         meshes = [item for item in context.files if item.content_type not in PHOTO_TYPES]
         if len(meshes) != 1:
@@ -133,7 +143,9 @@ def _measure(content) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _load(data: bytes, inputs: dict) -> load.Body:
+def _load(data: bytes, inputs: dict) -> Body:
+    from . import load
+
     try:
         fmt = _check(io.BytesIO(data), len(data))
         return load.load(
