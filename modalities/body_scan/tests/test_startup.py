@@ -22,4 +22,3 @@ def test_starting_django_and_its_urls_does_not_import_the_mesh_libraries():
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "medilens.test_settings"},
     )  # fmt: skip
     assert result.stdout.strip().splitlines()[-1] == "none"
-
