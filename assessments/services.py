@@ -43,10 +43,12 @@ from .patient_services import (  # noqa: F401  (re-exported: callers use service
 )
 from .result_services import (  # noqa: F401 (re-exported)
     STAGE_FIELDS,
+    FirstResult,
     biomarker_value,
     declared_stages,
     save_results,
     save_stages,
+    write_first_results,
     write_results,
 )
 from .status_services import (  # noqa: F401 (re-exported: callers use services.transition etc.)
@@ -55,6 +57,7 @@ from .status_services import (  # noqa: F401 (re-exported: callers use services.
     cancel_assessment,
     enqueue,
     lock,
+    lock_queued,
     reap_stuck,
     retry_assessment,
     transition,

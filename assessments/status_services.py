@@ -78,6 +78,34 @@ def lock(assessment_id, *, related=(), organization=None, finishing: bool = Fals
     return assessment
 
 
+def lock_queued(*, organization_id: int, modalities: list[str], besides, limit: int) -> list[Assessment]:
+    """Up to ``limit`` queued first analyses of ``modalities`` in the organization, other than ``besides``,
+    oldest queue time first, locked in the caller's transaction as ``lock(..., related=("patient",),
+    finishing=True)`` locks one (so ``apply_transition`` accepts them). Rows another transaction holds
+    (a cancel, another worker's batch) are skipped, not waited for (SKIP LOCKED): a batch never waits on a
+    row, so two workers' batches cannot deadlock. PostgreSQL only (SQLite has no row locks)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_queued() needs the caller's transaction: the locks end with it")
+    if limit < 1 or not modalities:
+        return []
+    queryset = (
+        Assessment.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("patient")
+        .annotate(**{webhook_events.ENDPOINTS_EXIST: webhook_events.endpoints_exist(Assessment)})
+        .filter(
+            organization_id=organization_id, status=Status.QUEUED, completed_at__isnull=True,
+            modality__in=modalities,
+        )
+        .exclude(pk=besides)
+        .order_by("queued_at", "pk")
+    )
+    rows = list(queryset[:limit])
+    for row in rows:
+        row._locked_by = connection.atomic_blocks[0]
+    return rows
+
+
 def transition(
     assessment_id,
     to: str,

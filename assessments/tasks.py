@@ -104,7 +104,7 @@ def _run_in_scope(organization_id: int, assessment_id) -> str | None:
 
     with organization_id_scope(organization_id):
         try:
-            return pipeline.run(assessment_id)
+            return pipeline.run(assessment_id, batch_size=settings.ASSESSMENT_BATCH_SIZE)
         except Assessment.DoesNotExist:
             return None
 

@@ -101,22 +101,7 @@ def biomarker_snapshot(rows) -> list[dict]:
 def record_version(*, assessment: Assessment, number: int, biomarkers, explanation, artifacts) -> ResultVersion:
     """Inside the worker's transaction, with the assessment locked and its result fields set: version
     ``number`` and its artifacts' rows."""
-    version = ResultVersion(
-        organization_id=assessment.organization_id,
-        assessment=assessment,
-        number=number,
-        risk_score=assessment.risk_score,
-        risk_level=assessment.risk_level,
-        confidence=assessment.confidence,
-        recommendations=assessment.recommendations,
-        results=assessment.results,
-        biomarkers=biomarker_snapshot(biomarkers),
-        method_version=assessment.method_version,
-        model_version_id=assessment.model_version_id,
-        explanation_summary=explanation.summary,
-        explanation_contributions=explanation.contributions,
-        explanation_image_key=explanation.image_key,
-    )
+    version = build_version(assessment=assessment, number=number, biomarkers=biomarkers, explanation=explanation)
     version.save(force_insert=True)
     ResultArtifact.objects.bulk_create(
         ResultArtifact(
@@ -134,6 +119,28 @@ def record_version(*, assessment: Assessment, number: int, biomarkers, explanati
         for item in artifacts
     )
     return version
+
+
+def build_version(*, assessment: Assessment, number: int, biomarkers, explanation) -> ResultVersion:
+    """Version ``number`` of an assessment whose result fields are set, unsaved: ``record_version`` saves it
+    with its artifacts; the worker's batch of first analyses (result_services.write_first_results) inserts
+    many in one statement (its key is a UUID, known before the insert, so its sealed field can be sealed)."""
+    return ResultVersion(
+        organization_id=assessment.organization_id,
+        assessment=assessment,
+        number=number,
+        risk_score=assessment.risk_score,
+        risk_level=assessment.risk_level,
+        confidence=assessment.confidence,
+        recommendations=assessment.recommendations,
+        results=assessment.results,
+        biomarkers=biomarker_snapshot(biomarkers),
+        method_version=assessment.method_version,
+        model_version_id=assessment.model_version_id,
+        explanation_summary=explanation.summary,
+        explanation_contributions=explanation.contributions,
+        explanation_image_key=explanation.image_key,
+    )
 
 
 def may(actor, organization, permission: str) -> bool:

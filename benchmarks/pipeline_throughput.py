@@ -12,13 +12,18 @@ compared with calling the analyzer directly.
    worker_env turns psycopg's pool off (DATABASE_POOL=false); a second, shorter round with the pool on
    (the production default) shows what a new database connection per task costs (--pool-round-count 0
    skips it).
+   The worker runs with the production default ASSESSMENT_BATCH_SIZE (32, or what the environment sets):
+   a message for a queued cvd_risk assessment also claims up to 31 other queued ones of the organization
+   and writes them in its transaction; their own messages then find them finished. From the worker's log:
+   how many messages ran a batch and how many were answered "skipped", and the median time of each.
 3. The analyzer alone: CvdRiskAnalyzer().analyze() on the same resolved inputs, with a no-op stage(),
    ``count`` times -> analyzer time per call.
 4. Overhead = worker time - analyzer time (target < 10 ms per assessment, judged on the production default:
    the pool round when it runs) and the ratio.
 5. Where the time goes: ``assessments.pipeline.run`` in this process on ``profile-count`` fresh
-   assessments (queries per assessment by kind, time per run), and, when the target is missed (or with
-   --profile), cProfile of ``profile-count`` more runs.
+   assessments, one message each as the worker gets them (batched), and one at a time (batch_size 1:
+   the path of a lone submission): queries per assessment by kind, time per run for the latter; when the
+   target is missed (or with --profile), cProfile of ``profile-count`` more runs, batched.
 
 Loopback only (PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379); its own database and Redis prefix,
 both removed at the end.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -158,22 +164,30 @@ def run_worker_round(bench: Bench, organization, count: int, rng, *, pool: bool,
         rows = Assessment.objects.filter(pk__in=ids)
         statuses = Counter(rows.values_list("status", flat=True))
         span = rows.aggregate(first=Min("started_at"), last=Max("completed_at"))
-        timeline = list(rows.order_by("started_at").values_list("started_at", "completed_at"))
     if statuses.get("completed", 0) != count:
         raise RuntimeError(f"not all completed: {dict(statuses)}\n{worker.log_tail()}")
     total = (span["last"] - span["first"]).total_seconds()
-    in_task = [(done - start).total_seconds() * 1000 for start, done in timeline]
-    gaps = [(timeline[i + 1][0] - timeline[i][1]).total_seconds() * 1000 for i in range(len(timeline) - 1)]
     return {
         "label": label,
         "count": count,
         "ids": ids,
         "total_s": total,
         "per_ms": total / count * 1000,
-        "in_task": summary(in_task),
-        "gap": summary(gaps),
+        "messages": task_times((bench.tmp / f"worker-{label}.log").read_text(errors="replace")),
         "create_ms": create_seconds / count * 1000,
     }
+
+
+_SUCCEEDED = re.compile(r"assessments\.tasks\.run_assessment\[[^\]]+\] succeeded in ([0-9.e-]+)s: '(\w+)'")
+
+
+def task_times(log: str) -> dict:
+    """run_assessment's durations by outcome, from Celery's "succeeded in" log lines: "completed" (a message
+    that ran its assessment and the batch it claimed) and "skipped" (one whose assessment a batch ran)."""
+    times: dict[str, list[float]] = {}
+    for match in _SUCCEEDED.finditer(log):
+        times.setdefault(match.group(2), []).append(float(match.group(1)) * 1000)
+    return {outcome: summary(values) for outcome, values in times.items()}
 
 
 def time_analyzer(ids: list) -> dict:
@@ -208,10 +222,14 @@ def time_analyzer(ids: list) -> dict:
     return {"per_ms": total / len(contexts) * 1000, "calls": summary(per_call)}
 
 
-def in_process_runs(organization, count: int, rng, *, mode: str) -> dict:
-    """``count`` fresh assessments run by assessments.pipeline.run in this process (see _pipeline_breakdown)."""
-    ids, _ = create_assessments(organization, count, rng, tag=f"inproc-{mode}")
-    return _pipeline_breakdown.in_process_runs(organization, ids, mode=mode)
+def in_process_runs(organization, count: int, rng, *, mode: str, batched: bool = False) -> dict:
+    """``count`` fresh assessments run by assessments.pipeline.run in this process (see _pipeline_breakdown),
+    ``batched`` with ASSESSMENT_BATCH_SIZE as the worker runs them, else one at a time."""
+    from django.conf import settings
+
+    ids, _ = create_assessments(organization, count, rng, tag=f"inproc-{mode}-{batched}")
+    batch_size = settings.ASSESSMENT_BATCH_SIZE if batched else 1
+    return _pipeline_breakdown.in_process_runs(organization, ids, mode=mode, batch_size=batch_size)
 
 
 def database_floor(samples: int = 200) -> dict:
@@ -264,25 +282,28 @@ def main(argv=None) -> int:
         if args.pool_round_count:
             rounds.append(run_worker_round(bench, organization, args.pool_round_count, rng, pool=True, label="pool_on"))
         analyzer = time_analyzer(rounds[0]["ids"])
+        batched = in_process_runs(organization, args.profile_count, rng, mode="plain", batched=True)
         plain = in_process_runs(organization, args.profile_count, rng, mode="plain")
         breakdown = in_process_runs(organization, args.profile_count, rng, mode="breakdown")
         floor = database_floor()
-        report(args, rounds, analyzer, plain, breakdown, floor)
+        report(args, rounds, analyzer, batched, plain, breakdown, floor)
         # The verdict is the production default's (the pool on) when that round ran.
         headline = rounds[-1]["per_ms"] - analyzer["per_ms"]
         if headline >= TARGET_OVERHEAD_MS or args.profile:
-            profiled = in_process_runs(organization, args.profile_count, rng, mode="profile")
+            profiled = in_process_runs(organization, args.profile_count, rng, mode="profile", batched=True)
             print()
             print(
-                f"Target missed: cProfile of assessments.pipeline.run, {args.profile_count} assessments in-process "
-                f"({profiled['times']['mean']:.2f} ms per run under the profiler):"
+                f"Target missed: cProfile of assessments.pipeline.run, {args.profile_count} messages in-process, "
+                f"batched ({profiled['times']['mean']:.2f} ms per message under the profiler):"
             )
             print(profiled["profile"])
         print(f"[done] {machine()}")
     return 0
 
 
-def report(args, rounds, analyzer, plain, breakdown, floor) -> None:
+def report(args, rounds, analyzer, batched, plain, breakdown, floor) -> None:
+    from django.conf import settings
+
     n = breakdown["n"]
     analyzer_ms = analyzer["per_ms"]
     print()
@@ -302,55 +323,42 @@ def report(args, rounds, analyzer, plain, breakdown, floor) -> None:
             ]
         )
     in_process = plain["times"]["mean"]
-    rows.append(
-        [
-            f"pipeline.run in-process, no Celery ({n})",
-            in_process,
-            analyzer_ms,
-            in_process - analyzer_ms,
-            f"{in_process / analyzer_ms:.0f}x",
-            "",
-        ]
-    )
+    size = settings.ASSESSMENT_BATCH_SIZE
+    for label, figures in ((f"batches of {size}", batched), ("one at a time", plain)):
+        mean = figures["times"]["mean"]
+        rows.append(
+            [f"pipeline.run in-process, {label}, no Celery ({n})", mean, analyzer_ms, mean - analyzer_ms,
+             f"{mean / analyzer_ms:.0f}x", ""]
+        )
     print(
         table(
             ["path", "per assessment", "analyzer alone", "overhead", "ratio", "target <10 ms"],
             rows,
             title=f"Figures, ms per assessment ({', '.join(str(r['count']) for r in rounds)} assessments per worker "
-            "round)",
+            f"round; ASSESSMENT_BATCH_SIZE={size})",
         )
     )
     print()
-    detail = [
-        [
-            result["label"],
-            result["total_s"],
-            result["in_task"]["p50"],
-            result["in_task"]["p99"],
-            result["gap"]["p50"],
-            result["gap"]["p99"],
-            result["gap"]["mean"],
-            result["per_ms"] - in_process,
-            result["create_ms"],
-        ]
-        for result in rounds
-    ]
+    detail = []
+    for result in rounds:
+        ran, skipped = result["messages"].get("completed"), result["messages"].get("skipped")
+        detail.append(
+            [
+                result["label"],
+                result["total_s"],
+                ran["n"] if ran else 0,
+                ran["p50"] if ran else 0.0,
+                skipped["n"] if skipped else 0,
+                skipped["p50"] if skipped else 0.0,
+                result["create_ms"],
+            ]
+        )
     print(
         table(
-            [
-                "round",
-                "drain s",
-                "in task p50",
-                "p99",
-                "gap p50",
-                "p99",
-                "gap mean",
-                "worker - in-process",
-                "create (services)",
-            ],
+            ["round", "drain s", "messages that ran", "p50 ms", "messages skipped", "p50 ms", "create (services)"],
             detail,
-            title="Worker timeline, ms: in task = started_at -> completed_at; gap = completed_at -> next started_at "
-            "(commit + audit of completion, ack, next message, task prelude)",
+            title="Worker's messages (Celery's own timings from its log): one that ran its assessment also ran the "
+            "batch it claimed; one skipped found its assessment finished by such a batch",
         )
     )
     print()
@@ -384,8 +392,9 @@ def report(args, rounds, analyzer, plain, breakdown, floor) -> None:
         table(
             ["phase of pipeline.run", "ms per assessment"],
             phase_rows,
-            title=f"Where pipeline.run spends its time: {n} more in-process runs with query logging and timers on "
-            f"({instrumented:.1f} ms per run, mean, vs {in_process:.1f} ms without)",
+            title=f"Where pipeline.run spends its time, one at a time (a lone submission's path): {n} more "
+            f"in-process runs with query logging and timers on ({instrumented:.1f} ms per run, mean, vs "
+            f"{in_process:.1f} ms without)",
         )
     )
     print()

@@ -66,3 +66,10 @@ def test_the_embedded_demo_may_still_run_with_debug(tmp_path):
     env = {"DATABASE_URL": "", "MEDILENS_VAR_DIR": str(tmp_path / "var"), "DJANGO_DEBUG": "true", "SECRET_KEY": ""}
     result = _start(tmp_path, **env)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "501", "-3"])
+def test_start_up_refuses_an_assessment_batch_size_outside_its_range(tmp_path, value):
+    result = _start(tmp_path, ASSESSMENT_BATCH_SIZE=value)
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: ASSESSMENT_BATCH_SIZE must be 1-500, not {value}." in result.stderr

@@ -1,6 +1,7 @@
 """Celery: the broker's options, the queues, beat's schedule and the workers' model settings."""
 
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403 (these settings build on the base's)
 
@@ -61,6 +62,12 @@ WORKER_WARM_UP = env.bool("WORKER_WARM_UP", default=True)
 # A run that found the file store or the database unavailable is retried after this many seconds, doubling
 # each time (at most 120 s apart, 5 retries). Fault tests make it small.
 ASSESSMENT_RETRY_BASE_SECONDS = env.float("ASSESSMENT_RETRY_BASE_SECONDS", default=5.0)
+# A worker that runs a queued first analysis of a fast, file-less modality (cvd_risk, cognitive) also claims
+# up to this many minus one other such queued analyses of the same organization and writes them all in its one
+# transaction (assessments.pipeline.run; README "Benchmarks"). 1 runs each on its own.
+ASSESSMENT_BATCH_SIZE = env.int("ASSESSMENT_BATCH_SIZE", default=32)
+if not 1 <= ASSESSMENT_BATCH_SIZE <= 500:
+    raise ImproperlyConfigured(f"ASSESSMENT_BATCH_SIZE must be 1-500, not {ASSESSMENT_BATCH_SIZE}.")
 # Objects younger than this are never swept: their request may still be committing its row.
 ORPHAN_GRACE_SECONDS = env.int("ORPHAN_GRACE_SECONDS", default=3600)
 CELERY_TIMEZONE = TIME_ZONE
