@@ -176,6 +176,9 @@ class Assessment(TenantModel):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    # The task id of the last run_assessment message published for it (status_services.publish): a worker that
+    # ran it in a batch knows that message is answered when it comes (assessments.pipeline._claimed_here).
+    last_message_id = models.UUIDField(null=True, blank=True, editable=False)
     attempts = models.PositiveIntegerField(default=0)
     reaper_requeues = models.PositiveIntegerField(default=0)
     # Clinician sign-off: results are preliminary until then.

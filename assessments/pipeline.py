@@ -26,7 +26,8 @@ Two shapes (``in_one_transaction``):
   them in the same transaction: each is claimed and analysed in turn, then all their results are written
   with one statement per table (``services.write_first_results``), so a backlog costs 8 statements and one
   commit per batch instead of 7 and one per assessment. Their own messages then find them finished: in the
-  process that ran the batch, by a plain read of the status (``_claimed_here``), elsewhere by the lock.
+  process that ran the batch without a statement when the message is the one the row named, otherwise by a
+  plain read of the status (``_claimed_here``); in another process by the lock.
   A re-analysis (a row that completed before) runs alone, on its own message.
 * every other analyzer: the claim commits first (the portal shows it running), the analysis runs outside
   any transaction with its stage boundaries published as they happen, and the results are written in a
@@ -213,7 +214,7 @@ def _input_files(assessment: Assessment) -> list[InputFile]:
     ]
 
 
-def run(assessment_id, *, batch_size: int = 1) -> str:
+def run(assessment_id, *, batch_size: int = 1, message_id=None) -> str:
     """Returns what happened: "skipped", "completed", "failed" or "cancelled".
 
     ``batch_size`` above 1 (the worker's ASSESSMENT_BATCH_SIZE): when this is a first analysis in the
@@ -221,10 +222,13 @@ def run(assessment_id, *, batch_size: int = 1) -> str:
     organization are claimed, run and saved with it, in its transaction (``_run_first_analyses``); their
     own messages then find them finished and skip them. PostgreSQL only: SQLite has no row locks to skip.
 
+    ``message_id``: the task id of the message being run, which a batch run in this process may have
+    answered already (``_claimed_here``).
+
     Raises storage.TransientStorageError for the task to retry later, and Assessment.DoesNotExist when the
     assessment is not in the current organization's scope.
     """
-    if _claimed_here.take(assessment_id) and _finished(assessment_id):
+    if _claimed_here.answered(assessment_id, message_id):
         return "skipped"
     with transaction.atomic(), audit.batched():
         assessment = _lock(assessment_id)
@@ -237,7 +241,7 @@ def run(assessment_id, *, batch_size: int = 1) -> str:
                 outcomes = _run_first_analyses(batch)
                 for other in batch[1:]:
                     logger.info("assessment %s: %s (in the batch of %s)", other.pk, outcomes[other.pk], assessment.pk)
-                if others := [other.pk for other in batch[1:]]:
+                if others := {other.pk: other.last_message_id for other in batch[1:]}:
                     transaction.on_commit(lambda: _claimed_here.add(others))
                 return outcomes[assessment.pk]
             declared = services.declared_stages(assessment, analyzer.modality)
@@ -250,28 +254,41 @@ def run(assessment_id, *, batch_size: int = 1) -> str:
     return _analyse(assessment, analyzer, recorder, locked=False)
 
 
-class _RecentIds:
-    """Ids of assessments this process ran in a batch on another one's message (``run``'s ``batch_size``),
-    whose own messages are still to come: such a message is answered by a plain read of the row's status
-    (about half the cost of the lock that would find it finished) when it reaches this process. A hint,
-    never a verdict: the read decides, and an id is taken once (a later message for it, such as a
-    re-analysis', takes the usual path). Bounded: the oldest are forgotten first."""
+class _ClaimedHere:
+    """Assessments this process ran in a batch on another one's message (``run``'s ``batch_size``), with the
+    task id of the message their publisher had sent for them (``Assessment.last_message_id``), whose own
+    messages are still to come. ``answered`` is asked once per assessment (the entry is taken):
+
+    * the message is the one the row named: the batch answered it (the queuing it was sent for is the one the
+      batch ran; any later queuing, a re-analysis or a retry, publishes a message with a new id), and it is
+      skipped without a statement;
+    * another message (the row named none yet when it was claimed, or the reaper re-published it): a plain
+      read of the row's status decides (about half the cost of the lock that would find it finished).
+
+    Bounded: the oldest entries are forgotten first; a message that finds none takes the usual lock."""
+
+    _NONE = object()
 
     def __init__(self, limit: int):
         self.limit = limit
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._messages: OrderedDict[str, str | None] = OrderedDict()
 
-    def add(self, ids) -> None:
-        for assessment_id in ids:
-            self._ids[str(assessment_id)] = None
-        while len(self._ids) > self.limit:
-            self._ids.popitem(last=False)
+    def add(self, messages: dict) -> None:
+        for assessment_id, message_id in messages.items():
+            self._messages[str(assessment_id)] = str(message_id) if message_id else None
+        while len(self._messages) > self.limit:
+            self._messages.popitem(last=False)
 
-    def take(self, assessment_id) -> bool:
-        return self._ids.pop(str(assessment_id), False) is None
+    def answered(self, assessment_id, message_id) -> bool:
+        named = self._messages.pop(str(assessment_id), self._NONE)
+        if named is self._NONE:
+            return False
+        if named is not None and message_id is not None and named == str(message_id):
+            return True
+        return _finished(assessment_id)
 
 
-_claimed_here = _RecentIds(limit=10_000)
+_claimed_here = _ClaimedHere(limit=10_000)
 
 
 def _finished(assessment_id) -> bool:

@@ -8,6 +8,7 @@ Re-exported by ``assessments.services``, where callers find every state change.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,13 +47,16 @@ def publish(assessment_id: str, organization_id: int, modality: str) -> bool:
     from .tasks import run_assessment
 
     queue = registry.get(modality).modality.queue
+    message_id = uuid.uuid4()
     try:
         # The organization goes with the id so that the worker need not look it up (a hint the task checks).
-        run_assessment.apply_async(args=[assessment_id, organization_id], queue=queue)
+        run_assessment.apply_async(args=[assessment_id, organization_id], queue=queue, task_id=str(message_id))
     except Exception:
         logger.exception("could not publish assessment %s; the reaper will retry", assessment_id)
         return False
-    Assessment.objects.with_scopes_disabled().filter(pk=assessment_id).update(last_enqueued_at=timezone.now())
+    Assessment.objects.with_scopes_disabled().filter(pk=assessment_id).update(
+        last_enqueued_at=timezone.now(), last_message_id=message_id
+    )
     return True
 
 

@@ -48,13 +48,13 @@ def run_assessment(self, assessment_id: str, organization_id: int | None = None)
             return _missing(assessment_id)
     with audit_context.bind(request_id=f"task-{self.request.id or ''}"[:64]):
         try:
-            outcome = _run_in_scope(organization_id, assessment_id)
+            outcome = _run_in_scope(organization_id, assessment_id, self.request.id)
             if outcome is None:  # not in the hinted organization: find its own
                 found = _organization_of(assessment_id)
                 if found in (None, organization_id):
                     return _missing(assessment_id)
                 organization_id = found
-                outcome = _run_in_scope(organization_id, assessment_id) or _missing(assessment_id)
+                outcome = _run_in_scope(organization_id, assessment_id, self.request.id) or _missing(assessment_id)
         except storage.TransientStorageError as error:
             countdown = _backoff(self.request.retries)
             logger.warning("assessment %s: storage unavailable (%s); retry in %ss", assessment_id, error, countdown)
@@ -98,13 +98,13 @@ def _organization_of(assessment_id) -> int | None:
         return Assessment.objects.filter(pk=assessment_id).values_list("organization_id", flat=True).first()
 
 
-def _run_in_scope(organization_id: int, assessment_id) -> str | None:
+def _run_in_scope(organization_id: int, assessment_id, message_id=None) -> str | None:
     """pipeline.run inside the organization's scope; None when the assessment is not in it."""
     from . import pipeline
 
     with organization_id_scope(organization_id):
         try:
-            return pipeline.run(assessment_id, batch_size=settings.ASSESSMENT_BATCH_SIZE)
+            return pipeline.run(assessment_id, batch_size=settings.ASSESSMENT_BATCH_SIZE, message_id=message_id)
         except Assessment.DoesNotExist:
             return None
 

@@ -4,6 +4,7 @@ writes them all in its one transaction; their own messages then find them finish
 
 import dataclasses
 import threading
+import uuid
 from datetime import date
 
 import pytest
@@ -194,8 +195,19 @@ def test_a_batch_emits_a_webhook_event_for_each_of_its_assessments(tenant_a):
     assert events == sorted((a.pk, "assessment.completed") for a in batch)
 
 
+@pytest.fixture
+def unpublished(monkeypatch):
+    """Committed assessments whose messages are not sent: a session worker (tests marked worker start one)
+    would otherwise run them before the test does. Returns the publish calls."""
+    from assessments import status_services
+
+    calls = []
+    monkeypatch.setattr(status_services, "publish", lambda *args: calls.append(args) or True)
+    return calls
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_skips_a_row_another_transaction_holds_instead_of_waiting(tenant_a):
+def test_a_batch_skips_a_row_another_transaction_holds_instead_of_waiting(tenant_a, unpublished):
     first, held, free = _queued(tenant_a, 3)
     locked, release, done = threading.Event(), threading.Event(), threading.Event()
 
@@ -224,29 +236,44 @@ def test_a_batch_skips_a_row_another_transaction_holds_instead_of_waiting(tenant
         assert pipeline.run(held.pk, batch_size=10) == "completed"
 
 
+def _statements(captured):
+    return [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_messages_of_a_committed_batch_are_answered_by_a_status_read(tenant_a):
-    """Once the batch has committed, this process answers the others' messages by reading their status (no
-    lock); the hint is used once, so a later message for the same assessment (a re-analysis) runs."""
-    first, other, requeued = _queued(tenant_a, 3)
+def test_the_messages_a_committed_batch_answered_are_skipped_without_a_lock(tenant_a, unpublished):
+    """Once the batch has committed, this process answers the message each row named (its publisher's, in
+    Assessment.last_message_id) without a statement, any other message for it by a read of its status; each
+    answer is given once, so the messages of a later queuing (a re-analysis) run."""
+    first, named, unnamed, requeued = _queued(tenant_a, 4)
+    sent = {row.pk: uuid.uuid4() for row in (named, requeued)}  # what status_services.publish stamps
+    for pk, message_id in sent.items():
+        Assessment.objects.with_scopes_disabled().filter(pk=pk).update(last_message_id=message_id)
     with organization_scope(tenant_a.organization):
         assert pipeline.run(first.pk, batch_size=10) == "completed"
         with CaptureQueriesContext(connection) as captured:
-            assert pipeline.run(other.pk, batch_size=10) == "skipped"
-        assert not any("FOR UPDATE" in q["sql"] for q in captured.captured_queries)
-        statements = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+            assert pipeline.run(named.pk, batch_size=10, message_id=sent[named.pk]) == "skipped"
+        assert _statements(captured) == []
+        with CaptureQueriesContext(connection) as captured:
+            assert pipeline.run(unnamed.pk, batch_size=10, message_id=uuid.uuid4()) == "skipped"
+        statements = _statements(captured)
         assert len(statements) == 1 and statements[0].startswith("SELECT 1 AS"), statements
-        # Re-analysed before its batch-time message arrived: the status read sees it queued and it runs.
+        # Re-analysed before the batch's answer for it was used: the original message is still the batch's
+        # (skipped, the row stays queued for the re-analysis), the re-analysis' own message runs it.
         services.reanalyse_assessment(
             actor=tenant_a.users[Role.CLINICIAN], organization=tenant_a.organization,
             assessment=Assessment.objects.get(pk=requeued.pk),
         )
-        assert pipeline.run(requeued.pk, batch_size=10) == "completed"
-        assert ResultVersion.objects.filter(assessment=requeued).count() == 2
-        # The hint was taken: another message for ``other`` takes the lock as any would.
         with CaptureQueriesContext(connection) as captured:
-            assert pipeline.run(other.pk, batch_size=10) == "skipped"
-        assert any("FOR UPDATE" in q["sql"] for q in captured.captured_queries)
+            assert pipeline.run(requeued.pk, batch_size=10, message_id=sent[requeued.pk]) == "skipped"
+        assert _statements(captured) == []
+        assert _statuses([requeued]) == ["queued"]
+        assert pipeline.run(requeued.pk, batch_size=10, message_id=uuid.uuid4()) == "completed"
+        assert ResultVersion.objects.filter(assessment=requeued).count() == 2
+        # Each answer is given once: a redelivery of ``named``'s message takes the lock as any message would.
+        with CaptureQueriesContext(connection) as captured:
+            assert pipeline.run(named.pk, batch_size=10, message_id=sent[named.pk]) == "skipped"
+        assert any("FOR UPDATE" in q for q in _statements(captured))
 
 
 @pytest.mark.worker
@@ -273,6 +300,25 @@ def test_a_real_worker_writes_assessments_queued_together_in_one_transaction_eac
         assert set(Assessment.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
         completions = AuditEvent.objects.filter(target_id__in=[str(i) for i in ids], action="assessment.completed")
         assert completions.count() == 12
+        # Each row names the message its publisher sent (what the batch's process answers without a statement).
+        assert None not in set(Assessment.objects.filter(pk__in=ids).values_list("last_message_id", flat=True))
+
+
+@pytest.mark.django_db
+def test_publish_names_the_message_it_sent_on_the_row(tenant_a, monkeypatch):
+    from assessments import status_services
+    from assessments.tasks import run_assessment
+
+    sent = []
+    monkeypatch.setattr(run_assessment, "apply_async", lambda **options: sent.append(options))
+    assessment, = _queued(tenant_a, 1)
+    assert status_services.publish(str(assessment.pk), tenant_a.organization.pk, "cvd_risk")
+    assert status_services.publish(str(assessment.pk), tenant_a.organization.pk, "cvd_risk")  # the reaper's again
+    with scopes_disabled():
+        row = Assessment.objects.get(pk=assessment.pk)
+    assert [options["args"] for options in sent] == [[str(assessment.pk), tenant_a.organization.pk]] * 2
+    assert sent[0]["task_id"] != sent[1]["task_id"]
+    assert str(row.last_message_id) == sent[1]["task_id"] and row.last_enqueued_at is not None
 
 
 @pytest.mark.django_db
