@@ -1,7 +1,7 @@
 """The results page and the modality chooser in Chromium: the cards lead where a modality is done (the
 kiosk for the cognitive battery), and ECG, cardiovascular-risk and retinal results read at a laptop's
-1366x900 and a phone's 390x844 with nothing wider than the screen. Screenshots go to
-test-results/screenshots/ for a person to look at."""
+1366x900 and a phone's 390x844 with nothing wider than the screen, and no table past the edge of its card.
+Screenshots go to test-results/screenshots/ for a person to look at."""
 
 import re
 from datetime import date
@@ -49,6 +49,22 @@ def _overflow(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
+def _spilling_tables(page) -> list[str]:
+    """Tables drawn past the right edge of the card holding them (a wide table scrolls sideways inside its
+    card instead: its wrapper clips it), by caption or first header, with how far."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.card table')].flatMap(table => {
+            const card = table.closest('.card').getBoundingClientRect();
+            const wrap = table.closest('.table-wrap');
+            const clips = wrap && getComputedStyle(wrap).overflowX !== 'visible';
+            const shown = (clips ? wrap : table).getBoundingClientRect();
+            const past = Math.round(shown.right - card.right);
+            const name = (table.caption || table.querySelector('th') || table).textContent.trim().slice(0, 60);
+            return past > 0 ? [`${name}: ${past} px`] : [];
+        })"""
+    )
+
+
 @pytest.mark.browser
 def test_results_pages_fit_a_laptop_and_a_phone(browser, live_server, password, sign_in, screenshot_dir):
     tenant = build_tenant("clinic-a")
@@ -67,6 +83,7 @@ def test_results_pages_fit_a_laptop_and_a_phone(browser, live_server, password, 
             expect(page.get_by_role("heading", name="Summary", exact=True)).to_be_visible()
             page.screenshot(path=str(screenshot_dir / f"results-{name}-{size}.png"), full_page=True)
             assert _overflow(page) <= 0, f"{name} at {size} is {_overflow(page)} px wider than the window"
+            assert _spilling_tables(page) == [], f"{name} at {size}: tables past their card's edge"
         context.close()
 
 
