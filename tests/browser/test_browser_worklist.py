@@ -126,3 +126,38 @@ def test_a_high_risk_result_clinician_a_requested_reaches_clinician_bs_bell(
     notification.get_by_role("button", name="Open").click()
     expect(page).to_have_url(f"{live_server.url}/assessments/{assessment.pk}/")
     expect(bell).to_contain_text("0")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 1100])
+def test_the_full_list_never_makes_a_laptop_page_scroll_sideways(
+    page, live_server, password, sign_in, screenshot_dir, width
+):
+    """Real results of several modalities (score labels such as "Voice-quality findings (MediLens screening
+    rule)", modality names such as "Dermatology (skin lesion)"): at a laptop's width the page never scrolls
+    sideways; a table still too wide scrolls inside its own frame."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from assessments import pipeline, samples
+
+    tenant = build_tenant("clinic-a")
+    patient = _patient(tenant, "NOR-100002", "Castillo-Fernández")
+    with organization_scope(tenant.organization):
+        for modality in ("cvd_risk", "speech", "dermatology", "cardiology"):
+            sample = samples.SAMPLES.get(modality)
+            files = [] if modality == "cvd_risk" else [SimpleUploadedFile(
+                sample.filename, (samples.SAMPLES_DIR / sample.filename).read_bytes(),
+                content_type=sample.content_type,
+            )]
+            assessment = services.create_assessment(
+                actor=tenant.users[Role.CLINICIAN], organization=tenant.organization, patient=patient,
+                modality=modality, inputs=dict(HIGH_RISK_PANEL) if modality == "cvd_risk" else dict(sample.inputs),
+                files=files,
+            )
+            assert pipeline.run(assessment.pk) == "completed"
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, tenant.users[Role.CLINICIAN].email, password)
+    page.goto(f"{live_server.url}/assessments/")
+    expect(page.locator("#assessment-rows tbody tr")).to_have_count(4)
+    page.screenshot(path=str(screenshot_dir / f"worklist-all-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
