@@ -37,6 +37,7 @@ Two shapes (``in_one_transaction``):
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -272,15 +273,18 @@ class _ClaimedHere:
     def __init__(self, limit: int):
         self.limit = limit
         self._messages: OrderedDict[str, str | None] = OrderedDict()
+        self._guard = threading.Lock()  # the threads pool runs tasks side by side in one process
 
     def add(self, messages: dict) -> None:
-        for assessment_id, message_id in messages.items():
-            self._messages[str(assessment_id)] = str(message_id) if message_id else None
-        while len(self._messages) > self.limit:
-            self._messages.popitem(last=False)
+        with self._guard:
+            for assessment_id, message_id in messages.items():
+                self._messages[str(assessment_id)] = str(message_id) if message_id else None
+            while len(self._messages) > self.limit:
+                self._messages.popitem(last=False)
 
     def answered(self, assessment_id, message_id) -> bool:
-        named = self._messages.pop(str(assessment_id), self._NONE)
+        with self._guard:
+            named = self._messages.pop(str(assessment_id), self._NONE)
         if named is self._NONE:
             return False
         if named is not None and message_id is not None and named == str(message_id):
