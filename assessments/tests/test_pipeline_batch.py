@@ -291,11 +291,14 @@ def test_a_real_worker_writes_assessments_queued_together_in_one_transaction_eac
     with scopes_disabled():
         # Rows inserted by one transaction carry its id (PostgreSQL's xmin). Not the assessments' rows: the
         # publisher stamps each one's last_enqueued_at after its message went, which may be after the batch.
+        # That stamp (one row at a time, a row lock held for one UPDATE) is also the only thing that can hold
+        # a row when the first message's batch claims the others (SKIP LOCKED): at most one is left to run
+        # on its own message.
         with connection.cursor() as cursor:
             cursor.execute("SELECT DISTINCT xmin::text FROM assessments_resultversion WHERE assessment_id = ANY(%s)",
                            [ids])
             transactions = cursor.fetchall()
-        assert len(transactions) == 1, transactions
+        assert len(transactions) <= 2, transactions
         assert ResultVersion.objects.filter(assessment_id__in=ids).count() == 12
         assert set(Assessment.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
         completions = AuditEvent.objects.filter(target_id__in=[str(i) for i in ids], action="assessment.completed")
