@@ -15,7 +15,15 @@ PROBE = "import django; django.setup(); print('started')"
 
 
 def _start(tmp_path, **overrides):
-    env = {
+    env = _start_env(tmp_path)
+    env.update(overrides)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=Path(settings.BASE_DIR), env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def _start_env(tmp_path) -> dict:
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "HOME": str(tmp_path),
@@ -26,10 +34,6 @@ def _start(tmp_path, **overrides):
         "ALLOWED_HOSTS": "medilens.example.org",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
     }
-    env.update(overrides)
-    return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=Path(settings.BASE_DIR), env=env, capture_output=True, text=True, timeout=60
-    )
 
 
 @pytest.mark.parametrize(
@@ -68,8 +72,21 @@ def test_the_embedded_demo_may_still_run_with_debug(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("value", ["0", "501", "-3"])
+@pytest.mark.parametrize("value", ["0", "501", "-3", "abc", "3.5", ""])
 def test_start_up_refuses_an_assessment_batch_size_outside_its_range(tmp_path, value):
     result = _start(tmp_path, ASSESSMENT_BATCH_SIZE=value)
     assert result.returncode != 0
-    assert f"ImproperlyConfigured: ASSESSMENT_BATCH_SIZE must be 1-500, not {value}." in result.stderr
+    assert f"ImproperlyConfigured: ASSESSMENT_BATCH_SIZE must be a whole number from 1 to 500, not {value!r}." in (
+        result.stderr
+    )
+
+
+def test_start_up_takes_an_assessment_batch_size_in_its_range(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+         "print(settings.ASSESSMENT_BATCH_SIZE)"],
+        cwd=Path(settings.BASE_DIR), env={**_start_env(tmp_path), "ASSESSMENT_BATCH_SIZE": " 500 "},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "500"

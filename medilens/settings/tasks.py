@@ -64,10 +64,11 @@ WORKER_WARM_UP = env.bool("WORKER_WARM_UP", default=True)
 ASSESSMENT_RETRY_BASE_SECONDS = env.float("ASSESSMENT_RETRY_BASE_SECONDS", default=5.0)
 # A worker that runs a queued first analysis of a fast, file-less modality (cvd_risk, cognitive) also claims
 # up to this many minus one other such queued analyses of the same organization and writes them all in its one
-# transaction (assessments.pipeline.run; README "Benchmarks"). 1 runs each on its own.
-ASSESSMENT_BATCH_SIZE = env.int("ASSESSMENT_BATCH_SIZE", default=32)
-if not 1 <= ASSESSMENT_BATCH_SIZE <= 500:
-    raise ImproperlyConfigured(f"ASSESSMENT_BATCH_SIZE must be 1-500, not {ASSESSMENT_BATCH_SIZE}.")
+# transaction (assessments.pipeline.run; README "Assessments", "Batches"). 1 runs each on its own.
+_batch_size = env.str("ASSESSMENT_BATCH_SIZE", default="32").strip()
+if not (_batch_size.isascii() and _batch_size.isdigit() and 1 <= int(_batch_size) <= 500):
+    raise ImproperlyConfigured(f"ASSESSMENT_BATCH_SIZE must be a whole number from 1 to 500, not {_batch_size!r}.")
+ASSESSMENT_BATCH_SIZE = int(_batch_size)
 # Objects younger than this are never swept: their request may still be committing its row.
 ORPHAN_GRACE_SECONDS = env.int("ORPHAN_GRACE_SECONDS", default=3600)
 CELERY_TIMEZONE = TIME_ZONE
