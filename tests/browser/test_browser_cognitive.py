@@ -17,7 +17,7 @@ from assessments import pipeline, services
 from assessments.models import Assessment, BiomarkerValue
 from medilens.testing.fixtures import build_tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("analysed_in_process")]
 
 # Wait after the circle is visible before pressing: a press within 100 ms would be an anticipation.
 REACTION_DELAY_MS = 150

@@ -66,7 +66,9 @@ def _spilling_tables(page) -> list[str]:
 
 
 @pytest.mark.browser
-def test_results_pages_fit_a_laptop_and_a_phone(browser, live_server, password, sign_in, screenshot_dir):
+def test_results_pages_fit_a_laptop_and_a_phone(
+    browser, live_server, password, sign_in, screenshot_dir, analysed_in_process
+):
     tenant = build_tenant("clinic-a")
     patient = _patient(tenant)
     results = {

@@ -25,7 +25,7 @@ from audit.models import AuditEvent
 from medilens.testing.fixtures import build_tenant
 from tests.browser import conftest as browser_conftest
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("analysed_in_process")]
 
 # Init script: model-viewer's load and error events (they do not bubble; a capturing listener sees them).
 _RECORD_MODEL_EVENTS = """

@@ -131,7 +131,7 @@ def test_a_high_risk_result_clinician_a_requested_reaches_clinician_bs_bell(
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 1100])
 def test_the_full_list_never_makes_a_laptop_page_scroll_sideways(
-    page, live_server, password, sign_in, screenshot_dir, width
+    page, live_server, password, sign_in, screenshot_dir, width, analysed_in_process
 ):
     """Real results of several modalities (score labels such as "Voice-quality findings (MediLens screening
     rule)", modality names such as "Dermatology (skin lesion)"): at a laptop's width the page never scrolls
