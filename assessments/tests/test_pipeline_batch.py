@@ -195,19 +195,8 @@ def test_a_batch_emits_a_webhook_event_for_each_of_its_assessments(tenant_a):
     assert events == sorted((a.pk, "assessment.completed") for a in batch)
 
 
-@pytest.fixture
-def unpublished(monkeypatch):
-    """Committed assessments whose messages are not sent: a session worker (tests marked worker start one)
-    would otherwise run them before the test does. Returns the publish calls."""
-    from assessments import status_services
-
-    calls = []
-    monkeypatch.setattr(status_services, "publish", lambda *args: calls.append(args) or True)
-    return calls
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_skips_a_row_another_transaction_holds_instead_of_waiting(tenant_a, unpublished):
+def test_a_batch_skips_a_row_another_transaction_holds_instead_of_waiting(tenant_a, analysed_in_process):
     first, held, free = _queued(tenant_a, 3)
     locked, release, done = threading.Event(), threading.Event(), threading.Event()
 
@@ -241,7 +230,7 @@ def _statements(captured):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_messages_a_committed_batch_answered_are_skipped_without_a_lock(tenant_a, unpublished):
+def test_the_messages_a_committed_batch_answered_are_skipped_without_a_lock(tenant_a, analysed_in_process):
     """Once the batch has committed, this process answers the message each row named (its publisher's, in
     Assessment.last_message_id) without a statement, any other message for it by a read of its status; each
     answer is given once, so the messages of a later queuing (a re-analysis) run."""

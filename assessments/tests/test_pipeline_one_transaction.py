@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from accounts.tenancy import organization_scope, scopes_disabled
-from assessments import pipeline, services, status_services
+from assessments import pipeline, services
 from assessments.models import Assessment, BiomarkerValue
 from assessments.tasks import run_assessment
 from modalities import registry
@@ -44,13 +44,13 @@ def _waiting_on_a_lock(pid: int) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_cancel_during_a_fast_analysis_waits_for_the_lock_and_is_refused_once_it_completed(tenant_a, monkeypatch):
+def test_a_cancel_during_a_fast_analysis_waits_for_the_lock_and_is_refused_once_it_completed(
+    tenant_a, monkeypatch, analysed_in_process
+):
     """Another connection's cancel blocks on the row lock the claim took, and once the analysis has
     committed it finds the assessment completed: refused, results kept, nothing written twice."""
     analyzer = registry.get("test_sleep")
     monkeypatch.setattr(analyzer, "modality", dataclasses.replace(analyzer.modality, live_progress=False))
-    # Run here, not by a session worker another test of this process may have started: no message is sent.
-    monkeypatch.setattr(status_services, "publish", lambda *args: True)
     original = analyzer.analyze
     assessment = _assessment(tenant_a)
     outcome: dict = {}

@@ -88,6 +88,16 @@ def force_login_without_second_step():
 
 
 @pytest.fixture
+def analysed_in_process(monkeypatch):
+    """For tests that commit assessments and run their analysis themselves (assessments.pipeline.run): their
+    messages are not sent, so a session worker that another test of this process started (tests marked
+    ``worker``) cannot take one first and leave the test's own run "skipped"."""
+    from assessments import status_services
+
+    monkeypatch.setattr(status_services, "publish", lambda *args: True)
+
+
+@pytest.fixture
 def tenant_a(db) -> Tenant:
     return build_tenant("clinic-a")
 

@@ -230,14 +230,3 @@ def sign_in(live_server):
             assert not page.url.split("?")[0].endswith("/accounts/2fa/authenticate/"), "the second step was refused"
 
     return sign_in
-
-
-@pytest.fixture
-def analysed_in_process(monkeypatch):
-    """For tests that run an assessment's analysis themselves (assessments.pipeline.run): its message is not
-    sent, so a session worker that another test of this process started (tests marked ``worker``) cannot take
-    it first and leave the test's own run "skipped"."""
-    from assessments import status_services
-
-    monkeypatch.setattr(status_services, "publish", lambda *args: True)
-
