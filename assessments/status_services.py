@@ -67,19 +67,10 @@ def lock(assessment_id, *, related=(), organization=None, finishing: bool = Fals
     ``finishing``: the caller will complete or fail it, which emits a webhook event; the same statement reads
     whether the organization has an endpoint at all (webhooks.events.endpoints_exist), so that the emit of
     an organization without one reads nothing."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        raise RuntimeError("lock() needs the caller's transaction: the lock ends with it")
-    queryset = Assessment.objects.select_for_update(of=("self",))
-    if related:
-        queryset = queryset.select_related(*related)
-    if finishing:
-        queryset = queryset.annotate(**{webhook_events.ENDPOINTS_EXIST: webhook_events.endpoints_exist(Assessment)})
+    queryset = _locking("lock()", related=related, finishing=finishing)
     if organization is not None:  # a service acting for an organization re-fetches within it (DESIGN rule 10)
         queryset = queryset.filter(organization=organization)
-    assessment = queryset.get(pk=assessment_id)
-    assessment._locked_by = connection.atomic_blocks[0]
-    return assessment
+    return _marked_locked([queryset.get(pk=assessment_id)])[0]
 
 
 def lock_queued(*, organization_id: int, modalities: list[str], besides, limit: int) -> list[Assessment]:
@@ -88,25 +79,33 @@ def lock_queued(*, organization_id: int, modalities: list[str], besides, limit: 
     finishing=True)`` locks one (so ``apply_transition`` accepts them). Rows another transaction holds
     (a cancel, another worker's batch) are skipped, not waited for (SKIP LOCKED): a batch never waits on a
     row, so two workers' batches cannot deadlock. PostgreSQL only (SQLite has no row locks)."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        raise RuntimeError("lock_queued() needs the caller's transaction: the locks end with it")
+    queryset = _locking("lock_queued()", related=("patient",), finishing=True, skip_locked=True)
     if limit < 1 or not modalities:
         return []
-    queryset = (
-        Assessment.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("patient")
-        .annotate(**{webhook_events.ENDPOINTS_EXIST: webhook_events.endpoints_exist(Assessment)})
-        .filter(
-            organization_id=organization_id, status=Status.QUEUED, completed_at__isnull=True,
-            modality__in=modalities,
-        )
-        .exclude(pk=besides)
-        .order_by("queued_at", "pk")
-    )
-    rows = list(queryset[:limit])
+    queued = queryset.filter(
+        organization_id=organization_id, status=Status.QUEUED, completed_at__isnull=True, modality__in=modalities,
+    ).exclude(pk=besides)
+    return _marked_locked(list(queued.order_by("queued_at", "pk")[:limit]))
+
+
+def _locking(caller: str, *, related=(), finishing: bool = False, skip_locked: bool = False):
+    """The queryset ``lock`` and ``lock_queued`` lock rows with, in the caller's transaction (refused outside
+    one: the lock ends with it)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"{caller} needs the caller's transaction: the lock ends with it")
+    queryset = Assessment.objects.select_for_update(skip_locked=skip_locked, of=("self",))
+    if related:
+        queryset = queryset.select_related(*related)
+    if finishing:
+        queryset = queryset.annotate(**{webhook_events.ENDPOINTS_EXIST: webhook_events.endpoints_exist(Assessment)})
+    return queryset
+
+
+def _marked_locked(rows: list[Assessment]) -> list[Assessment]:
+    """Rows marked as locked by the current transaction: what ``apply_transition`` (``_check_locked``) accepts."""
+    block = transaction.get_connection().atomic_blocks[0]
     for row in rows:
-        row._locked_by = connection.atomic_blocks[0]
+        row._locked_by = block
     return rows
 
 
