@@ -47,13 +47,13 @@ def write_results(
     version_number: int | None = None, artifacts=(),
 ) -> Assessment:
     """``save_results`` on a running row the caller locked in its transaction (the pipeline's one-transaction
-    shape, assessments.pipeline.in_one_transaction, claims and saves under one lock).
+    shape, assessments.pipeline.in_one_transaction, claims and saves under one lock: there, a re-analysis;
+    first analyses go through ``write_first_results``).
 
-    ``version_number`` None (that shape): 1 for an assessment that never completed, since a version is written
-    exactly when an assessment completes, and it costs no query; otherwise (a re-analysis) the next number.
-    Version 1 has no earlier biomarker rows or explanation to replace: they are inserted, not looked up."""
+    ``version_number`` None (that shape): the next number. Version 1 has no earlier biomarker rows or
+    explanation to replace: they are inserted, not looked up."""
     if version_number is None:
-        version_number = 1 if assessment.completed_at is None else version_services.next_version_number(assessment.pk)
+        version_number = version_services.next_version_number(assessment.pk)
     first = version_number == 1
     biomarkers = _write_biomarkers(assessment, result, catalogue, first=first)
     explanation = _write_explanation(assessment, result, explanation_image_key, first=first)
