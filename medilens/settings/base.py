@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "retention",
     "medilens.backup",
     "medilens.rls",
+    "medilens.pgtypes",
     "kiosk",
     "fhir_export",
     "reports",
