@@ -107,6 +107,16 @@ def _cached_assessment(value: BiomarkerValue) -> Assessment | None:
     return field.get_cached_value(value) if field.is_cached(value) else None
 
 
+def risk_bands(spec) -> list[dict] | None:
+    """A biomarker's ``risk_bands`` from its catalogue entry (None: not a risk score, or not in the catalogue)."""
+    if spec is None or spec.bands is None:
+        return None
+    bands = spec.bands
+    return [
+        {"level": level, "start": start, "start_inclusive": level not in bands.above} for start, level in bands.starts
+    ]
+
+
 class _RiskBandsMixin:
     """``risk_bands``: for a biomarker that is itself a risk score (a PCE risk, a Stolz TDS), the categories
     its ``flag`` is read in (its ``reference_range`` is then empty); null for every other biomarker."""
@@ -117,14 +127,7 @@ class _RiskBandsMixin:
 
     @extend_schema_field(RiskBandSerializer(many=True, allow_null=True))
     def get_risk_bands(self, obj) -> list[dict] | None:
-        spec = self._spec(obj)
-        if spec is None or spec.bands is None:
-            return None
-        bands = spec.bands
-        return [
-            {"level": level, "start": start, "start_inclusive": level not in bands.above}
-            for start, level in bands.starts
-        ]
+        return risk_bands(self._spec(obj))
 
 
 class BiomarkerSerializer(ReadFieldsOnce, _RiskBandsMixin, serializers.ModelSerializer):

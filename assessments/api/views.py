@@ -15,6 +15,7 @@ from assessments import read_audit, selectors, services
 from assessments.models import Assessment, Patient, UploadedFile
 from assessments.uploads import UploadRejected
 
+from . import representation
 from .idempotency import idempotent, with_resources
 from .pagination import Cursor
 from .parsers import JSONParser, MultiPartParser
@@ -75,12 +76,14 @@ def _view_results(request) -> bool:
 
 
 def _assessment_data(request, assessments, *, many: bool = False):
-    """Assessments as the key may see them: without result fields unless it may view results."""
-    return AssessmentSerializer(assessments, many=many, context={"view_results": _view_results(request)}).data
+    """Assessments as the key may see them: without result fields unless it may view results. Rows read with
+    ``representation.for_representation``; the answer is AssessmentSerializer's (representation.py)."""
+    rows = representation.represent(assessments if many else [assessments], view_results=_view_results(request))
+    return rows if many else rows[0]
 
 
 def _fresh_assessment(pk) -> Assessment:
-    return get_object_or_404(selectors.with_details(Assessment.objects.all()), pk=pk)
+    return get_object_or_404(representation.for_representation(Assessment.objects.all()), pk=pk)
 
 
 # The schema describes what a key that may view results gets.
@@ -260,7 +263,7 @@ class AssessmentListView(TenantAPIView):
         criteria = dict(filters.validated_data)
         if "patient" in criteria:
             criteria["patient"] = get_object_or_404(Patient, pk=criteria["patient"])
-        queryset = selectors.with_details(selectors.assessments(**criteria))
+        queryset = representation.for_representation(selectors.assessments(**criteria))
         paginator = Cursor()
         page = paginator.paginate_queryset(queryset, request, self)
         read_audit.api_assessment_list(request=request, assessments=page, filters=criteria)
