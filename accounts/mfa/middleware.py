@@ -15,7 +15,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 
 from ..access import memberships_of
-from .policy import has_factor, mfa_required, session_verified
+from .policy import has_factor_now, mfa_required, session_verified
 
 # Pages a person without a required factor may still reach: enrolment (and the re-entry of the password
 # allauth asks for before it), sign-out, health checks, static files.
@@ -32,7 +32,7 @@ class MultiFactorRequiredMiddleware:
         if not request.user.is_authenticated or path.startswith((*_ALWAYS_OPEN_PREFIXES, settings.STATIC_URL)):
             return self.get_response(request)
         user = request.user
-        if has_factor(user):
+        if has_factor_now(user):
             if not session_verified(request, user):
                 logout(request)
                 messages.info(request, "Sign in again with your second factor.")

@@ -36,6 +36,13 @@ def has_factor(user) -> bool:
     return Authenticator.objects.filter(user=user, type__in=FACTOR_TYPES).exists()
 
 
+def has_factor_now(user) -> bool:
+    """``has_factor`` as read with the request's user (``EmailBackend.get_user``: the same statement, at the start
+    of this request), or asked now for a user loaded otherwise."""
+    loaded = getattr(user, "factor_at_load", None)
+    return has_factor(user) if loaded is None else loaded
+
+
 def factor_user_ids(user_ids) -> set[int]:
     return set(
         Authenticator.objects.filter(user_id__in=list(user_ids), type__in=FACTOR_TYPES).values_list(

@@ -314,3 +314,28 @@ def test_a_page_reads_the_members_memberships_once(tenant_a, role):
         assert client.get(reverse("assessments:patient_list")).status_code == 200
     reads = [q["sql"] for q in queries.captured_queries if 'FROM "accounts_membership"' in q["sql"]]
     assert len(reads) == 1, reads
+
+
+def test_a_password_sign_in_reads_the_factor_with_the_user_in_one_statement(tenant_a, password):
+    """Signed in with the password (EmailBackend), each page reads the user and whether it has a factor in one
+    statement: no query of the authenticators of its own."""
+    client = Client()
+    assert _password_step(client, "clinician@clinic-a.example.org", password).status_code == 302
+    client.get(reverse("assessments:patient_list"))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("assessments:patient_list")).status_code == 200
+    authenticators = [q["sql"] for q in queries.captured_queries if '"mfa_authenticator"' in q["sql"]]
+    assert len(authenticators) == 1 and 'FROM "accounts_user"' in authenticators[0], authenticators
+
+
+def test_a_factor_enrolled_elsewhere_signs_a_password_session_out_at_its_next_page(tenant_a, password):
+    """The factor is read with the user at each request: a session signed in before the member enrolled one (in
+    another session) is signed out at its next page, as the rule says."""
+    client = Client()
+    assert _password_step(client, "clinician@clinic-a.example.org", password).status_code == 302
+    assert client.get(reverse("assessments:patient_list")).status_code == 200
+    with scopes_disabled():
+        Authenticator.objects.create(user=tenant_a.users[Role.CLINICIAN], type=Authenticator.Type.TOTP, data={})
+    response = client.get(reverse("assessments:patient_list"))
+    assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+    assert not _signed_in(client)
