@@ -213,6 +213,7 @@ def run_locust(users: int, args, port: int, fixture: Path, tmp: Path, watched: d
     cpu["the rest of the machine (PostgreSQL, Redis, other engineers' work)"] = busy - sum(cpu.values())
     return {
         "users": users, "wall": wall, "stats": read_stats(Path(f"{prefix}_stats.csv")),
+        "history": read_stats(Path(f"{prefix}_stats_history.csv")),
         "failures": read_failures(Path(f"{prefix}_failures.csv")),
         "counts": json.loads(result_path.read_text()) if result_path.exists() else {},
         "cpu": {name: seconds / (wall * cores) for name, seconds in cpu.items()},
@@ -229,6 +230,23 @@ def read_stats(path: Path) -> list[dict]:
 
 def read_failures(path: Path) -> list[dict]:
     return read_stats(path)
+
+
+def over_time(history: list[dict], every: int = 15) -> list[list]:
+    """Locust's per-second history (its percentiles cover the last seconds, not the whole run), every ``every``
+    seconds: how the latency moved as the users arrived and after (a ramp's backlog or a steady queue)."""
+    rows = [row for row in history if row.get("Name") == "Aggregated"]
+    if not rows:
+        return []
+    start = int(rows[0]["Timestamp"])
+    picked, due = [], 0
+    for row in rows:
+        second = int(row["Timestamp"]) - start
+        if second >= due:
+            picked.append([second, int(row["User Count"]), round(float(row["Requests/s"]), 1), row["50%"],
+                           row["95%"]])  # fmt: skip
+            due = second + every
+    return picked
 
 
 def report(run: dict) -> None:
@@ -252,6 +270,9 @@ def report(run: dict) -> None:
     shares = ", ".join(f"{name} {share:.0%}" for name, share in run["cpu"].items())
     print(f"  CPU, share of the machine's {psutil.cpu_count()} cores: {shares}; whole machine busy "
           f"{run['machine_busy']:.0%}", flush=True)  # fmt: skip
+    if timeline := over_time(run.get("history", [])):
+        print(table(["second", "users", "req/s", "p50 ms", "p95 ms"], timeline,
+                    title="  over time (locust's current percentiles: its last seconds)"))  # fmt: skip
     if run["locust_stderr"].strip():
         print("  locust said: " + run["locust_stderr"].strip().splitlines()[-1])
 
