@@ -221,3 +221,19 @@ def test_a_user_without_any_membership_gets_a_clear_page(password):
     response = client.get(reverse("portal:dashboard"))
     assert response.status_code == 403
     assert "No organization to open" in page_text(response)
+
+
+def test_sign_in_and_out_are_recorded_in_the_audit_log_alone(tenant_a, password):
+    """The audit log holds sign-ins and sign-outs; axes keeps no second, unsealed record of them (AccessLog), only
+    the failures its lockout counts."""
+    from axes.models import AccessAttempt, AccessLog
+
+    _login("clinician@clinic-a.example.org", "not the password", ip="10.0.0.9")
+    client, response = _login("clinician@clinic-a.example.org", password, ip="10.0.0.9")
+    assert response.status_code == 302 and _signed_in(client)
+    assert client.post(reverse("logout"), REMOTE_ADDR="10.0.0.9").status_code == 302
+    user = tenant_a.users[Role.CLINICIAN]
+    assert AuditEvent.objects.filter(action="auth.login", actor_user=user).count() == 1
+    assert AuditEvent.objects.filter(action="auth.logout", actor_user=user).count() == 1
+    assert not AccessLog.objects.exists()
+    assert not AccessAttempt.objects.exists()  # the failure before was reset by the sign-in (AXES_RESET_ON_SUCCESS)

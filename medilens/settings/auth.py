@@ -53,6 +53,10 @@ AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# No axes AccessLog: it wrote a row per sign-in (an INSERT) and per sign-out (an UPDATE) holding the email,
+# address and browser, a second, unsealed record of what the audit log already holds (auth.login, auth.logout)
+# and outside the retention policy. Failures (AccessAttempt), which the lockout counts, are still kept.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 # Besides axes (accounts.signin_limits): failures from one address across accounts (password spraying),
 # and a per-account wait that doubles with each failure past AXES_FAILURE_LIMIT, from any address.
