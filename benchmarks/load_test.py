@@ -29,6 +29,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -40,7 +41,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import ROOT, Bench, machine, table  # noqa: E402
+from _bench import ROOT, Bench, machine, percentile, table  # noqa: E402
 
 ORGANIZATIONS, CLINICIANS, PATIENTS, ASSESSMENTS = 5, 10, 200, 40
 ACTOR = "system:load-test"
@@ -282,6 +283,7 @@ def main(argv=None) -> int:
     parser.add_argument("--users", default="100,250,500")
     parser.add_argument("--run-time", type=int, default=150)
     parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=60000)
     args = parser.parse_args(argv)
@@ -337,7 +339,7 @@ def main(argv=None) -> int:
             gunicorn = start([
                 sys.executable, "-m", "gunicorn", "--config", "python:medilens.gunicorn_config",
                 "medilens.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers),
-                "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "30",
+                "--worker-class", args.worker_class, "--threads", str(args.threads), "--timeout", "30",
                 # Longer than a simulated user's pause (5-15 s): a connection the client reuses is still open
                 # (with gunicorn's 2 s default the server closes it as the client sends: connection resets).
                 "--keep-alive", "20",
@@ -345,7 +347,7 @@ def main(argv=None) -> int:
             ], web_env, tmp / "gunicorn.log")  # fmt: skip
             started.append(gunicorn)
             wait_http(port, gunicorn, tmp / "gunicorn.log")
-            print(f"[web] gunicorn {args.web_workers} gthread workers x {args.threads} threads, timeout 30 s, "
+            print(f"[web] gunicorn {args.web_workers} {args.worker_class} workers x {args.threads} threads, timeout 30 s, "
                   "keep-alive 20 s, statement_timeout 20 s, queue timeout 25 s; "
                   "Celery: default+webhooks prefork 2, inference 1, beat",
                   flush=True)  # fmt: skip
@@ -353,9 +355,11 @@ def main(argv=None) -> int:
                        "Celery workers+beat": [psutil.Process(w.pid) for w in workers]}  # fmt: skip
             runs = []
             for users in user_counts:
+                offset = (tmp / "access.log").stat().st_size
                 run = run_locust(users, args, port, fixture["path"], tmp, watched)
                 run["load"] = os.getloadavg()
                 report(run)
+                print(f"  {in_the_app(tmp / 'access.log', offset)}", flush=True)
                 print(f"  load average after: {', '.join(f'{v:.2f}' for v in run['load'])}", flush=True)
                 runs.append(run)
             log = (tmp / "gunicorn.log").read_text(errors="replace")
@@ -371,14 +375,37 @@ def main(argv=None) -> int:
     return 0
 
 
+def _access_lines(path: Path, offset: int = 0):
+    with path.open("rb") as source:
+        source.seek(offset)
+        for line in source.read().decode(errors="replace").splitlines():
+            try:
+                yield json.loads(line).get("message", "")
+            except ValueError:
+                yield line
+
+
+ACCESS_DURATION = re.compile(r" (\d+)ms request_id=")
+
+
+def in_the_app(path: Path, offset: int = 0) -> str:
+    """The time gunicorn saw each request take (its access log's %(M)s: from the request read to the response
+    written), against which locust's times show how long requests waited before a worker thread took them."""
+    times = sorted(int(match.group(1)) for line in _access_lines(path, offset)
+                   if (match := ACCESS_DURATION.search(line)))  # fmt: skip
+    if not times:
+        return "time in gunicorn: no access lines"
+    values = [float(value) for value in times]
+    p50, p95, p99 = (percentile(values, pct) for pct in (50, 95, 99))
+    return (f"time in gunicorn (access log, {len(times)} requests): p50 {p50:.0f} ms, "
+            f"p95 {p95:.0f} ms, p99 {p99:.0f} ms; the rest of locust's time is waiting "
+            "for a worker thread and the network")  # fmt: skip
+
+
 def count_5xx(path: Path) -> dict[str, int]:
     """5xx answers in gunicorn's access log, by status (a 503 is load shed or overload, a 500 a defect)."""
     counts: dict[str, int] = {}
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            message = json.loads(line).get("message", "")
-        except ValueError:
-            message = line
+    for message in _access_lines(path):
         parts = message.split('" ')
         status = parts[1][:3] if len(parts) > 1 else ""
         if status.startswith("5"):
