@@ -347,8 +347,8 @@ def main(argv=None) -> int:
             ], web_env, tmp / "gunicorn.log")  # fmt: skip
             started.append(gunicorn)
             wait_http(port, gunicorn, tmp / "gunicorn.log")
-            print(f"[web] gunicorn {args.web_workers} {args.worker_class} workers x {args.threads} threads, timeout 30 s, "
-                  "keep-alive 20 s, statement_timeout 20 s, queue timeout 25 s; "
+            print(f"[web] gunicorn {args.web_workers} {args.worker_class} workers x {args.threads} threads, "
+                  "timeout 30 s, keep-alive 20 s, statement_timeout 20 s, queue timeout 25 s; "
                   "Celery: default+webhooks prefork 2, inference 1, beat",
                   flush=True)  # fmt: skip
             watched = {"gunicorn": [psutil.Process(gunicorn.pid)],
