@@ -1,7 +1,7 @@
 """Load test (issue 16, item 4): locust against gunicorn with the production settings, at 100, 250 and 500 users.
 
     .venv/bin/python benchmarks/load_test.py [--users 100,250,500] [--run-time 150] [--web-workers 3]
-                                             [--threads 2] [--max-requests 60000]
+                                             [--threads 2] [--worker-class gthread] [--max-requests 60000]
 
 The stack, all on 127.0.0.1 and all started here (see _bench.py for the database and Redis prefix):
 
@@ -19,8 +19,10 @@ their search index), 40 completed cvd_risk assessments and one API key. Then one
 (benchmarks/locustfile.py: the mix and pacing are there), headless, bounded by --run-time and --max-requests.
 
 Printed per run: users, requests/s, p50/p95/p99 per endpoint, failures by status, 429s, uploads, the CPU used
-by locust, gunicorn, the Celery workers and PostgreSQL (share of the machine's 2 cores), and gunicorn worker
-timeouts. The machine is shared with other engineers' test suites: read the load average printed with it.
+by locust, gunicorn, the Celery workers and PostgreSQL (share of the machine's 2 cores), the latency every 15 s
+(locust's history: a ramp's burst or a steady queue), the time gunicorn itself saw each request take (its access
+log: what locust's times add to that is the wait for a worker thread), and gunicorn worker timeouts. The machine
+is shared with other engineers' test suites: read the load average printed with it.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 serializers: what ``GET /api/v1/assessments/`` (a page of up to 200), the detail, the create and the actions answer.
 
 Equal to ``AssessmentSerializer``'s, field for field and in its field order
-(``assessments/tests/test_api_representation_rows.py`` checks every modality's results, files, a failure, a review,
-with and without ``view_results``). The serializer stays the contract: the OpenAPI schema, webhook bodies and
-reports read it; this is the same answer made cheaper for the API's own responses.
+(``assessments/tests/test_api_representation_rows.py`` checks two modalities' results, a file, a failure, a
+review, a biomarker no catalogue knows, a queued row, with and without ``view_results``). The serializer stays
+the contract: the OpenAPI schema, webhook bodies and reports read it; this is the same answer made cheaper for
+the API's own responses.
 
 Why: a page of the load test's 40 assessments read 40 rows, 120 stages, 200 biomarkers and their files as model
 instances through ``prefetch_related`` (which makes a queryset per assessment and relation to hold them) and
@@ -118,7 +119,7 @@ def _biomarker(row, modality: str) -> dict:
             "high": _number(high),
             "low_inclusive": low_inclusive,
             "high_inclusive": high_inclusive,
-        },  # fmt: skip
+        },
         "risk_bands": risk_bands(spec),
         "flag": flag,
         "measured_at": _when(measured_at),
@@ -154,6 +155,3 @@ def represent(assessments: Sequence[Assessment], *, view_results: bool) -> list[
         answers.append({name: own[name] for name in order})
     return answers
 
-
-def represent_one(assessment: Assessment, *, view_results: bool) -> dict:
-    return represent([assessment], view_results=view_results)[0]
