@@ -393,12 +393,11 @@ ACCESS_DURATION = re.compile(r" (\d+)ms request_id=")
 def in_the_app(path: Path, offset: int = 0) -> str:
     """The time gunicorn saw each request take (its access log's %(M)s: from the request read to the response
     written), against which locust's times show how long requests waited before a worker thread took them."""
-    times = sorted(int(match.group(1)) for line in _access_lines(path, offset)
-                   if (match := ACCESS_DURATION.search(line)))  # fmt: skip
+    times = [float(match.group(1)) for line in _access_lines(path, offset)
+             if (match := ACCESS_DURATION.search(line))]  # fmt: skip
     if not times:
         return "time in gunicorn: no access lines"
-    values = [float(value) for value in times]
-    p50, p95, p99 = (percentile(values, pct) for pct in (50, 95, 99))
+    p50, p95, p99 = (percentile(times, pct) for pct in (50, 95, 99))
     return (f"time in gunicorn (access log, {len(times)} requests): p50 {p50:.0f} ms, "
             f"p95 {p95:.0f} ms, p99 {p99:.0f} ms; the rest of locust's time is waiting "
             "for a worker thread and the network")  # fmt: skip
