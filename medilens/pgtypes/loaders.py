@@ -50,6 +50,7 @@ def loader_for(zone, compiled):
 
     class FastTzLoader(BaseTzLoader):
         timezone = zone
+        _medilens_fast = True  # install() recognises its own loader by it
 
         def __init__(self, oid, context=None):
             super().__init__(oid, context)
@@ -82,8 +83,6 @@ def install() -> list[str]:
         template = get_adapters_template(settings.USE_TZ, wrapper.timezone)
         current = template.get_loader(psycopg_types[TIMESTAMPTZ].oid, Format.TEXT)
         if not getattr(current, "_medilens_fast", False):
-            loader = loader_for(wrapper.timezone, compiled)
-            loader._medilens_fast = True
-            template.register_loader(TIMESTAMPTZ, loader)
+            template.register_loader(TIMESTAMPTZ, loader_for(wrapper.timezone, compiled))
         installed.append(alias)
     return installed
